@@ -1,0 +1,286 @@
+#include "emulator/address_space.h"
+
+#include <sys/mman.h>
+#include <unicorn/unicorn.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace kemu {
+
+std::string GuestVa::hex() const { return fmt::format("{:#x}", value); }
+
+const char* to_string(ProcessorMode m) {
+  return m == ProcessorMode::KernelMode ? "KernelMode" : "UserMode";
+}
+
+}  // namespace kemu
+
+namespace kemu::emu {
+
+const char* to_string(RegionKind k) {
+  switch (k) {
+    case RegionKind::DriverImage: return "driver-image";
+    case RegionKind::KernelImage: return "kernel-image";
+    case RegionKind::Pool: return "pool";
+    case RegionKind::Stack: return "stack";
+    case RegionKind::ProcessorBlock: return "processor-block";
+    case RegionKind::SharedData: return "shared-data";
+    case RegionKind::KernelObjects: return "kernel-objects";
+    case RegionKind::UserMemory: return "user-memory";
+    case RegionKind::Scratch: return "scratch";
+  }
+  return "?";
+}
+
+GuestAccessError::GuestAccessError(GuestVa va, bool is_write)
+    : std::runtime_error(fmt::format("guest {} of unmapped address {:#x}",
+                                     is_write ? "write" : "read", va.value)),
+      address(va),
+      write(is_write) {}
+
+namespace {
+
+uint32_t uc_perms(Prot p) {
+  uint32_t perms = UC_PROT_NONE;
+  if (has(p, Prot::Read)) perms |= UC_PROT_READ;
+  if (has(p, Prot::Write)) perms |= UC_PROT_WRITE;
+  if (has(p, Prot::Exec)) perms |= UC_PROT_EXEC;
+  return perms;
+}
+
+// Calls fn(first_page, page_count, prot) for each run of pages with equal protection.
+template <class Fn>
+void for_each_run(const Region& r, Fn fn) {
+  size_t pages = r.page_prot.size();
+  size_t start = 0;
+  for (size_t i = 1; i <= pages; ++i) {
+    if (i == pages || r.page_prot[i] != r.page_prot[start]) {
+      fn(start, i - start, r.page_prot[start]);
+      start = i;
+    }
+  }
+}
+
+void check_uc(uc_err err, const char* what, uint64_t va) {
+  if (err != UC_ERR_OK)
+    throw std::runtime_error(fmt::format("unicorn {} at {:#x}: {}", what, va, uc_strerror(err)));
+}
+
+}  // namespace
+
+AddressSpace::AddressSpace(uint64_t cap_bytes) : cap_bytes_(cap_bytes) {}
+
+AddressSpace::~AddressSpace() {
+  for (auto& [base, r] : regions_) munmap(r.host, r.size);
+}
+
+void AddressSpace::attach(uc_struct* uc) {
+  uc_ = uc;
+  for (auto& [base, r] : regions_) mirror_map(r);
+}
+
+void AddressSpace::mirror_map(const Region& r) {
+  if (!uc_) return;
+  for_each_run(r, [&](size_t first, size_t count, Prot p) {
+    uint64_t va = r.base.value + first * kPageSize;
+    check_uc(uc_mem_map_ptr(uc_, va, count * kPageSize, uc_perms(p), r.host + first * kPageSize),
+             "map", va);
+  });
+}
+
+Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kind,
+                          std::string name, uint32_t owner) {
+  if (size == 0 || base.value % kPageSize || size % kPageSize)
+    throw std::invalid_argument(fmt::format("map of {} at {:#x}+{:#x}: not page aligned", name,
+                                            base.value, size));
+  if (base.value + size < base.value) throw std::invalid_argument("map range wraps");
+  // Overlap: the region starting at or before base, and the next one.
+  auto next = regions_.lower_bound(base.value);
+  if (next != regions_.end() && next->first < base.value + size)
+    throw std::invalid_argument(fmt::format("map of {} at {:#x} overlaps {}", name, base.value,
+                                            next->second.name));
+  if (next != regions_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second.end().value > base.value)
+      throw std::invalid_argument(fmt::format("map of {} at {:#x} overlaps {}", name, base.value,
+                                              prev->second.name));
+  }
+  if (mapped_bytes_ + size > cap_bytes_)
+    throw GuestMemoryExhausted(fmt::format("guest memory cap of {} MiB reached mapping {}",
+                                           cap_bytes_ >> 20, name));
+  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+  if (mem == MAP_FAILED) throw GuestMemoryExhausted("host mmap failed for " + name);
+
+  Region r;
+  r.base = base;
+  r.size = size;
+  r.kind = kind;
+  r.owner = owner;
+  r.name = std::move(name);
+  r.page_prot.assign(size / kPageSize, prot);
+  r.host = static_cast<uint8_t*>(mem);
+  auto [it, inserted] = regions_.emplace(base.value, std::move(r));
+  mapped_bytes_ += size;
+  last_hit_ = nullptr;
+  try {
+    mirror_map(it->second);
+  } catch (...) {
+    munmap(it->second.host, size);
+    mapped_bytes_ -= size;
+    regions_.erase(it);
+    throw;
+  }
+  return it->second;
+}
+
+void AddressSpace::unmap(GuestVa base) {
+  auto it = regions_.find(base.value);
+  if (it == regions_.end())
+    throw std::invalid_argument(fmt::format("unmap of {:#x}: no region starts there", base.value));
+  if (uc_) check_uc(uc_mem_unmap(uc_, base.value, it->second.size), "unmap", base.value);
+  munmap(it->second.host, it->second.size);
+  mapped_bytes_ -= it->second.size;
+  regions_.erase(it);
+  last_hit_ = nullptr;
+}
+
+void AddressSpace::protect(GuestVa base, uint64_t size, Prot prot) {
+  Region* r = find(base);
+  if (!r || base.value % kPageSize || size % kPageSize || base.value + size > r->end().value)
+    throw std::invalid_argument(fmt::format("protect {:#x}+{:#x}: not whole pages of one region",
+                                            base.value, size));
+  uint64_t first = (base - r->base) / kPageSize;
+  uint64_t pages = size / kPageSize;
+  for (uint64_t i = 0; i < pages; ++i) r->page_prot[first + i] = prot;
+  mirror_protect(*r, first, pages);
+}
+
+void AddressSpace::mirror_protect(const Region& r, uint64_t first_page, uint64_t pages) {
+  if (!uc_) return;
+  // The pages were mapped with uc_mem_map_ptr; uc_mem_protect splits such
+  // mappings correctly in Unicorn 2 (pinned by tests/unit/emulator).
+  uint64_t va = r.base.value + first_page * kPageSize;
+  check_uc(uc_mem_protect(uc_, va, pages * kPageSize, uc_perms(r.page_prot[first_page])), "protect",
+           va);
+}
+
+const Region* AddressSpace::find(GuestVa va) const {
+  if (last_hit_ && last_hit_->contains(va)) return last_hit_;
+  auto it = regions_.upper_bound(va.value);
+  if (it == regions_.begin()) return nullptr;
+  --it;
+  if (!it->second.contains(va)) return nullptr;
+  last_hit_ = &it->second;
+  return last_hit_;
+}
+
+Region* AddressSpace::find(GuestVa va) {
+  return const_cast<Region*>(static_cast<const AddressSpace*>(this)->find(va));
+}
+
+bool AddressSpace::accessible(GuestVa va, uint64_t size, Prot need) const {
+  if (size == 0) return true;
+  if (va.value + size < va.value) return false;
+  uint64_t page = page_down(va.value);
+  uint64_t last = va.value + size - 1;
+  while (page <= last) {
+    const Region* r = find(GuestVa{page});
+    if (!r || !has(r->prot_at(GuestVa{page}), need)) return false;
+    if (page + kPageSize < page) break;
+    page += kPageSize;
+  }
+  return true;
+}
+
+std::optional<GuestVa> AddressSpace::find_free(GuestVa lo, GuestVa hi, uint64_t size) const {
+  uint64_t cursor = page_up(lo.value);
+  auto it = regions_.upper_bound(cursor);
+  if (it != regions_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.end().value > cursor) cursor = prev->second.end().value;
+  }
+  for (; it != regions_.end() && it->first < hi.value; ++it) {
+    if (it->first >= cursor + size) break;
+    cursor = std::max(cursor, it->second.end().value);
+  }
+  if (cursor + size > hi.value || cursor + size < cursor) return std::nullopt;
+  return GuestVa{cursor};
+}
+
+bool AddressSpace::read(GuestVa va, void* out, size_t size) const {
+  auto* dst = static_cast<uint8_t*>(out);
+  while (size > 0) {
+    const Region* r = find(va);
+    if (!r) return false;
+    uint64_t off = va - r->base;
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(size, r->size - off));
+    std::memcpy(dst, r->host + off, chunk);
+    dst += chunk;
+    size -= chunk;
+    va += chunk;
+  }
+  return true;
+}
+
+bool AddressSpace::write(GuestVa va, const void* in, size_t size) {
+  // Validate first so a failed write changes nothing.
+  {
+    GuestVa probe = va;
+    size_t left = size;
+    while (left > 0) {
+      const Region* r = find(probe);
+      if (!r) return false;
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, r->size - (probe - r->base)));
+      left -= chunk;
+      probe += chunk;
+    }
+  }
+  auto* src = static_cast<const uint8_t*>(in);
+  while (size > 0) {
+    Region* r = find(va);
+    uint64_t off = va - r->base;
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(size, r->size - off));
+    std::memcpy(r->host + off, src, chunk);
+    src += chunk;
+    size -= chunk;
+    va += chunk;
+  }
+  return true;
+}
+
+uint8_t* AddressSpace::host(GuestVa va, size_t size) {
+  Region* r = find(va);
+  if (!r || (va - r->base) + size > r->size) return nullptr;
+  return r->host + (va - r->base);
+}
+
+const uint8_t* AddressSpace::host(GuestVa va, size_t size) const {
+  const Region* r = find(va);
+  if (!r || (va - r->base) + size > r->size) return nullptr;
+  return r->host + (va - r->base);
+}
+
+std::string AddressSpace::read_cstring(GuestVa va, size_t max_chars) const {
+  std::string s;
+  for (size_t i = 0; i < max_chars; ++i) {
+    char c = read<char>(va + i);
+    if (c == 0) break;
+    s.push_back(c);
+  }
+  return s;
+}
+
+std::u16string AddressSpace::read_wstring(GuestVa va, size_t max_chars) const {
+  std::u16string s;
+  for (size_t i = 0; i < max_chars; ++i) {
+    char16_t c = read<char16_t>(va + 2 * i);
+    if (c == 0) break;
+    s.push_back(c);
+  }
+  return s;
+}
+
+}  // namespace kemu::emu

@@ -1,0 +1,141 @@
+// The guest address space: a table of page-aligned regions, each with an owner,
+// a kind and per-page protections, backed by host memory kemu owns. When a
+// Unicorn engine is attached, every map/unmap/protect is mirrored into it with
+// uc_mem_map_ptr, so the CPU and kemu's handlers see the same bytes.
+//
+// Without an engine the same class is the in-memory backend that unit tests of
+// the object manager, loader and handle tables use (no CPU needed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "emulator/types.h"
+
+struct uc_struct;
+
+namespace kemu::emu {
+
+enum class RegionKind : uint8_t {
+  DriverImage,     // a loaded .sys
+  KernelImage,     // kemu's synthesized ntoskrnl.exe / hal.dll
+  Pool,            // kernel pool arena
+  Stack,           // a thread's kernel stack
+  ProcessorBlock,  // KPCR / KPRCB
+  SharedData,      // KUSER_SHARED_DATA (kernel and user alias)
+  KernelObjects,   // EPROCESS / ETHREAD and other structures kemu lays out
+  UserMemory,      // memory of a user process
+  Scratch,         // kemu-owned scratch pages (e.g. "kernel" buffer placements)
+};
+const char* to_string(RegionKind k);
+
+// Owner id of regions that belong to no process (the kernel half).
+constexpr uint32_t kKernelOwner = 0;
+
+struct Region {
+  GuestVa base;
+  uint64_t size = 0;
+  RegionKind kind = RegionKind::Scratch;
+  uint32_t owner = kKernelOwner;  // process id for user memory
+  std::string name;
+  std::vector<Prot> page_prot;  // one entry per page
+  uint8_t* host = nullptr;      // size bytes, page aligned
+
+  GuestVa end() const { return base + size; }
+  bool contains(GuestVa va) const { return va >= base && va < end(); }
+  Prot prot_at(GuestVa va) const { return page_prot[(va - base) / kPageSize]; }
+};
+
+// Host-side error raised by typed reads/writes of guest memory that is not
+// mapped. Handlers never let it escape to the user: the API bridge turns it
+// into what Windows would do (an exception raised into the driver or a
+// bugcheck).
+struct GuestAccessError : std::runtime_error {
+  GuestVa address;
+  bool write;
+  GuestAccessError(GuestVa va, bool is_write);
+};
+
+// Raised when a map would exceed the configured guest memory cap.
+struct GuestMemoryExhausted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class AddressSpace {
+ public:
+  // cap_bytes limits the sum of all mapped regions (the host is never at risk).
+  explicit AddressSpace(uint64_t cap_bytes = 2ull << 30);
+  ~AddressSpace();
+  AddressSpace(const AddressSpace&) = delete;
+  AddressSpace& operator=(const AddressSpace&) = delete;
+
+  // Mirrors every existing and future region into this Unicorn engine.
+  void attach(uc_struct* uc);
+
+  // Maps [base, base+size) (page aligned, not overlapping) zero-filled.
+  Region& map(GuestVa base, uint64_t size, Prot prot, RegionKind kind, std::string name,
+              uint32_t owner = kKernelOwner);
+  void unmap(GuestVa base);
+  // Changes the protection of whole pages inside one region.
+  void protect(GuestVa base, uint64_t size, Prot prot);
+
+  const Region* find(GuestVa va) const;
+  Region* find(GuestVa va);
+  bool is_mapped(GuestVa va) const { return find(va) != nullptr; }
+  // True when every byte of [va, va+size) is mapped with at least `need`.
+  bool accessible(GuestVa va, uint64_t size, Prot need) const;
+  // Lowest free, page-aligned range of `size` bytes in [lo, hi).
+  std::optional<GuestVa> find_free(GuestVa lo, GuestVa hi, uint64_t size) const;
+
+  // Host view of guest bytes. These ignore page protections (they are how the
+  // kernel itself sees memory) and return false if any byte is unmapped.
+  bool read(GuestVa va, void* out, size_t size) const;
+  bool write(GuestVa va, const void* in, size_t size);
+  // Host pointer to size bytes at va if they lie in one region, else nullptr.
+  uint8_t* host(GuestVa va, size_t size);
+  const uint8_t* host(GuestVa va, size_t size) const;
+
+  template <class T>
+  T read(GuestVa va) const {
+    T value;
+    if (!read(va, &value, sizeof(T))) throw GuestAccessError(va, false);
+    return value;
+  }
+  template <class T>
+  std::optional<T> try_read(GuestVa va) const {
+    T value;
+    if (!read(va, &value, sizeof(T))) return std::nullopt;
+    return value;
+  }
+  template <class T>
+  void write(GuestVa va, const T& value) {
+    if (!write(va, &value, sizeof(T))) throw GuestAccessError(va, true);
+  }
+
+  // NUL-terminated strings (bounded); throw GuestAccessError when unmapped.
+  std::string read_cstring(GuestVa va, size_t max_chars = 4096) const;
+  std::u16string read_wstring(GuestVa va, size_t max_chars = 4096) const;
+
+  const std::map<uint64_t, Region>& regions() const { return regions_; }
+  uint64_t mapped_bytes() const { return mapped_bytes_; }
+  uint64_t cap_bytes() const { return cap_bytes_; }
+
+ private:
+  void mirror_map(const Region& r);
+  void mirror_protect(const Region& r, uint64_t first_page, uint64_t pages);
+
+  std::map<uint64_t, Region> regions_;  // keyed by base
+  uint64_t mapped_bytes_ = 0;
+  uint64_t cap_bytes_;
+  uc_struct* uc_ = nullptr;
+  mutable const Region* last_hit_ = nullptr;
+};
+
+}  // namespace kemu::emu

@@ -1,0 +1,81 @@
+// Everything a run produced, as plain data: what the report layer renders
+// (text, JSON per docs/cli.md) and what tests assert on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kemu::harness {
+
+// Why a run ended (cli.md "stop.reason").
+enum class StopReason { Completed, Bugcheck, Timeout, InstructionLimit, Deadlock, Unimplemented, Error };
+const char* to_string(StopReason r);  // "completed", "bugcheck", "instruction-limit", ...
+
+struct BugcheckInfo {
+  uint32_t code = 0;
+  std::string name;  // e.g. "SYSTEM_SERVICE_EXCEPTION"
+  uint64_t params[4] = {};
+  std::string module;       // where it happened, e.g. "hello.sys" (empty if unknown)
+  uint64_t offset = 0;      // RVA in that module
+  std::string symbol;       // nearest export/symbol, may be empty
+  std::string instruction;  // Capstone text of the faulting instruction
+  std::vector<std::string> stack;  // "module+0xoff" frames
+  std::vector<std::pair<std::string, uint64_t>> registers;  // name, value
+};
+
+struct StopInfo {
+  StopReason reason = StopReason::Completed;
+  std::string message;  // human detail (the unimplemented API, the error, ...)
+  std::optional<BugcheckInfo> bugcheck;
+};
+
+struct DeviceInfo {
+  std::string name;                // "\Device\KemuHello" (empty for unnamed devices)
+  std::vector<std::string> links;  // link names as the driver created them
+  uint32_t characteristics = 0;
+  uint32_t device_type = 0;
+  uint32_t flags = 0;
+};
+
+struct UnimplementedCall {
+  std::string api;  // "ntoskrnl.exe!FooBar"
+  uint64_t calls = 0;
+  bool unknown_export = false;  // the name is not an export kemu knows at all
+};
+
+struct UnloadInfo {
+  bool called = false;  // DriverUnload ran
+  bool has_unload_routine = false;
+  std::vector<std::string> devices_left;
+  std::vector<std::string> links_left;
+};
+
+struct DriverInfo {
+  std::string path;
+  std::string sha256;
+  uint64_t image_base = 0;
+  uint64_t entry = 0;
+  uint64_t image_size = 0;
+};
+
+struct RunStats {
+  uint64_t instructions = 0;
+  uint64_t api_calls = 0;
+  uint64_t wall_ms = 0;
+};
+
+struct RunResult {
+  std::string kemu_version;
+  DriverInfo driver;
+  std::optional<uint32_t> driver_entry_status;  // absent when DriverEntry did not return
+  std::vector<DeviceInfo> devices;             // devices alive after DriverEntry
+  std::vector<std::string> debug_output;       // one entry per DbgPrint*, without trailing newline
+  UnloadInfo unload;
+  StopInfo stop;
+  std::vector<UnimplementedCall> unimplemented;
+  RunStats stats;
+};
+
+}  // namespace kemu::harness
