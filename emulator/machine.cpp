@@ -1,0 +1,687 @@
+#include "emulator/machine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "emulator/processor_layout.h"
+
+namespace kemu::emu {
+
+namespace {
+
+// Capstone register id -> x64 GPR index (0 = rax ... 15 = r15), or -1.
+int gpr_index(unsigned cs_reg) {
+  switch (cs_reg) {
+    case X86_REG_RAX: return 0;
+    case X86_REG_RCX: return 1;
+    case X86_REG_RDX: return 2;
+    case X86_REG_RBX: return 3;
+    case X86_REG_RSP: return 4;
+    case X86_REG_RBP: return 5;
+    case X86_REG_RSI: return 6;
+    case X86_REG_RDI: return 7;
+    case X86_REG_R8: return 8;
+    case X86_REG_R9: return 9;
+    case X86_REG_R10: return 10;
+    case X86_REG_R11: return 11;
+    case X86_REG_R12: return 12;
+    case X86_REG_R13: return 13;
+    case X86_REG_R14: return 14;
+    case X86_REG_R15: return 15;
+    default: return -1;
+  }
+}
+
+constexpr uint32_t kBlockCacheSize = 1u << 16;
+
+}  // namespace
+
+std::string Symbolized::text() const {
+  if (symbol.empty()) return fmt::format("{}+{:#x}", module, offset);
+  if (symbol_offset == 0) return fmt::format("{}!{}", module, symbol);
+  return fmt::format("{}!{}+{:#x}", module, symbol, symbol_offset);
+}
+
+Machine::Machine(MachineOptions options)
+    : options_(options), space_(options.guest_memory_cap), pool_(space_, options.pool_cap) {
+  space_.attach(cpu_.uc());
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &capstone_) != CS_ERR_OK)
+    throw std::runtime_error("capstone: cs_open failed");
+  cs_option(capstone_, CS_OPT_DETAIL, CS_OPT_ON);
+  block_cache_.resize(kBlockCacheSize);
+
+  uc_hook h;
+  uc_hook_add(cpu_.uc(), &h, UC_HOOK_INTR, reinterpret_cast<void*>(&Machine::hook_interrupt), this,
+              1, 0);
+  uc_hook_add(cpu_.uc(), &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Machine::hook_block), this, 1,
+              0);
+  uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_INVALID,
+              reinterpret_cast<void*>(&Machine::hook_invalid_memory), this, 1, 0);
+
+  setup_processor_block();
+  setup_shared_data();
+
+  // Machine-owned thunks: slot 0 is where host-initiated calls return to.
+  Region& thunks = space_.map(kMachineThunks, kPageSize, Prot::ReadExec, RegionKind::KernelImage,
+                              "kemu machine thunks");
+  write_thunk(thunks.host);
+  return_thunk_ = kMachineThunks;
+  started_ = std::chrono::steady_clock::now();
+}
+
+Machine::~Machine() {
+  if (capstone_) cs_close(&capstone_);
+}
+
+void Machine::setup_processor_block() {
+  space_.map(kKpcrBase, kpcr::kSize, Prot::ReadWrite, RegionKind::ProcessorBlock, "KPCR");
+  space_.write<uint64_t>(kKpcrBase + kpcr::kSelf, kKpcrBase.value);
+  space_.write<uint64_t>(kKpcrBase + kpcr::kCurrentPrcb, (kKpcrBase + kpcr::kPrcb).value);
+  space_.write<uint16_t>(kKpcrBase + kpcr::kMajorVersion, 1);
+  space_.write<uint16_t>(kKpcrBase + kpcr::kMinorVersion, 1);
+  space_.write<uint32_t>(kKpcrBase + kpcr::kPrcb + kprcb::kNumber, 0);
+  cpu_.set_reg(UC_X86_REG_GS_BASE, kKpcrBase.value);
+}
+
+void Machine::setup_shared_data() {
+  namespace sd = shared_data;
+  // Windows 10 20H1+ maps the kernel view of KUSER_SHARED_DATA read-only.
+  Region& r = space_.map(GuestVa{layout::kSharedUserData}, sd::kSize, Prot::Read,
+                         RegionKind::SharedData, "KUSER_SHARED_DATA");
+  shared_data_ = r.host;
+  auto put32 = [&](uint64_t off, uint32_t v) { std::memcpy(shared_data_ + off, &v, 4); };
+  auto put16 = [&](uint64_t off, uint16_t v) { std::memcpy(shared_data_ + off, &v, 2); };
+  auto put64 = [&](uint64_t off, uint64_t v) { std::memcpy(shared_data_ + off, &v, 8); };
+  put32(sd::kTickCountMultiplier, 0x0FA00000);
+  put16(sd::kImageNumberLow, 0x8664);
+  put16(sd::kImageNumberHigh, 0x8664);
+  const char16_t root[] = u"C:\\Windows";
+  std::memcpy(shared_data_ + sd::kNtSystemRoot, root, sizeof(root));
+  put32(sd::kNtBuildNumber, 19045);
+  put32(sd::kNtProductType, 1);  // NtProductWinNt
+  shared_data_[sd::kProductTypeIsValid] = 1;
+  put16(sd::kNativeProcessorArchitecture, 9);  // PROCESSOR_ARCHITECTURE_AMD64
+  put32(sd::kNtMajorVersion, 10);
+  put32(sd::kNtMinorVersion, 0);
+  put32(sd::kNumberOfPhysicalPages, 0x100000);  // 4 GiB
+  put64(sd::kQpcFrequency, 10'000'000);
+  put32(sd::kActiveProcessorCount, 1);
+  update_shared_time();
+}
+
+uint64_t Machine::interrupt_time() const {
+  return instructions_ / kInstructionsPer100ns + time_offset_;
+}
+
+void Machine::advance_time(uint64_t units_100ns) {
+  time_offset_ += units_100ns;
+  update_shared_time();
+}
+
+void Machine::update_shared_time() {
+  namespace sd = shared_data;
+  // KSYSTEM_TIME is written High2Time, LowPart, High1Time so that a reader
+  // comparing High1Time and High2Time never sees a torn value.
+  auto put_time = [&](uint64_t off, uint64_t value) {
+    uint32_t low = static_cast<uint32_t>(value), high = static_cast<uint32_t>(value >> 32);
+    std::memcpy(shared_data_ + off + 8, &high, 4);
+    std::memcpy(shared_data_ + off, &low, 4);
+    std::memcpy(shared_data_ + off + 4, &high, 4);
+  };
+  uint64_t it = interrupt_time();
+  put_time(sd::kInterruptTime, it);
+  put_time(sd::kSystemTime, kBootSystemTime + it);
+  uint64_t ticks = it / kTimeIncrement;
+  put_time(sd::kTickCount, ticks);
+  uint32_t low_ticks = static_cast<uint32_t>(ticks);
+  std::memcpy(shared_data_ + sd::kTickCountLowDeprecated, &low_ticks, 4);
+}
+
+// ---------------------------------------------------------------------------
+// Traps
+
+void Machine::write_thunk(uint8_t* dst) {
+  // int 0x2e ; ret ; int3 padding (a thunk is never entered anywhere but its start).
+  std::memset(dst, 0xCC, kThunkSize);
+  dst[0] = 0xCD;
+  dst[1] = kApiTrapVector;
+  dst[2] = 0xC3;
+}
+
+void Machine::bind_trap(GuestVa thunk, TrapTarget* target, uint32_t id) {
+  traps_[thunk.value] = TrapBinding{target, id};
+}
+
+size_t Machine::instrument_privileged(GuestVa begin, uint64_t size) {
+  uint8_t* code = space_.host(begin, size);
+  if (!code) throw std::invalid_argument("instrument_privileged: range not in one region");
+  cs_option(capstone_, CS_OPT_SKIPDATA, CS_OPT_ON);
+  cs_insn* insn = cs_malloc(capstone_);
+  const uint8_t* p = code;
+  size_t left = size;
+  uint64_t address = begin.value;
+  std::vector<std::pair<uint64_t, PrivilegedSite>> found;
+  while (cs_disasm_iter(capstone_, &p, &left, &address, insn)) {
+    if (insn->id == X86_INS_MOV && insn->detail && insn->detail->x86.op_count == 2) {
+      const cs_x86_op& dst = insn->detail->x86.operands[0];
+      const cs_x86_op& src = insn->detail->x86.operands[1];
+      if (dst.type == X86_OP_REG && src.type == X86_OP_REG) {
+        if (dst.reg == X86_REG_CR8 && gpr_index(src.reg) >= 0)
+          found.push_back({insn->address,
+                           {PrivilegedSite::Kind::WriteCr8, static_cast<uint8_t>(gpr_index(src.reg)),
+                            static_cast<uint8_t>(insn->size)}});
+        else if (src.reg == X86_REG_CR8 && gpr_index(dst.reg) >= 0)
+          found.push_back({insn->address,
+                           {PrivilegedSite::Kind::ReadCr8, static_cast<uint8_t>(gpr_index(dst.reg)),
+                            static_cast<uint8_t>(insn->size)}});
+        else if (src.reg == X86_REG_CR3 && gpr_index(dst.reg) >= 0)
+          found.push_back({insn->address,
+                           {PrivilegedSite::Kind::ReadCr3, static_cast<uint8_t>(gpr_index(dst.reg)),
+                            static_cast<uint8_t>(insn->size)}});
+      }
+    }
+  }
+  cs_free(insn, 1);
+  cs_option(capstone_, CS_OPT_SKIPDATA, CS_OPT_OFF);
+  for (auto& [addr, site] : found) {
+    // `int 0x2f` followed by one-byte NOPs over the rest of the instruction.
+    uint8_t* at = code + (addr - begin.value);
+    at[0] = 0xCD;
+    at[1] = kPrivilegedTrapVector;
+    std::memset(at + 2, 0x90, site.length - 2);
+    privileged_[addr] = site;
+  }
+  if (!found.empty()) uc_ctl_remove_cache(cpu_.uc(), begin.value, begin.value + size);
+  return found.size();
+}
+
+void Machine::hook_interrupt(uc_engine*, uint32_t intno, void* self) {
+  static_cast<Machine*>(self)->on_interrupt(intno);
+}
+
+void Machine::hook_block(uc_engine*, uint64_t address, uint32_t size, void* self) {
+  static_cast<Machine*>(self)->on_block(address, size);
+}
+
+bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t,
+                                  void* self) {
+  static_cast<Machine*>(self)->last_fault_ = Fault{type, address};
+  return false;  // stop; handle_fault() decides what Windows would do
+}
+
+void Machine::on_interrupt(uint32_t intno) {
+  in_hook_ = true;
+  uint64_t rip = cpu_.rip();
+  switch (intno) {
+    case kApiTrapVector: {
+      uint64_t thunk = rip - 2;
+      if (thunk == return_thunk_.value) {
+        if (calls_.empty()) {
+          request_stop({StopKind::Error, "return to kemu with no call in progress", {}});
+          break;
+        }
+        PendingCall& c = calls_.back();
+        if (cpu_.rsp() != c.expected_rsp) {
+          request_stop({StopKind::Error,
+                        fmt::format("the called routine returned with rsp {:#x}, expected {:#x} "
+                                    "(stack imbalance)",
+                                    cpu_.rsp(), c.expected_rsp),
+                        {}});
+          break;
+        }
+        c.returned = true;
+        c.value = cpu_.reg(UC_X86_REG_RAX);
+        cpu_.stop();
+        break;
+      }
+      auto it = traps_.find(thunk);
+      if (it == traps_.end()) {
+        request_stop({StopKind::Error, fmt::format("int 0x2e at {:#x} outside kemu's thunks", rip), {}});
+        break;
+      }
+      ++api_calls_;
+      try {
+        it->second.target->on_trap(*this, it->second.id);
+      } catch (const GuestAccessError& e) {
+        // A kernel routine touched bad memory on the driver's behalf.
+        GuestVa where = call_site();
+        if (is_kernel_address(e.address) && is_canonical(e.address)) {
+          bugcheck(0x50, e.address.value, e.write ? 2 : 0, where.value, 2, where);
+        } else {
+          unhandled_exception(0xC0000005, where,
+                              fmt::format("access violation at {:#x} inside a kernel routine",
+                                          e.address.value));
+        }
+      } catch (const std::exception& e) {
+        request_stop({StopKind::Error, fmt::format("internal error in a kernel routine: {}", e.what()), {}});
+      }
+      break;
+    }
+    case kPrivilegedTrapVector: {
+      auto it = privileged_.find(rip - 2);
+      if (it == privileged_.end()) {
+        request_stop({StopKind::Error, fmt::format("int 0x2f at {:#x} outside instrumented code", rip), {}});
+        break;
+      }
+      on_privileged(it->second);
+      break;
+    }
+    case 3:  // int3 / DbgBreakPoint with no kernel debugger attached: recorded, execution goes on.
+      breakpoints_.push_back(GuestVa{rip - 1});
+      break;
+    case 0x29:  // __fastfail(code): KERNEL_SECURITY_CHECK_FAILURE, P1 = the code (2 = /GS cookie).
+      bugcheck(0x139, cpu_.reg(UC_X86_REG_RCX), 0, 0, 0, GuestVa{rip - 2});
+      break;
+    case 0x2C:  // __assertfail / NT_ASSERT without a debugger.
+      unhandled_exception(0xC0000420, GuestVa{rip - 2}, "NT_ASSERT (int 0x2c) failed");
+      break;
+    case 0x2D:  // debug service call: no debugger, nothing to do.
+      break;
+    case 0:  // #DE
+      unhandled_exception(0xC0000094, GuestVa{rip}, "integer divide by zero");
+      break;
+    default:
+      unhandled_exception(0xC0000096, GuestVa{rip},
+                          fmt::format("unexpected interrupt vector {:#x}", intno));
+      break;
+  }
+  if (stop_) cpu_.stop();
+  in_hook_ = false;
+}
+
+void Machine::on_privileged(const PrivilegedSite& site) {
+  int reg = uc_gpr(site.reg);
+  switch (site.kind) {
+    case PrivilegedSite::Kind::ReadCr8:
+      cpu_.set_reg(reg, irql());
+      break;
+    case PrivilegedSite::Kind::WriteCr8:
+      set_irql(static_cast<uint8_t>(cpu_.reg(reg) & 0xF));
+      break;
+    case PrivilegedSite::Kind::ReadCr3: {
+      uint64_t dtb = 0;
+      const Thread& t = current_thread();
+      if (t.eprocess) dtb = space_.read<uint64_t>(t.eprocess + eprocess::kDirectoryTableBase);
+      cpu_.set_reg(reg, dtb);
+      break;
+    }
+    case PrivilegedSite::Kind::Rdmsr:
+    case PrivilegedSite::Kind::Wrmsr:
+      request_stop({StopKind::Error, "MSR access is not modelled yet", {}});
+      break;
+  }
+}
+
+void Machine::on_block(uint64_t address, uint32_t size) {
+  instructions_ += count_instructions(address, size);
+  update_shared_time();
+  if (instructions_ > options_.max_instructions) {
+    request_stop({StopKind::InstructionLimit,
+                  fmt::format("instruction budget of {} exhausted", options_.max_instructions),
+                  {}});
+    cpu_.stop();
+    return;
+  }
+  if ((++blocks_ & 0x3FFF) == 0) {
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (elapsed > options_.timeout_seconds) {
+      request_stop({StopKind::Timeout,
+                    fmt::format("wall-clock budget of {:g} s exhausted", options_.timeout_seconds),
+                    {}});
+      cpu_.stop();
+    }
+  }
+}
+
+uint32_t Machine::count_instructions(uint64_t address, uint32_t size) {
+  BlockCount& slot = block_cache_[(address ^ (address >> 16)) & (kBlockCacheSize - 1)];
+  if (slot.address == address && slot.size == size) return slot.count;
+  uint32_t count = 0;
+  if (const uint8_t* code = space_.host(GuestVa{address}, size)) {
+    cs_option(capstone_, CS_OPT_DETAIL, CS_OPT_OFF);
+    cs_insn* insn = cs_malloc(capstone_);
+    const uint8_t* p = code;
+    size_t left = size;
+    uint64_t a = address;
+    while (left > 0 && cs_disasm_iter(capstone_, &p, &left, &a, insn)) ++count;
+    cs_free(insn, 1);
+    cs_option(capstone_, CS_OPT_DETAIL, CS_OPT_ON);
+  }
+  if (count == 0) count = 1;
+  slot = {address, size, count};
+  return count;
+}
+
+// ---------------------------------------------------------------------------
+// Arguments
+
+uint64_t Machine::arg(unsigned index) const {
+  switch (index) {
+    case 0: return cpu_.reg(UC_X86_REG_RCX);
+    case 1: return cpu_.reg(UC_X86_REG_RDX);
+    case 2: return cpu_.reg(UC_X86_REG_R8);
+    case 3: return cpu_.reg(UC_X86_REG_R9);
+    default:
+      // [rsp] is the return address, then 0x20 bytes of home space.
+      return space_.read<uint64_t>(GuestVa{cpu_.rsp() + 8 + 8ull * index});
+  }
+}
+
+void Machine::set_return(uint64_t value) { cpu_.set_reg(UC_X86_REG_RAX, value); }
+
+GuestVa Machine::return_address() const {
+  return GuestVa{space_.try_read<uint64_t>(GuestVa{cpu_.rsp()}).value_or(0)};
+}
+
+GuestVa Machine::call_site() const {
+  GuestVa ret = return_address();
+  if (!ret) return ret;
+  // Find the call instruction that ends exactly at the return address.
+  cs_insn* insn = cs_malloc(capstone_);
+  GuestVa found = ret;
+  for (unsigned len : {5u, 6u, 2u, 3u, 7u, 4u}) {
+    const uint8_t* code = space_.host(ret - len, len);
+    if (!code) continue;
+    const uint8_t* p = code;
+    size_t left = len;
+    uint64_t a = ret.value - len;
+    if (cs_disasm_iter(capstone_, &p, &left, &a, insn) && left == 0 && insn->id == X86_INS_CALL) {
+      found = ret - len;
+      break;
+    }
+  }
+  cs_free(insn, 1);
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+// Threads
+
+Thread& Machine::create_thread(uint32_t id, uint32_t process_id, GuestVa ethread, GuestVa eprocess,
+                               bool system) {
+  // Kernel stacks sit 64 KiB apart with an unmapped guard below each.
+  GuestVa limit = kStackArena + (static_cast<uint64_t>(stacks_allocated_++) * 0x10000) + kPageSize;
+  space_.map(limit, kKernelStackSize, Prot::ReadWrite, RegionKind::Stack,
+             fmt::format("kernel stack of thread {}", id));
+  auto t = std::make_unique<Thread>();
+  t->id = id;
+  t->process_id = process_id;
+  t->ethread = ethread;
+  t->eprocess = eprocess;
+  t->system = system;
+  t->stack_limit = limit;
+  t->stack_base = limit + kKernelStackSize;
+  t->registers.rsp = t->stack_base.value - 0x100;
+  if (ethread) {
+    space_.write<uint64_t>(ethread + kthread::kInitialStack, t->stack_base.value);
+    space_.write<uint64_t>(ethread + kthread::kStackLimit, t->stack_limit.value);
+    space_.write<uint64_t>(ethread + kthread::kStackBase, t->stack_base.value);
+  }
+  Thread& ref = *t;
+  bool first = threads_.empty();
+  threads_[id] = std::move(t);
+  if (first) {
+    current_ = id;
+    space_.write<uint64_t>(kKpcrBase + kpcr::kPrcb + kprcb::kCurrentThread, ethread.value);
+    cpu_.restore(ref.registers);
+  }
+  return ref;
+}
+
+Thread* Machine::find_thread(uint32_t id) {
+  auto it = threads_.find(id);
+  return it == threads_.end() ? nullptr : it->second.get();
+}
+
+void Machine::switch_to(uint32_t id) {
+  if (id == current_) return;
+  Thread* next = find_thread(id);
+  if (!next) throw std::invalid_argument(fmt::format("switch_to: no thread {}", id));
+  current_thread().registers = cpu_.save();
+  current_ = id;
+  cpu_.restore(next->registers);
+  space_.write<uint64_t>(kKpcrBase + kpcr::kPrcb + kprcb::kCurrentThread, next->ethread.value);
+  space_.write<uint8_t>(kKpcrBase + kpcr::kIrql, next->irql);
+}
+
+void Machine::set_irql(uint8_t value) {
+  current_thread().irql = value;
+  space_.write<uint8_t>(kKpcrBase + kpcr::kIrql, value);
+}
+
+ProcessorMode Machine::previous_mode() const {
+  const Thread& t = current_thread();
+  if (!t.ethread) return ProcessorMode::KernelMode;
+  return space_.read<uint8_t>(t.ethread + kthread::kPreviousMode) ? ProcessorMode::UserMode
+                                                                  : ProcessorMode::KernelMode;
+}
+
+void Machine::set_previous_mode(ProcessorMode mode) {
+  const Thread& t = current_thread();
+  if (t.ethread) space_.write<uint8_t>(t.ethread + kthread::kPreviousMode, static_cast<uint8_t>(mode));
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+
+std::optional<uint64_t> Machine::call(GuestVa fn, std::initializer_list<uint64_t> args) {
+  return call(fn, std::vector<uint64_t>(args));
+}
+
+std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& args) {
+  if (stop_) return std::nullopt;
+  if (in_hook_) throw std::logic_error("Machine::call from inside a trap handler");
+  if (threads_.empty()) throw std::logic_error("Machine::call with no thread");
+
+  RegisterContext saved = cpu_.save();
+  Thread& t = current_thread();
+  // Top-level calls start near the top of the thread's stack; the Win64 ABI
+  // wants rsp ≡ 8 (mod 16) at entry, with 0x20 bytes of home space above the
+  // return address followed by the stack arguments.
+  uint64_t top = t.stack_base.value - 0x40;
+  uint64_t slots = std::max<size_t>(args.size(), 4);
+  uint64_t entry_rsp = ((top - 8 * slots) & ~0xFull) - 8;
+  if (entry_rsp < t.stack_limit.value + 0x100)
+    throw std::invalid_argument("Machine::call: too many arguments for the kernel stack");
+  space_.write<uint64_t>(GuestVa{entry_rsp}, return_thunk_.value);
+  for (size_t i = 0; i < args.size(); ++i)
+    space_.write<uint64_t>(GuestVa{entry_rsp + 8 + 8 * i}, args[i]);
+  static const int kArgRegs[4] = {UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_R8, UC_X86_REG_R9};
+  for (size_t i = 0; i < 4; ++i) cpu_.set_reg(kArgRegs[i], i < args.size() ? args[i] : 0);
+  cpu_.set_reg(UC_X86_REG_RSP, entry_rsp);
+  cpu_.set_reg(UC_X86_REG_RIP, fn.value);
+
+  calls_.push_back(PendingCall{entry_rsp + 8});
+  while (!calls_.back().returned && !stop_) {
+    last_fault_.reset();
+    uc_err err = cpu_.start(cpu_.rip());
+    if (err != UC_ERR_OK) {
+      handle_fault(err);
+    } else if (!calls_.back().returned && !stop_) {
+      GuestVa rip{cpu_.rip()};
+      request_stop({StopKind::Error,
+                    fmt::format("emulation halted at {} ({}) without returning",
+                                symbolize(rip) ? symbolize(rip)->text() : rip.hex(),
+                                disassemble_one(rip)),
+                    {}});
+    }
+  }
+  PendingCall done = calls_.back();
+  calls_.pop_back();
+  if (!done.returned) return std::nullopt;
+  cpu_.restore(saved);
+  return done.value;
+}
+
+// ---------------------------------------------------------------------------
+// Faults and stops
+
+void Machine::handle_fault(uc_err err) {
+  GuestVa rip{cpu_.rip()};
+  switch (err) {
+    case UC_ERR_READ_UNMAPPED:
+    case UC_ERR_WRITE_UNMAPPED:
+    case UC_ERR_FETCH_UNMAPPED:
+    case UC_ERR_READ_PROT:
+    case UC_ERR_WRITE_PROT:
+    case UC_ERR_FETCH_PROT: {
+      bool write = err == UC_ERR_WRITE_UNMAPPED || err == UC_ERR_WRITE_PROT;
+      bool fetch = err == UC_ERR_FETCH_UNMAPPED || err == UC_ERR_FETCH_PROT;
+      bool prot = err == UC_ERR_READ_PROT || err == UC_ERR_WRITE_PROT || err == UC_ERR_FETCH_PROT;
+      GuestVa address{last_fault_ ? last_fault_->address : 0};
+      if (fetch && !last_fault_) address = rip;
+      if (!is_canonical(address)) {
+        // A non-canonical address raises #GP, which Windows turns into a
+        // catchable STATUS_ACCESS_VIOLATION with address -1.
+        unhandled_exception(0xC0000005, rip,
+                            fmt::format("non-canonical address {} (#GP)", address.hex()));
+        return;
+      }
+      if (irql() >= irql::kDispatch) {
+        // A page fault at IRQL >= DISPATCH_LEVEL: DRIVER_IRQL_NOT_LESS_OR_EQUAL.
+        bugcheck(0xD1, address.value, irql(), fetch ? 8 : (write ? 1 : 0), rip.value, rip);
+        return;
+      }
+      if (is_kernel_address(address)) {
+        if (prot && write) {
+          bugcheck(0xBE, address.value, 0, 0, 0, rip);  // ATTEMPTED_WRITE_TO_READONLY_MEMORY
+        } else if (prot && fetch) {
+          bugcheck(0xFC, address.value, 0, 0, 0, rip);  // ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY
+        } else {
+          // PAGE_FAULT_IN_NONPAGED_AREA: P2 is 0 read, 2 write, 0x10 execute.
+          bugcheck(0x50, address.value, fetch ? 0x10 : (write ? 2 : 0), rip.value, 2, rip);
+        }
+        return;
+      }
+      unhandled_exception(0xC0000005, rip,
+                          fmt::format("{} of user address {}", fetch ? "execution" : (write ? "write" : "read"),
+                                      address.hex()));
+      return;
+    }
+    case UC_ERR_INSN_INVALID:
+      unhandled_exception(0xC000001D, rip, "illegal instruction");
+      return;
+    default:
+      request_stop({StopKind::Error, fmt::format("CPU error at {}: {}", rip.hex(), uc_strerror(err)), {}});
+      return;
+  }
+}
+
+void Machine::unhandled_exception(uint32_t code, GuestVa address, const std::string& what) {
+  // Exception dispatch through the driver's own __try/__except handlers is
+  // not modelled yet: every exception is treated as unhandled, which gives
+  // the bugcheck Windows raises when no handler takes it (semantics.md §4).
+  switch (current_thread().context) {
+    case ExecutionContext::SystemService:
+      bugcheck(0x3B, code, address.value, 0, 0, address);
+      break;
+    case ExecutionContext::Dpc:
+      bugcheck(0x1E, code, address.value, 0, 0, address);
+      break;
+    case ExecutionContext::SystemThread:
+      bugcheck(0x7E, code, address.value, 0, 0, address);
+      break;
+  }
+  if (stop_) stop_->message = what + " (kemu does not dispatch exceptions to __except yet)";
+}
+
+void Machine::request_stop(Stop stop) {
+  if (stop_) return;  // the first reason wins
+  stop_ = std::move(stop);
+  if (in_hook_) cpu_.stop();
+}
+
+void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4,
+                       GuestVa where) {
+  BugcheckRecord record;
+  record.code = code;
+  record.params[0] = p1;
+  record.params[1] = p2;
+  record.params[2] = p3;
+  record.params[3] = p4;
+  record.rip = where;
+  record.registers = cpu_.save();
+  record.stack = walk_stack(record.registers);
+  request_stop({StopKind::Bugcheck, {}, std::move(record)});
+}
+
+// Until unwinding from .pdata arrives, the walk lists the return addresses on
+// the current stack that follow a call instruction inside a known module.
+std::vector<GuestVa> Machine::walk_stack(const RegisterContext& regs) const {
+  std::vector<GuestVa> frames;
+  const Thread& t = current_thread();
+  uint64_t sp = regs.rsp;
+  if (sp < t.stack_limit.value || sp >= t.stack_base.value) return frames;
+  cs_insn* insn = cs_malloc(capstone_);
+  for (; sp + 8 <= t.stack_base.value && frames.size() < 16; sp += 8) {
+    GuestVa value{space_.read<uint64_t>(GuestVa{sp})};
+    if (value == return_thunk_) break;
+    bool in_module = std::any_of(modules_.begin(), modules_.end(),
+                                 [&](const Module& m) { return m.contains(value); });
+    if (!in_module) continue;
+    bool after_call = false;
+    for (unsigned len : {5u, 6u, 2u, 3u, 7u}) {
+      const uint8_t* code = space_.host(value - len, len);
+      if (!code) continue;
+      const uint8_t* p = code;
+      size_t left = len;
+      uint64_t a = value.value - len;
+      if (cs_disasm_iter(capstone_, &p, &left, &a, insn) && left == 0 && insn->id == X86_INS_CALL) {
+        after_call = true;
+        break;
+      }
+    }
+    if (after_call) frames.push_back(value);
+  }
+  cs_free(insn, 1);
+  return frames;
+}
+
+// ---------------------------------------------------------------------------
+// Modules
+
+void Machine::add_module(Module module) {
+  std::sort(module.symbols.begin(), module.symbols.end());
+  modules_.push_back(std::move(module));
+  std::sort(modules_.begin(), modules_.end(),
+            [](const Module& a, const Module& b) { return a.base < b.base; });
+}
+
+std::optional<Symbolized> Machine::symbolize(GuestVa va) const {
+  for (const Module& m : modules_) {
+    if (!m.contains(va)) continue;
+    Symbolized s;
+    s.module = m.name;
+    s.offset = va - m.base;
+    auto it = std::upper_bound(m.symbols.begin(), m.symbols.end(),
+                               std::make_pair(static_cast<uint32_t>(s.offset), std::string("\xff")));
+    if (it != m.symbols.begin()) {
+      --it;
+      s.symbol = it->second;
+      s.symbol_offset = s.offset - it->first;
+    }
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::string Machine::disassemble_one(GuestVa va) const {
+  const uint8_t* code = nullptr;
+  size_t len = 16;
+  while (len > 0 && !(code = space_.host(va, len))) --len;
+  if (!code) return {};
+  cs_insn* insn = cs_malloc(capstone_);
+  const uint8_t* p = code;
+  size_t left = len;
+  uint64_t a = va.value;
+  std::string text;
+  if (cs_disasm_iter(capstone_, &p, &left, &a, insn))
+    text = insn->op_str[0] ? fmt::format("{} {}", insn->mnemonic, insn->op_str) : insn->mnemonic;
+  cs_free(insn, 1);
+  return text;
+}
+
+}  // namespace kemu::emu

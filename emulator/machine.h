@@ -1,0 +1,255 @@
+// The emulated machine: one x86-64 CPU (Unicorn), the guest address space,
+// the kernel pool, the processor block (KPCR/KPRCB) behind GS, threads with
+// their IRQL and kernel stacks, KUSER_SHARED_DATA with virtual time, the trap
+// bridge that turns `int 0x2e` thunks into C++ handlers, interception of the
+// privileged instructions Unicorn does not model (CR8 = IRQL), and the
+// instruction and wall-clock budgets that end a run with a precise reason.
+#pragma once
+
+#include <capstone/capstone.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "emulator/address_space.h"
+#include "emulator/cpu.h"
+#include "emulator/pool.h"
+#include "emulator/types.h"
+
+namespace kemu::emu {
+
+class Machine;
+
+// Receives the traps of the thunks bound to it (the kernel's API bridge).
+class TrapTarget {
+ public:
+  virtual ~TrapTarget() = default;
+  virtual void on_trap(Machine& machine, uint32_t id) = 0;
+};
+
+// A loaded image kemu can symbolise addresses against.
+struct Module {
+  std::string name;
+  GuestVa base;
+  uint64_t size = 0;
+  std::vector<std::pair<uint32_t, std::string>> symbols;  // (rva, name), sorted by rva
+  bool contains(GuestVa va) const { return va >= base && va < base + size; }
+};
+
+struct Symbolized {
+  std::string module;
+  uint64_t offset = 0;  // RVA in module
+  std::string symbol;   // nearest preceding symbol, may be empty
+  uint64_t symbol_offset = 0;
+  std::string text() const;  // "hello.sys+0x1234" or "ntoskrnl.exe!DbgPrint+0x2"
+};
+
+enum class StopKind { Bugcheck, Timeout, InstructionLimit, Deadlock, Unimplemented, Error };
+
+struct BugcheckRecord {
+  uint32_t code = 0;
+  uint64_t params[4] = {};
+  GuestVa rip;  // faulting instruction or the call site
+  RegisterContext registers;
+  std::vector<GuestVa> stack;  // return addresses, innermost first
+};
+
+struct Stop {
+  StopKind kind = StopKind::Error;
+  std::string message;
+  std::optional<BugcheckRecord> bugcheck;
+};
+
+// What kind of code the current thread is running, which decides the
+// bugcheck code of an unhandled exception (semantics.md §4).
+enum class ExecutionContext : uint8_t { SystemThread, SystemService, Dpc };
+
+struct Thread {
+  uint32_t id = 0;
+  uint32_t process_id = 0;
+  GuestVa ethread;   // ETHREAD body (KTHREAD first)
+  GuestVa eprocess;  // owning EPROCESS body
+  bool system = true;
+  uint8_t irql = irql::kPassive;
+  ExecutionContext context = ExecutionContext::SystemThread;
+  GuestVa stack_base;   // highest address (exclusive)
+  GuestVa stack_limit;  // lowest mapped address
+  RegisterContext registers;
+};
+
+struct MachineOptions {
+  uint64_t max_instructions = 200'000'000;
+  double timeout_seconds = 60.0;
+  uint64_t guest_memory_cap = 3ull << 30;
+  uint64_t pool_cap = 1ull << 30;
+};
+
+// A privileged instruction kemu emulates in place of the CPU.
+struct PrivilegedSite {
+  enum class Kind : uint8_t { ReadCr8, WriteCr8, ReadCr3, Rdmsr, Wrmsr } kind;
+  uint8_t reg = 0;     // GPR index for the CR moves
+  uint8_t length = 0;  // original instruction length
+};
+
+class Machine {
+ public:
+  static constexpr uint8_t kApiTrapVector = 0x2E;
+  static constexpr uint8_t kPrivilegedTrapVector = 0x2F;
+  static constexpr uint64_t kThunkSize = 16;
+  static constexpr GuestVa kKpcrBase{0xFFFF'F800'0100'0000ull};
+  static constexpr GuestVa kStackArena{0xFFFF'D000'0000'0000ull};
+  static constexpr GuestVa kMachineThunks{0xFFFF'F800'0200'0000ull};
+  static constexpr uint64_t kKernelStackSize = 0x6000;  // KERNEL_STACK_SIZE
+  // FILETIME of the emulated boot: 2024-01-01T00:00:00Z.
+  static constexpr uint64_t kBootSystemTime = 133'485'408'000'000'000ull;
+  static constexpr uint64_t kTimeIncrement = 156'250;  // 15.625 ms per tick
+  static constexpr uint64_t kInstructionsPer100ns = 100;  // virtual 1 GHz CPU
+
+  explicit Machine(MachineOptions options = {});
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  AddressSpace& memory() { return space_; }
+  const AddressSpace& memory() const { return space_; }
+  Cpu& cpu() { return cpu_; }
+  Pool& pool() { return pool_; }
+  const MachineOptions& options() const { return options_; }
+
+  // --- traps ---------------------------------------------------------------
+  // Writes the 16-byte thunk (`int 0x2e; ret; int3...`) at dst.
+  static void write_thunk(uint8_t* dst);
+  void bind_trap(GuestVa thunk, TrapTarget* target, uint32_t id);
+  // The thunk address of a trap bound with bind_trap, looked up by id.
+  // Rewrites privileged instructions in [begin, begin+size) into traps.
+  size_t instrument_privileged(GuestVa begin, uint64_t size);
+  const std::map<uint64_t, PrivilegedSite>& privileged_sites() const { return privileged_; }
+
+  // --- inside a trap: Win64 arguments and result ---------------------------
+  uint64_t arg(unsigned index) const;  // 0..3 registers, then the stack
+  void set_return(uint64_t value);
+  GuestVa return_address() const;  // [rsp] while a thunk traps
+  GuestVa call_site() const;       // the call instruction that reached the thunk (best effort)
+
+  // --- threads -------------------------------------------------------------
+  // Creates a thread with a fresh kernel stack; ethread/eprocess are laid out
+  // by the process manager. The first thread created becomes current.
+  Thread& create_thread(uint32_t id, uint32_t process_id, GuestVa ethread, GuestVa eprocess,
+                        bool system);
+  Thread& current_thread() { return *threads_.at(current_); }
+  const Thread& current_thread() const { return *threads_.at(current_); }
+  Thread* find_thread(uint32_t id);
+  void switch_to(uint32_t id);
+  uint8_t irql() const { return current_thread().irql; }
+  void set_irql(uint8_t value);
+  ProcessorMode previous_mode() const;
+  void set_previous_mode(ProcessorMode mode);
+
+  // --- running guest code --------------------------------------------------
+  // Calls fn(args...) on the current thread and runs until it returns.
+  // Returns RAX, or nullopt when the machine stopped (see stop()).
+  std::optional<uint64_t> call(GuestVa fn, std::initializer_list<uint64_t> args);
+  std::optional<uint64_t> call(GuestVa fn, const std::vector<uint64_t>& args);
+
+  // --- stopping ------------------------------------------------------------
+  void request_stop(Stop stop);
+  // KeBugCheckEx semantics: ends the run with code/params at `where`.
+  void bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4, GuestVa where);
+  bool stopped() const { return stop_.has_value(); }
+  const std::optional<Stop>& stop() const { return stop_; }
+
+  // --- modules and symbols -------------------------------------------------
+  void add_module(Module module);
+  const std::vector<Module>& modules() const { return modules_; }
+  std::optional<Symbolized> symbolize(GuestVa va) const;
+  std::string disassemble_one(GuestVa va) const;  // "mov qword ptr [rax], rcx" or ""
+
+  // --- time and statistics -------------------------------------------------
+  uint64_t instructions() const { return instructions_; }
+  uint64_t interrupt_time() const;  // 100 ns units since boot
+  uint64_t system_time() const { return kBootSystemTime + interrupt_time(); }
+  void advance_time(uint64_t units_100ns);
+  uint64_t api_calls() const { return api_calls_; }
+  void count_api_call() { ++api_calls_; }
+  std::vector<GuestVa>& breakpoints() { return breakpoints_; }
+
+  // Guest address of the KPCR and of KUSER_SHARED_DATA.
+  GuestVa kpcr() const { return kKpcrBase; }
+
+ private:
+  static void hook_interrupt(uc_engine* uc, uint32_t intno, void* self);
+  static void hook_block(uc_engine* uc, uint64_t address, uint32_t size, void* self);
+  static bool hook_invalid_memory(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
+                                  int64_t value, void* self);
+  void on_interrupt(uint32_t intno);
+  void on_block(uint64_t address, uint32_t size);
+  void on_privileged(const PrivilegedSite& site);
+  void handle_fault(uc_err err);
+  void update_shared_time();
+  void setup_processor_block();
+  void setup_shared_data();
+  uint32_t count_instructions(uint64_t address, uint32_t size);
+  std::vector<GuestVa> walk_stack(const RegisterContext& regs) const;
+  void unhandled_exception(uint32_t code, GuestVa address, const std::string& what);
+
+  MachineOptions options_;
+  Cpu cpu_;
+  AddressSpace space_;
+  Pool pool_;
+  csh capstone_ = 0;
+
+  struct TrapBinding {
+    TrapTarget* target;
+    uint32_t id;
+  };
+  std::unordered_map<uint64_t, TrapBinding> traps_;
+  std::map<uint64_t, PrivilegedSite> privileged_;
+  GuestVa return_thunk_;  // where a host-initiated call returns to
+
+  std::map<uint32_t, std::unique_ptr<Thread>> threads_;
+  uint32_t current_ = 0;
+  uint32_t stacks_allocated_ = 0;
+
+  // Host-initiated call bookkeeping.
+  struct PendingCall {
+    uint64_t expected_rsp;
+    bool returned = false;
+    uint64_t value = 0;
+  };
+  std::vector<PendingCall> calls_;
+  bool in_hook_ = false;
+
+  std::optional<Stop> stop_;
+  struct Fault {
+    uc_mem_type type;
+    uint64_t address;
+  };
+  std::optional<Fault> last_fault_;
+
+  std::vector<Module> modules_;
+  std::vector<GuestVa> breakpoints_;
+
+  uint64_t instructions_ = 0;
+  uint64_t api_calls_ = 0;
+  uint64_t time_offset_ = 0;  // advance_time() jumps
+  uint64_t blocks_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  bool clock_started_ = false;
+  uint8_t* shared_data_ = nullptr;
+
+  struct BlockCount {
+    uint64_t address = ~0ull;
+    uint32_t size = 0;
+    uint32_t count = 0;
+  };
+  std::vector<BlockCount> block_cache_;
+};
+
+}  // namespace kemu::emu
