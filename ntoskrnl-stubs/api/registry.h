@@ -1,0 +1,56 @@
+// The one place where kernel routines meet their C++ handlers: each
+// component registers its handlers by export name, one line per export:
+//
+//   KEMU_EXPORT(r, IoCreateDevice);   // binds "IoCreateDevice" to io::IoCreateDevice
+//
+// and data exports register an initializer that fills the variable.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "emulator/types.h"
+#include "ntoskrnl-stubs/api/handler.h"
+
+namespace kemu::nt {
+
+using DataInit = std::function<void(Kernel&, GuestVa variable)>;
+
+class Registry {
+ public:
+  void add(std::string_view name, HandlerFn fn, size_t arity);
+  void add_data(std::string_view name, DataInit init);
+
+  struct Handler {
+    HandlerFn fn = nullptr;
+    size_t arity = 0;
+  };
+  const Handler* handler(std::string_view name) const;
+  const DataInit* data(std::string_view name) const;
+  const std::map<std::string, Handler, std::less<>>& handlers() const { return handlers_; }
+
+ private:
+  std::map<std::string, Handler, std::less<>> handlers_;
+  std::map<std::string, DataInit, std::less<>> data_;
+};
+
+// Every component contributes through one function (see kernel.cpp).
+void register_rtl_exports(Registry& r);
+void register_dbg_exports(Registry& r);
+void register_ex_exports(Registry& r);
+void register_io_exports(Registry& r);
+void register_ke_exports(Registry& r);
+void register_mm_exports(Registry& r);
+void register_ob_exports(Registry& r);
+void register_ps_exports(Registry& r);
+void register_data_exports(Registry& r);
+
+}  // namespace kemu::nt
+
+// Binds the export named like the handler function.
+#define KEMU_EXPORT(registry, fn) (registry).add(#fn, &::kemu::nt::invoke<&fn>, ::kemu::nt::arity<&fn>())
+// Binds an export to a handler with another name (e.g. aliases like ExFreePool).
+#define KEMU_EXPORT_AS(registry, name, fn) \
+  (registry).add(name, &::kemu::nt::invoke<&fn>, ::kemu::nt::arity<&fn>())

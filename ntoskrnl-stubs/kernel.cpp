@@ -1,0 +1,137 @@
+#include "ntoskrnl-stubs/kernel.h"
+
+#include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/io/io_manager.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/ob/object_manager.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
+
+namespace kemu::nt {
+
+emu::Machine& machine_of(Kernel& k) { return k.machine(); }
+
+// Internal (non-exported) kernel routines drivers can reach through pointers.
+NtStatus IopInvalidDeviceRequest(Kernel& k, GuestVa device_object, GuestVa irp);
+
+namespace {
+const Registry& builtin_registry() {
+  static const Registry registry = [] {
+    Registry r;
+    register_rtl_exports(r);
+    register_dbg_exports(r);
+    register_ex_exports(r);
+    register_io_exports(r);
+    register_ke_exports(r);
+    register_mm_exports(r);
+    register_ob_exports(r);
+    register_ps_exports(r);
+    register_data_exports(r);
+    return r;
+  }();
+  return registry;
+}
+}  // namespace
+
+Kernel::Kernel(emu::Machine& machine, KernelOptions options)
+    : machine_(machine), options_(options) {
+  modules_ = std::make_unique<KernelModules>(*this, builtin_registry(), builtin_exports());
+  ob_ = std::make_unique<ob::ObjectManager>(*this);
+  io_ = std::make_unique<io::IoManager>(*this);
+  ps_ = std::make_unique<ps::ProcessManager>(*this);
+  modules_->build({{"IopInvalidDeviceRequest", &invoke<&IopInvalidDeviceRequest>}});
+  ob_->initialize();
+  ps_->initialize();
+  modules_->initialize_data();
+}
+
+Kernel::~Kernel() = default;
+
+std::u16string Kernel::read_unicode_string(GuestVa us) const {
+  auto s = machine_.memory().read<layout::UNICODE_STRING>(us);
+  std::u16string out(s.Length / 2, u'\0');
+  if (!out.empty() && !machine_.memory().read(GuestVa{s.Buffer}, out.data(), out.size() * 2))
+    throw emu::GuestAccessError(GuestVa{s.Buffer}, false);
+  return out;
+}
+
+std::string Kernel::read_ansi_string(GuestVa as) const {
+  auto s = machine_.memory().read<layout::ANSI_STRING>(as);
+  std::string out(s.Length, '\0');
+  if (!out.empty() && !machine_.memory().read(GuestVa{s.Buffer}, out.data(), out.size()))
+    throw emu::GuestAccessError(GuestVa{s.Buffer}, false);
+  return out;
+}
+
+GuestVa Kernel::new_unicode_string(std::u16string_view text, uint32_t pool_type, uint32_t tag) {
+  uint64_t bytes = text.size() * 2;
+  auto block = machine_.pool().allocate(sizeof(layout::UNICODE_STRING) + bytes + 2, pool_type, tag, GuestVa{});
+  if (!block) throw emu::GuestMemoryExhausted("pool exhausted allocating a string");
+  GuestVa buffer = *block + sizeof(layout::UNICODE_STRING);
+  layout::UNICODE_STRING us{};
+  us.Length = static_cast<uint16_t>(bytes);
+  us.MaximumLength = static_cast<uint16_t>(bytes + 2);
+  us.Buffer = buffer.value;
+  machine_.memory().write(*block, us);
+  machine_.memory().write(buffer, text.data(), bytes);
+  machine_.memory().write<uint16_t>(buffer + bytes, 0);
+  return *block;
+}
+
+std::string to_utf8(std::u16string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    uint32_t c = s[i];
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (s[i + 1] - 0xDC00);
+      ++i;
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      c = 0xFFFD;
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+std::u16string to_utf16(std::string_view s) {
+  std::u16string out;
+  for (size_t i = 0; i < s.size();) {
+    uint8_t b = static_cast<uint8_t>(s[i]);
+    uint32_t c;
+    int extra;
+    if (b < 0x80) { c = b; extra = 0; }
+    else if ((b >> 5) == 6) { c = b & 0x1F; extra = 1; }
+    else if ((b >> 4) == 14) { c = b & 0x0F; extra = 2; }
+    else if ((b >> 3) == 30) { c = b & 0x07; extra = 3; }
+    else { out.push_back(0xFFFD); ++i; continue; }
+    if (i + extra >= s.size()) {  // truncated sequence
+      out.push_back(0xFFFD);
+      break;
+    }
+    for (int k = 1; k <= extra; ++k) c = (c << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
+    i += 1 + extra;
+    if (c >= 0x10000) {
+      c -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xD800 + (c >> 10)));
+      out.push_back(static_cast<char16_t>(0xDC00 + (c & 0x3FF)));
+    } else {
+      out.push_back(static_cast<char16_t>(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace kemu::nt

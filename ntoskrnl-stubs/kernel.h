@@ -1,0 +1,79 @@
+// kemu::nt::Kernel — the emulated NT kernel on top of one Machine: the
+// synthesized kernel modules and their API bridge, the object manager, the
+// I/O manager, the process manager and the run log (debug output,
+// unimplemented calls). Handlers receive a Kernel& as their first argument.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emulator/machine.h"
+#include "emulator/ntstatus.h"
+#include "emulator/types.h"
+
+namespace kemu::nt {
+
+namespace ob {
+class ObjectManager;
+}
+namespace io {
+class IoManager;
+}
+namespace ps {
+class ProcessManager;
+}
+class KernelModules;
+
+enum class UnimplementedPolicy { Fail, Stop };
+
+struct KernelOptions {
+  UnimplementedPolicy unimplemented = UnimplementedPolicy::Fail;
+  bool strict_imports = false;
+  bool trace = false;
+  uint64_t seed = 0;
+};
+
+class Kernel {
+ public:
+  Kernel(emu::Machine& machine, KernelOptions options = {});
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  emu::Machine& machine() { return machine_; }
+  emu::AddressSpace& memory() { return machine_.memory(); }
+  const KernelOptions& options() const { return options_; }
+
+  KernelModules& modules() { return *modules_; }
+  ob::ObjectManager& ob() { return *ob_; }
+  io::IoManager& io() { return *io_; }
+  ps::ProcessManager& ps() { return *ps_; }
+
+  // One entry per DbgPrint-family call, without its trailing newline.
+  std::vector<std::string>& debug_output() { return debug_output_; }
+
+  // --- guest string helpers (throw GuestAccessError on unmapped memory) ---
+  // Contents of the UNICODE_STRING at `us` (Length bytes of Buffer).
+  std::u16string read_unicode_string(GuestVa us) const;
+  std::string read_ansi_string(GuestVa as) const;
+  // A UNICODE_STRING and its NUL-terminated buffer in one pool block.
+  GuestVa new_unicode_string(std::u16string_view text, uint32_t pool_type, uint32_t tag);
+
+ private:
+  emu::Machine& machine_;
+  KernelOptions options_;
+  std::unique_ptr<KernelModules> modules_;
+  std::unique_ptr<ob::ObjectManager> ob_;
+  std::unique_ptr<io::IoManager> io_;
+  std::unique_ptr<ps::ProcessManager> ps_;
+  std::vector<std::string> debug_output_;
+};
+
+// UTF-16 <-> UTF-8 for reports and messages.
+std::string to_utf8(std::u16string_view s);
+std::u16string to_utf16(std::string_view s);
+
+}  // namespace kemu::nt

@@ -1,0 +1,308 @@
+#include "ntoskrnl-stubs/ob/object_manager.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+
+namespace kemu::nt::ob {
+
+namespace {
+constexpr uint32_t kObjectTag = 0x6A624F4B;  // 'KObj' (appears as "KObj" in pool dumps)
+constexpr int kMaxReparse = 32;
+
+std::vector<std::u16string_view> components(std::u16string_view path) {
+  std::vector<std::u16string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == u'\\') ++i;
+    size_t j = i;
+    while (j < path.size() && path[j] != u'\\') ++j;
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+}  // namespace
+
+char16_t upcase(char16_t c) {
+  if (c >= u'a' && c <= u'z') return c - 0x20;
+  if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 0x20;
+  if (c == 0xFF) return 0x178;
+  return c;
+}
+
+bool names_equal(std::u16string_view a, std::u16string_view b, bool case_insensitive) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (case_insensitive ? upcase(a[i]) != upcase(b[i]) : a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+bool NameLess::operator()(const std::u16string& a, const std::u16string& b) const {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    char16_t x = upcase(a[i]), y = upcase(b[i]);
+    if (x != y) return x < y;
+  }
+  return a.size() < b.size();
+}
+
+ObjectManager::ObjectManager(Kernel& kernel) : kernel_(kernel) {}
+
+void ObjectManager::initialize() {
+  // The Type objects come first: every object header names its type.
+  for (const TypeDescriptor& t : all_types()) {
+    ObjectId id = create(TypeIndex::Type, sizeof(layout::OBJECT_TYPE));
+    ObjectRecord& r = objects_.at(id);
+    r.permanent = true;
+    type_objects_[static_cast<uint8_t>(t.index)] = id;
+    layout::OBJECT_TYPE body{};
+    body.TypeList = {r.body.value, r.body.value};
+    GuestVa name = kernel_.new_unicode_string(t.name, 0, kObjectTag);
+    body.Name = kernel_.memory().read<layout::UNICODE_STRING>(name);
+    body.Index = static_cast<uint8_t>(t.index);
+    body.TotalNumberOfObjects = 0;
+    body.TypeInfoLength = 0x78;
+    body.GenericMapping = t.mapping;
+    body.ValidAccessMask = t.valid_access_mask;
+    body.PoolType = t.pool_type;
+    body.CallbackList = {r.body.value + offsetof(layout::OBJECT_TYPE, CallbackList),
+                         r.body.value + offsetof(layout::OBJECT_TYPE, CallbackList)};
+    kernel_.memory().write(r.body, body);
+  }
+
+  root_ = create_directory(kNoObject, u"");
+  ObjectId types = create_directory(root_, u"ObjectTypes");
+  for (const TypeDescriptor& t : all_types())
+    link_into(types, type_objects_.at(static_cast<uint8_t>(t.index)), t.name);
+  for (auto dir : {u"Device", u"Driver", u"BaseNamedObjects", u"Callback", u"KernelObjects",
+                   u"FileSystem", u"Sessions", u"RPC Control"})
+    create_directory(root_, dir);
+  global_dos_devices_ = create_directory(root_, u"GLOBAL??");
+  // \DosDevices is a link to \??, which the lookup maps to \GLOBAL?? (there
+  // is no per-session DosDevices directory in kemu).
+  create_link(root_, u"DosDevices", u"\\??");
+  create_link(global_dos_devices_, u"GLOBALROOT", u"");
+  create_link(global_dos_devices_, u"Global", u"\\GLOBAL??");
+}
+
+ObjectId ObjectManager::create(TypeIndex type, uint64_t body_size) {
+  uint64_t size = sizeof(layout::OBJECT_HEADER) + body_size;
+  auto block = kernel_.machine().pool().allocate(size, descriptor(type).pool_type, kObjectTag, GuestVa{});
+  if (!block) throw emu::GuestMemoryExhausted("pool exhausted creating an object");
+  // Object bodies start zeroed (ObCreateObject clears them for kernel objects).
+  for (uint64_t off = 0; off < size; off += 8) {
+    uint64_t zero = 0;
+    kernel_.memory().write(*block + off, &zero, std::min<uint64_t>(8, size - off));
+  }
+  ObjectRecord r;
+  r.id = next_id_++;
+  r.type = type;
+  r.header = *block;
+  r.body = *block + sizeof(layout::OBJECT_HEADER);
+  r.body_size = body_size;
+  r.pointer_count = 1;
+  by_body_[r.body.value] = r.id;
+  auto [it, _] = objects_.emplace(r.id, std::move(r));
+  sync_header(it->second);
+  return it->first;
+}
+
+void ObjectManager::sync_header(const ObjectRecord& r) {
+  layout::OBJECT_HEADER h{};
+  h.PointerCount = r.pointer_count;
+  h.HandleCount = r.handle_count;
+  h.TypeIndex = static_cast<uint8_t>(r.type);
+  h.Flags = r.permanent ? 0x10 : 0;  // OB_FLAG_PERMANENT_OBJECT
+  kernel_.memory().write(r.header, h);
+}
+
+ObjectId ObjectManager::create_directory(ObjectId parent, std::u16string_view name) {
+  ObjectId id = create(TypeIndex::Directory, 0x158);  // sizeof(OBJECT_DIRECTORY)
+  objects_.at(id).permanent = true;
+  if (parent != kNoObject) link_into(parent, id, name);
+  sync_header(objects_.at(id));
+  return id;
+}
+
+ObjectId ObjectManager::create_link(ObjectId parent, std::u16string_view name,
+                                    std::u16string_view target) {
+  ObjectId id = create(TypeIndex::SymbolicLink, 0x28);  // OBJECT_SYMBOLIC_LINK
+  ObjectRecord& r = objects_.at(id);
+  r.permanent = true;
+  r.link_target = std::u16string(target);
+  // OBJECT_SYMBOLIC_LINK: CreationTime at 0, LinkTarget (UNICODE_STRING) at 8.
+  GuestVa us = kernel_.new_unicode_string(target, 1, kObjectTag);
+  kernel_.memory().write(r.body + 8, kernel_.memory().read<layout::UNICODE_STRING>(us));
+  kernel_.memory().write<uint64_t>(r.body, kernel_.machine().system_time());
+  link_into(parent, id, name);
+  sync_header(r);
+  return id;
+}
+
+void ObjectManager::link_into(ObjectId parent, ObjectId child, std::u16string_view name) {
+  ObjectRecord& p = objects_.at(parent);
+  p.entries[std::u16string(name)] = child;
+  ObjectRecord& c = objects_.at(child);
+  if (c.parent == kNoObject) {
+    c.parent = parent;
+    c.name = std::u16string(name);
+  }
+}
+
+NtStatus ObjectManager::insert(ObjectId object, std::u16string_view path, bool permanent) {
+  auto parts = components(path);
+  if (path.empty() || path[0] != u'\\' || parts.empty()) return STATUS_OBJECT_NAME_INVALID;
+  std::u16string parent_path;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    parent_path += u'\\';
+    parent_path += parts[i];
+  }
+  if (parent_path.empty()) parent_path = u"\\";
+  NtStatus status = STATUS_SUCCESS;
+  auto parent = lookup(parent_path, true, &status);
+  if (!parent || !parent->remaining.empty()) return STATUS_OBJECT_PATH_NOT_FOUND;
+  ObjectRecord& dir = objects_.at(parent->object);
+  if (dir.type != TypeIndex::Directory) return STATUS_OBJECT_PATH_NOT_FOUND;
+  std::u16string leaf(parts.back());
+  if (dir.entries.contains(leaf)) return STATUS_OBJECT_NAME_COLLISION;
+  ObjectRecord& r = objects_.at(object);
+  r.permanent = r.permanent || permanent;
+  dir.entries[leaf] = object;
+  r.parent = parent->object;
+  r.name = leaf;
+  sync_header(r);
+  return STATUS_SUCCESS;
+}
+
+std::optional<LookupResult> ObjectManager::lookup(std::u16string_view path, bool follow_final_link,
+                                                  NtStatus* status) const {
+  auto fail = [&](NtStatus s) -> std::optional<LookupResult> {
+    if (status) *status = s;
+    return std::nullopt;
+  };
+  std::u16string current(path);
+  for (int reparse = 0; reparse <= kMaxReparse; ++reparse) {
+    if (current.empty() || current[0] != u'\\') return fail(STATUS_OBJECT_PATH_SYNTAX_BAD);
+    // \?? is the caller's DosDevices directory; kemu has only the global one.
+    if (current == u"\\??" || current.starts_with(u"\\??\\")) current = u"\\GLOBAL??" + current.substr(3);
+    auto parts = components(current);
+    ObjectId at = root_;
+    bool reparsed = false;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const ObjectRecord& dir = objects_.at(at);
+      if (dir.type != TypeIndex::Directory) {
+        // A non-directory keeps the rest of the name (a device's namespace).
+        std::u16string rest;
+        for (size_t j = i; j < parts.size(); ++j) {
+          rest += u'\\';
+          rest += parts[j];
+        }
+        if (status) *status = STATUS_SUCCESS;
+        return LookupResult{at, rest};
+      }
+      auto it = dir.entries.find(std::u16string(parts[i]));
+      if (it == dir.entries.end())
+        return fail(i + 1 == parts.size() ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND);
+      const ObjectRecord& next = objects_.at(it->second);
+      bool last = i + 1 == parts.size();
+      if (next.type == TypeIndex::SymbolicLink && (!last || follow_final_link)) {
+        std::u16string rebuilt = next.link_target;
+        for (size_t j = i + 1; j < parts.size(); ++j) {
+          rebuilt += u'\\';
+          rebuilt += parts[j];
+        }
+        if (rebuilt.empty()) rebuilt = u"\\";
+        current = rebuilt;
+        reparsed = true;
+        break;
+      }
+      at = it->second;
+    }
+    if (!reparsed) {
+      if (status) *status = STATUS_SUCCESS;
+      return LookupResult{at, {}};
+    }
+  }
+  return fail(STATUS_OBJECT_PATH_NOT_FOUND);  // too many reparses (link loop)
+}
+
+void ObjectManager::reference(ObjectId id) {
+  ObjectRecord& r = objects_.at(id);
+  ++r.pointer_count;
+  sync_header(r);
+}
+
+void ObjectManager::dereference(ObjectId id) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;
+  ObjectRecord& r = it->second;
+  --r.pointer_count;
+  sync_header(r);
+  if (r.pointer_count <= 0 && r.handle_count <= 0 && !r.permanent) destroy(id);
+}
+
+void ObjectManager::make_temporary(ObjectId id) {
+  ObjectRecord& r = objects_.at(id);
+  r.permanent = false;
+  // A temporary object loses its name once no handle refers to it.
+  if (r.handle_count <= 0 && r.parent != kNoObject) {
+    objects_.at(r.parent).entries.erase(r.name);
+    r.parent = kNoObject;
+  }
+  sync_header(r);
+}
+
+void ObjectManager::destroy(ObjectId id) {
+  ObjectRecord& r = objects_.at(id);
+  if (r.parent != kNoObject) {
+    auto& entries = objects_.at(r.parent).entries;
+    auto e = entries.find(r.name);
+    if (e != entries.end() && e->second == id) entries.erase(e);
+  }
+  by_body_.erase(r.body.value);
+  kernel_.machine().pool().free(r.header, std::nullopt);
+  objects_.erase(id);
+}
+
+ObjectRecord* ObjectManager::get(ObjectId id) {
+  auto it = objects_.find(id);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+const ObjectRecord* ObjectManager::get(ObjectId id) const {
+  auto it = objects_.find(id);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+ObjectRecord* ObjectManager::by_body(GuestVa body) {
+  auto it = by_body_.find(body.value);
+  return it == by_body_.end() ? nullptr : get(it->second);
+}
+
+std::u16string ObjectManager::full_name(ObjectId id) const {
+  std::u16string name;
+  const ObjectRecord* r = get(id);
+  if (!r || r->name.empty()) return name;
+  while (r && r->id != root_) {
+    name = u"\\" + r->name + name;
+    r = get(r->parent);
+  }
+  return name;
+}
+
+GuestVa ObjectManager::type_object(TypeIndex type) const {
+  return objects_.at(type_objects_.at(static_cast<uint8_t>(type))).body;
+}
+
+std::optional<TypeIndex> ObjectManager::type_by_object(GuestVa type_body) const {
+  for (auto& [index, id] : type_objects_)
+    if (objects_.at(id).body == type_body) return static_cast<TypeIndex>(index);
+  return std::nullopt;
+}
+
+}  // namespace kemu::nt::ob

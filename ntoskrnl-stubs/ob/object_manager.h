@@ -1,0 +1,109 @@
+// The object manager: objects with an OBJECT_HEADER in guest pool memory in
+// front of their body, pointer and handle counts, permanent vs temporary
+// objects, and the namespace (directories and symbolic links) with lookups
+// that follow links as Windows does. Host-side records are plain data keyed
+// by ObjectId; the guest header mirrors the counts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emulator/ntstatus.h"
+#include "emulator/types.h"
+#include "ntoskrnl-stubs/ob/object_types.h"
+
+namespace kemu::nt {
+class Kernel;
+}
+
+namespace kemu::nt::ob {
+
+using ObjectId = uint32_t;
+constexpr ObjectId kNoObject = 0;
+
+// Upcases one UTF-16 unit the way RtlUpcaseUnicodeChar does for the Basic
+// Latin and Latin-1 ranges (other characters are returned unchanged).
+char16_t upcase(char16_t c);
+bool names_equal(std::u16string_view a, std::u16string_view b, bool case_insensitive);
+
+struct NameLess {
+  bool operator()(const std::u16string& a, const std::u16string& b) const;
+};
+
+struct ObjectRecord {
+  ObjectId id = kNoObject;
+  TypeIndex type = TypeIndex::Type;
+  GuestVa header;  // OBJECT_HEADER
+  GuestVa body;    // header + 0x30
+  uint64_t body_size = 0;
+  std::u16string name;  // leaf name, empty for unnamed objects
+  ObjectId parent = kNoObject;
+  int64_t pointer_count = 0;
+  int64_t handle_count = 0;
+  bool permanent = false;
+  std::u16string link_target;                            // SymbolicLink
+  std::map<std::u16string, ObjectId, NameLess> entries;  // Directory
+};
+
+struct LookupResult {
+  ObjectId object = kNoObject;
+  std::u16string remaining;  // unparsed tail for objects with a parse procedure (devices)
+};
+
+class ObjectManager {
+ public:
+  explicit ObjectManager(Kernel& kernel);
+
+  // Creates the object types and the namespace roots (\, \ObjectTypes,
+  // \Device, \Driver, \GLOBAL??, \DosDevices, \BaseNamedObjects, ...).
+  void initialize();
+
+  // A new unnamed object with pointer count 1 and a zeroed body in pool.
+  ObjectId create(TypeIndex type, uint64_t body_size);
+  // Inserts a created object under an absolute name. Fails with
+  // STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_PATH_NOT_FOUND, ...
+  NtStatus insert(ObjectId object, std::u16string_view path, bool permanent);
+
+  // Resolves an absolute name, following symbolic links (also mid-path;
+  // \?? means \GLOBAL??). With follow_final_link false, a link named by the
+  // last component is returned itself. Stops at an object that is not a
+  // directory and returns the rest of the path in `remaining`.
+  std::optional<LookupResult> lookup(std::u16string_view path, bool follow_final_link = true,
+                                     NtStatus* status = nullptr) const;
+
+  void reference(ObjectId id);
+  // Drops a pointer reference; deletes a temporary object with no handles
+  // and no references left.
+  void dereference(ObjectId id);
+  void make_temporary(ObjectId id);
+
+  ObjectRecord* get(ObjectId id);
+  const ObjectRecord* get(ObjectId id) const;
+  ObjectRecord* by_body(GuestVa body);
+  std::u16string full_name(ObjectId id) const;
+  GuestVa type_object(TypeIndex type) const;  // body of the OBJECT_TYPE
+  std::optional<TypeIndex> type_by_object(GuestVa type_body) const;
+  ObjectId root() const { return root_; }
+  size_t live_objects() const { return objects_.size(); }
+
+ private:
+  ObjectId create_directory(ObjectId parent, std::u16string_view name);
+  ObjectId create_link(ObjectId parent, std::u16string_view name, std::u16string_view target);
+  void link_into(ObjectId parent, ObjectId child, std::u16string_view name);
+  void sync_header(const ObjectRecord& r);
+  void destroy(ObjectId id);
+
+  Kernel& kernel_;
+  std::map<ObjectId, ObjectRecord> objects_;
+  std::map<uint64_t, ObjectId> by_body_;
+  std::map<uint8_t, ObjectId> type_objects_;
+  ObjectId next_id_ = 1;
+  ObjectId root_ = kNoObject;
+  ObjectId global_dos_devices_ = kNoObject;
+};
+
+}  // namespace kemu::nt::ob

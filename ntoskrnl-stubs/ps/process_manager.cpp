@@ -1,0 +1,89 @@
+#include "ntoskrnl-stubs/ps/process_manager.h"
+
+#include <cstring>
+
+#include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+
+namespace kemu::nt::ps {
+
+namespace kt = emu::kthread;
+namespace ep = emu::eprocess;
+
+ProcessManager::ProcessManager(Kernel& kernel) : kernel_(kernel) {}
+
+void ProcessManager::initialize() {
+  // The System process's page directory base on a typical x64 boot.
+  create_process(kSystemPid, "System", 0x1AD000);
+  loader_thread_ = create_system_thread(kSystemPid).tid;
+}
+
+ProcessRecord& ProcessManager::create_process(uint32_t pid, const std::string& image_name,
+                                              uint64_t directory_table_base) {
+  auto& mem = kernel_.memory();
+  ob::ObjectId id = kernel_.ob().create(ob::TypeIndex::Process, ep::kSize);
+  GuestVa e = kernel_.ob().get(id)->body;
+  layout::DISPATCHER_HEADER header{};
+  header.Type = ep::kDispatcherType;
+  header.Size = static_cast<uint8_t>(0xB0 / 4);
+  header.WaitListHead = {(e + 8).value, (e + 8).value};
+  mem.write(e, header);
+  mem.write<uint64_t>(e + ep::kDirectoryTableBase, directory_table_base);
+  mem.write<uint64_t>(e + ep::kUniqueProcessId, pid);
+  GuestVa links = e + ep::kActiveProcessLinks;
+  mem.write<layout::LIST_ENTRY>(links, {links.value, links.value});
+  char name[15] = {};
+  std::memcpy(name, image_name.c_str(), std::min<size_t>(image_name.size(), 14));
+  mem.write(e + ep::kImageFileName, name, sizeof(name));
+  ProcessRecord& r = processes_[pid];
+  r = ProcessRecord{pid, id, e, image_name};
+  return r;
+}
+
+const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) {
+  auto& mem = kernel_.memory();
+  const ProcessRecord& p = processes_.at(pid);
+  ob::ObjectId id = kernel_.ob().create(ob::TypeIndex::Thread, kt::kSize);
+  GuestVa t = kernel_.ob().get(id)->body;
+  uint32_t tid = next_tid_;
+  next_tid_ += 4;  // thread and process ids are multiples of 4
+  layout::DISPATCHER_HEADER header{};
+  header.Type = kt::kDispatcherType;
+  header.Size = static_cast<uint8_t>(0x430 / 4);
+  header.WaitListHead = {(t + 8).value, (t + 8).value};
+  mem.write(t, header);
+  mem.write<uint64_t>(t + kt::kApcStateProcess, p.eprocess.value);
+  mem.write<uint64_t>(t + kt::kProcess, p.eprocess.value);
+  mem.write<uint8_t>(t + kt::kPreviousMode, static_cast<uint8_t>(ProcessorMode::KernelMode));
+  mem.write<uint64_t>(t + kt::kCidUniqueProcess, pid);
+  mem.write<uint64_t>(t + kt::kCidUniqueThread, tid);
+  kernel_.machine().create_thread(tid, pid, t, p.eprocess, true);
+  ThreadRecord& r = threads_[tid];
+  r = ThreadRecord{tid, pid, id, t};
+  return r;
+}
+
+const ProcessRecord* ProcessManager::process(uint32_t pid) const {
+  auto it = processes_.find(pid);
+  return it == processes_.end() ? nullptr : &it->second;
+}
+
+const ProcessRecord* ProcessManager::process_by_eprocess(GuestVa eprocess) const {
+  for (auto& [pid, r] : processes_)
+    if (r.eprocess == eprocess) return &r;
+  return nullptr;
+}
+
+const ThreadRecord* ProcessManager::thread(uint32_t tid) const {
+  auto it = threads_.find(tid);
+  return it == threads_.end() ? nullptr : &it->second;
+}
+
+const ThreadRecord* ProcessManager::thread_by_ethread(GuestVa ethread) const {
+  for (auto& [tid, r] : threads_)
+    if (r.ethread == ethread) return &r;
+  return nullptr;
+}
+
+}  // namespace kemu::nt::ps

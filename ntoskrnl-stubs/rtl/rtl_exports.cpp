@@ -1,0 +1,277 @@
+// Rtl string routines and the C runtime memory/string routines ntoskrnl
+// exports (memcpy, memset, strlen, ...), run on the host over guest memory.
+#include <algorithm>
+#include <array>
+
+#include "emulator/ntstatus.h"
+#include "ntoskrnl-stubs/api/registry.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/ob/object_manager.h"
+
+namespace kemu::nt {
+
+namespace {
+
+using layout::UNICODE_STRING;
+constexpr uint32_t kStringTag = 0x53727447;  // 'GtrS', the tag Rtl string allocations carry
+constexpr size_t kChunk = 64 * 1024;
+
+// Copies in bounded chunks so a driver-supplied length can never make kemu
+// allocate unbounded host memory; faults raise GuestAccessError.
+void copy_guest(emu::AddressSpace& mem, GuestVa dst, GuestVa src, uint64_t size, bool overlapping) {
+  std::array<uint8_t, kChunk> buf;
+  if (overlapping && dst > src && dst < src + size) {
+    // memmove backwards when the destination overlaps the source's tail.
+    uint64_t left = size;
+    while (left > 0) {
+      uint64_t n = std::min<uint64_t>(left, kChunk);
+      left -= n;
+      if (!mem.read(src + left, buf.data(), n)) throw emu::GuestAccessError(src + left, false);
+      if (!mem.write(dst + left, buf.data(), n)) throw emu::GuestAccessError(dst + left, true);
+    }
+    return;
+  }
+  for (uint64_t off = 0; off < size; off += kChunk) {
+    uint64_t n = std::min<uint64_t>(size - off, kChunk);
+    if (!mem.read(src + off, buf.data(), n)) throw emu::GuestAccessError(src + off, false);
+    if (!mem.write(dst + off, buf.data(), n)) throw emu::GuestAccessError(dst + off, true);
+  }
+}
+
+void fill_guest(emu::AddressSpace& mem, GuestVa dst, uint8_t value, uint64_t size) {
+  std::array<uint8_t, kChunk> buf;
+  buf.fill(value);
+  for (uint64_t off = 0; off < size; off += kChunk) {
+    uint64_t n = std::min<uint64_t>(size - off, kChunk);
+    if (!mem.write(dst + off, buf.data(), n)) throw emu::GuestAccessError(dst + off, true);
+  }
+}
+
+}  // namespace
+
+// --- C runtime -------------------------------------------------------------
+
+GuestVa memcpy(Kernel& k, GuestVa dst, GuestVa src, uint64_t size) {
+  copy_guest(k.memory(), dst, src, size, false);
+  return dst;
+}
+
+GuestVa memmove(Kernel& k, GuestVa dst, GuestVa src, uint64_t size) {
+  copy_guest(k.memory(), dst, src, size, true);
+  return dst;
+}
+
+GuestVa memset(Kernel& k, GuestVa dst, int32_t value, uint64_t size) {
+  fill_guest(k.memory(), dst, static_cast<uint8_t>(value), size);
+  return dst;
+}
+
+int32_t memcmp(Kernel& k, GuestVa a, GuestVa b, uint64_t size) {
+  for (uint64_t i = 0; i < size; ++i) {
+    uint8_t x = k.memory().read<uint8_t>(a + i), y = k.memory().read<uint8_t>(b + i);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+uint64_t strlen(Kernel& k, GuestVa s) {
+  uint64_t n = 0;
+  while (k.memory().read<char>(s + n) != 0) ++n;
+  return n;
+}
+
+uint64_t wcslen(Kernel& k, GuestVa s) {
+  uint64_t n = 0;
+  while (k.memory().read<char16_t>(s + 2 * n) != 0) ++n;
+  return n;
+}
+
+// RtlCompareMemory returns the number of leading bytes that match.
+uint64_t RtlCompareMemory(Kernel& k, GuestVa a, GuestVa b, uint64_t size) {
+  uint64_t i = 0;
+  for (; i < size; ++i)
+    if (k.memory().read<uint8_t>(a + i) != k.memory().read<uint8_t>(b + i)) break;
+  return i;
+}
+
+void RtlCopyMemory(Kernel& k, GuestVa dst, GuestVa src, uint64_t size) {
+  copy_guest(k.memory(), dst, src, size, true);
+}
+void RtlMoveMemory(Kernel& k, GuestVa dst, GuestVa src, uint64_t size) {
+  copy_guest(k.memory(), dst, src, size, true);
+}
+void RtlZeroMemory(Kernel& k, GuestVa dst, uint64_t size) { fill_guest(k.memory(), dst, 0, size); }
+void RtlFillMemory(Kernel& k, GuestVa dst, uint64_t size, uint8_t value) {
+  fill_guest(k.memory(), dst, value, size);
+}
+
+// --- counted strings -------------------------------------------------------
+
+// RtlInitUnicodeString: Length = wcslen*2 (capped at MAXUSHORT-1 rounded
+// down to a character), MaximumLength = Length + 2; NULL gives an empty string.
+void RtlInitUnicodeString(Kernel& k, GuestVa dst, GuestVa src) {
+  UNICODE_STRING us{};
+  if (src) {
+    uint64_t bytes = wcslen(k, src) * 2;
+    if (bytes > 0xFFFC) bytes = 0xFFFC;
+    us.Length = static_cast<uint16_t>(bytes);
+    us.MaximumLength = static_cast<uint16_t>(bytes + 2);
+    us.Buffer = src.value;
+  }
+  k.memory().write(dst, us);
+}
+
+// RtlInitAnsiString: Length = strlen, MaximumLength = Length + 1.
+void RtlInitAnsiString(Kernel& k, GuestVa dst, GuestVa src) {
+  layout::ANSI_STRING as{};
+  if (src) {
+    uint64_t bytes = strlen(k, src);
+    if (bytes > 0xFFFE) bytes = 0xFFFE;
+    as.Length = static_cast<uint16_t>(bytes);
+    as.MaximumLength = static_cast<uint16_t>(bytes + 1);
+    as.Buffer = src.value;
+  }
+  k.memory().write(dst, as);
+}
+
+void RtlInitString(Kernel& k, GuestVa dst, GuestVa src) { RtlInitAnsiString(k, dst, src); }
+
+// RtlCopyUnicodeString copies min(Source.Length, Destination.MaximumLength)
+// bytes and NUL-terminates when there is room; a NULL source empties the
+// destination.
+void RtlCopyUnicodeString(Kernel& k, GuestVa dst, GuestVa src) {
+  auto& mem = k.memory();
+  auto d = mem.read<UNICODE_STRING>(dst);
+  if (!src) {
+    d.Length = 0;
+    mem.write(dst, d);
+    return;
+  }
+  auto s = mem.read<UNICODE_STRING>(src);
+  uint16_t n = std::min(s.Length, d.MaximumLength);
+  n &= ~1u;
+  copy_guest(mem, GuestVa{d.Buffer}, GuestVa{s.Buffer}, n, true);
+  d.Length = n;
+  mem.write(dst, d);
+  if (static_cast<uint32_t>(n) + 2 <= d.MaximumLength) mem.write<uint16_t>(GuestVa{d.Buffer} + n, 0);
+}
+
+int32_t RtlCompareUnicodeString(Kernel& k, GuestVa a, GuestVa b, uint8_t case_insensitive) {
+  std::u16string x = k.read_unicode_string(a), y = k.read_unicode_string(b);
+  size_t n = std::min(x.size(), y.size());
+  for (size_t i = 0; i < n; ++i) {
+    char16_t c1 = case_insensitive ? ob::upcase(x[i]) : x[i];
+    char16_t c2 = case_insensitive ? ob::upcase(y[i]) : y[i];
+    if (c1 != c2) return static_cast<int32_t>(c1) - static_cast<int32_t>(c2);
+  }
+  return static_cast<int32_t>(x.size()) - static_cast<int32_t>(y.size());
+}
+
+uint8_t RtlEqualUnicodeString(Kernel& k, GuestVa a, GuestVa b, uint8_t case_insensitive) {
+  return ob::names_equal(k.read_unicode_string(a), k.read_unicode_string(b), case_insensitive != 0);
+}
+
+int32_t RtlCompareString(Kernel& k, GuestVa a, GuestVa b, uint8_t case_insensitive) {
+  std::string x = k.read_ansi_string(a), y = k.read_ansi_string(b);
+  size_t n = std::min(x.size(), y.size());
+  for (size_t i = 0; i < n; ++i) {
+    int c1 = static_cast<uint8_t>(x[i]), c2 = static_cast<uint8_t>(y[i]);
+    if (case_insensitive) {
+      c1 = ob::upcase(static_cast<char16_t>(c1));
+      c2 = ob::upcase(static_cast<char16_t>(c2));
+    }
+    if (c1 != c2) return c1 - c2;
+  }
+  return static_cast<int32_t>(x.size()) - static_cast<int32_t>(y.size());
+}
+
+uint8_t RtlEqualString(Kernel& k, GuestVa a, GuestVa b, uint8_t case_insensitive) {
+  std::string x = k.read_ansi_string(a), y = k.read_ansi_string(b);
+  return x.size() == y.size() && RtlCompareString(k, a, b, case_insensitive) == 0;
+}
+
+// RtlAnsiStringToUnicodeString: each ANSI byte becomes one UTF-16 unit (kemu's
+// ANSI code page is Latin-1, which matches Windows-1252 except 0x80-0x9F).
+NtStatus RtlAnsiStringToUnicodeString(Kernel& k, GuestVa dst, GuestVa src, uint8_t allocate) {
+  auto& mem = k.memory();
+  std::string s = k.read_ansi_string(src);
+  uint64_t bytes = s.size() * 2;
+  if (bytes + 2 > 0xFFFF) return STATUS_INVALID_PARAMETER_2;
+  auto d = mem.read<UNICODE_STRING>(dst);
+  if (allocate) {
+    auto block = k.machine().pool().allocate(bytes + 2, 1, kStringTag, k.machine().return_address());
+    if (!block) return STATUS_NO_MEMORY;
+    d.Buffer = block->value;
+    d.MaximumLength = static_cast<uint16_t>(bytes + 2);
+  } else if (bytes > d.MaximumLength) {
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  std::u16string wide(s.begin(), s.end());
+  for (auto& c : wide) c = static_cast<uint8_t>(c);
+  mem.write(GuestVa{d.Buffer}, wide.data(), bytes);
+  d.Length = static_cast<uint16_t>(bytes);
+  if (bytes + 2 <= d.MaximumLength) mem.write<uint16_t>(GuestVa{d.Buffer} + bytes, 0);
+  mem.write(dst, d);
+  return STATUS_SUCCESS;
+}
+
+// RtlUnicodeStringToAnsiString: characters above 0xFF become '?'.
+NtStatus RtlUnicodeStringToAnsiString(Kernel& k, GuestVa dst, GuestVa src, uint8_t allocate) {
+  auto& mem = k.memory();
+  std::u16string s = k.read_unicode_string(src);
+  uint64_t bytes = s.size();
+  auto d = mem.read<layout::ANSI_STRING>(dst);
+  if (allocate) {
+    auto block = k.machine().pool().allocate(bytes + 1, 1, kStringTag, k.machine().return_address());
+    if (!block) return STATUS_NO_MEMORY;
+    d.Buffer = block->value;
+    d.MaximumLength = static_cast<uint16_t>(bytes + 1);
+  } else if (bytes >= d.MaximumLength) {
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  std::string narrow;
+  for (char16_t c : s) narrow.push_back(c <= 0xFF ? static_cast<char>(c) : '?');
+  mem.write(GuestVa{d.Buffer}, narrow.data(), bytes);
+  mem.write<uint8_t>(GuestVa{d.Buffer} + bytes, 0);
+  d.Length = static_cast<uint16_t>(bytes);
+  mem.write(dst, d);
+  return STATUS_SUCCESS;
+}
+
+// RtlFreeUnicodeString frees a buffer an Rtl routine allocated and zeroes the string.
+void RtlFreeUnicodeString(Kernel& k, GuestVa us) {
+  auto s = k.memory().read<UNICODE_STRING>(us);
+  if (s.Buffer) k.machine().pool().free(GuestVa{s.Buffer}, std::nullopt);
+  k.memory().write(us, UNICODE_STRING{});
+}
+
+void RtlFreeAnsiString(Kernel& k, GuestVa as) { RtlFreeUnicodeString(k, as); }
+
+void register_rtl_exports(Registry& r) {
+  KEMU_EXPORT(r, memcpy);
+  KEMU_EXPORT(r, memmove);
+  KEMU_EXPORT(r, memset);
+  KEMU_EXPORT(r, memcmp);
+  KEMU_EXPORT(r, strlen);
+  KEMU_EXPORT(r, wcslen);
+  KEMU_EXPORT(r, RtlCompareMemory);
+  KEMU_EXPORT(r, RtlCopyMemory);
+  KEMU_EXPORT(r, RtlMoveMemory);
+  KEMU_EXPORT(r, RtlZeroMemory);
+  KEMU_EXPORT(r, RtlFillMemory);
+  KEMU_EXPORT(r, RtlInitUnicodeString);
+  KEMU_EXPORT(r, RtlInitAnsiString);
+  KEMU_EXPORT(r, RtlInitString);
+  KEMU_EXPORT(r, RtlCopyUnicodeString);
+  KEMU_EXPORT(r, RtlCompareUnicodeString);
+  KEMU_EXPORT(r, RtlEqualUnicodeString);
+  KEMU_EXPORT(r, RtlCompareString);
+  KEMU_EXPORT(r, RtlEqualString);
+  KEMU_EXPORT(r, RtlAnsiStringToUnicodeString);
+  KEMU_EXPORT(r, RtlUnicodeStringToAnsiString);
+  KEMU_EXPORT(r, RtlFreeUnicodeString);
+  KEMU_EXPORT(r, RtlFreeAnsiString);
+}
+
+}  // namespace kemu::nt
