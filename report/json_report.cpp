@@ -1,0 +1,107 @@
+#include "report/json_report.h"
+
+#include "report/format.h"
+
+namespace kemu::report {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json driver_json(const harness::DriverInfo& d) {
+  Json j;
+  j["path"] = d.path;
+  j["sha256"] = d.sha256;
+  j["image_base"] = hex_addr(d.image_base);
+  j["entry"] = hex_addr(d.entry);
+  return j;
+}
+
+Json driver_entry_json(const std::optional<uint32_t>& status) {
+  // null: DriverEntry never returned (the run stopped inside it).
+  if (!status) return nullptr;
+  Json j;
+  j["status"] = hex32(*status);
+  j["status_name"] = status_label(*status);
+  return j;
+}
+
+Json devices_json(const std::vector<harness::DeviceInfo>& devices) {
+  Json arr = Json::array();
+  for (const auto& d : devices) {
+    Json j;
+    j["name"] = d.name;
+    j["links"] = d.links;
+    j["characteristics"] = hex32(d.characteristics);
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
+Json unload_json(const harness::UnloadInfo& u) {
+  Json j;
+  j["called"] = u.called;
+  j["devices_left"] = u.devices_left;
+  j["links_left"] = u.links_left;
+  return j;
+}
+
+Json stop_json(const harness::StopInfo& s) {
+  Json j;
+  j["reason"] = stop_reason_name(s.reason);
+  if (s.bugcheck) {
+    const auto& b = *s.bugcheck;
+    Json bc;
+    bc["code"] = hex32(b.code);
+    bc["name"] = b.name;
+    Json params = Json::array();
+    for (uint64_t p : b.params) params.push_back(hex_addr(p));
+    bc["params"] = std::move(params);
+    j["bugcheck"] = std::move(bc);
+  }
+  if (!s.message.empty()) j["message"] = s.message;
+  return j;
+}
+
+Json unimplemented_json(const std::vector<harness::UnimplementedCall>& calls) {
+  Json arr = Json::array();
+  for (const auto& c : calls) {
+    Json j;
+    j["api"] = c.api;
+    j["calls"] = c.calls;
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
+Json stats_json(const harness::RunStats& s) {
+  Json j;
+  j["instructions"] = s.instructions;
+  j["api_calls"] = s.api_calls;
+  j["wall_ms"] = s.wall_ms;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json to_json(const harness::RunResult& r) {
+  Json j;
+  j["kemu_version"] = r.kemu_version;
+  j["driver"] = driver_json(r.driver);
+  j["driver_entry"] = driver_entry_json(r.driver_entry_status);
+  j["devices"] = devices_json(r.devices);
+  j["debug_output"] = r.debug_output;
+  j["steps"] = Json::array();  // scenarios are not run yet
+  j["unload"] = unload_json(r.unload);
+  j["findings"] = Json::array();  // the verifier is not wired in yet
+  j["stop"] = stop_json(r.stop);
+  j["unimplemented"] = unimplemented_json(r.unimplemented);
+  j["stats"] = stats_json(r.stats);
+  return j;
+}
+
+std::string render_json(const harness::RunResult& r, bool pretty) {
+  return to_json(r).dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace kemu::report

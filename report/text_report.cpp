@@ -1,0 +1,269 @@
+#include "report/text_report.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "report/format.h"
+
+namespace kemu::report {
+
+namespace {
+
+constexpr size_t kLabelWidth = 15;
+
+// ANSI styling that collapses to plain text when colour is off.
+class Style {
+ public:
+  explicit Style(bool on) : on_(on) {}
+  std::string bold(std::string_view s) const { return wrap("1", s); }
+  std::string dim(std::string_view s) const { return wrap("2", s); }
+  std::string red(std::string_view s) const { return wrap("1;31", s); }
+  std::string green(std::string_view s) const { return wrap("32", s); }
+  std::string yellow(std::string_view s) const { return wrap("33", s); }
+
+ private:
+  std::string wrap(std::string_view code, std::string_view s) const {
+    if (!on_) return std::string(s);
+    return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
+  }
+  bool on_;
+};
+
+std::string with_commas(uint64_t v) {
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", with_commas(n), n == 1 ? one : many);
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string base_name(std::string_view path) {
+  size_t slash = path.find_last_of("/\\");
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+class Writer {
+ public:
+  explicit Writer(bool color) : s(color) {}
+
+  // "label        value" with the label padded before it is styled.
+  void field(std::string_view label, std::string_view value) {
+    std::string padded(label);
+    if (padded.size() < kLabelWidth)
+      padded.resize(kLabelWidth, ' ');
+    else
+      padded += ' ';
+    out += s.bold(padded);
+    out += value;
+    out += '\n';
+  }
+  // A continuation line under the value column.
+  void cont(std::string_view value) {
+    out.append(kLabelWidth, ' ');
+    out += value;
+    out += '\n';
+  }
+  void indented(size_t depth, std::string_view value) {
+    out.append(2 * depth, ' ');
+    out += value;
+    out += '\n';
+  }
+
+  Style s;
+  std::string out;
+};
+
+std::string status_text(const Style& s, NtStatus st) {
+  std::string name = status_label(st);
+  std::string text = name == hex32(st) ? name : fmt::format("{} ({})", name, hex32(st));
+  if (nt_success(st)) return s.green(text);
+  return nt_error(st) ? s.red(text) : s.yellow(text);
+}
+
+void write_driver(Writer& w, const harness::RunResult& r) {
+  const auto& d = r.driver;
+  w.field("driver", printable(d.path));
+  std::string where = fmt::format("base {}  entry {}", hex_addr(d.image_base), hex_addr(d.entry));
+  if (d.image_size != 0) where += fmt::format("  size {}", hex_addr(d.image_size));
+  w.cont(where);
+  if (!d.sha256.empty()) w.cont("sha256 " + d.sha256);
+}
+
+void write_driver_entry(Writer& w, const harness::RunResult& r) {
+  if (r.driver_entry_status) {
+    w.field("DriverEntry", status_text(w.s, *r.driver_entry_status));
+  } else {
+    w.field("DriverEntry", w.s.red("did not return (the run stopped inside it)"));
+  }
+}
+
+void write_devices(Writer& w, const harness::RunResult& r) {
+  if (r.devices.empty()) {
+    w.field("devices", "none");
+    return;
+  }
+  w.field("devices", std::to_string(r.devices.size()));
+  for (const auto& d : r.devices) {
+    std::string name = d.name.empty() ? "(unnamed)" : printable(d.name);
+    w.indented(1, fmt::format("{}  {}", w.s.bold(name), device_type_name(d.device_type)));
+    std::vector<std::string> bits = characteristic_names(d.characteristics);
+    std::string chars = hex32(d.characteristics);
+    if (!bits.empty()) chars += " " + join(bits, " | ");
+    w.indented(2, "characteristics " + chars);
+    if (d.links.empty()) {
+      w.indented(2, "no symbolic link");
+    } else {
+      for (const auto& link : d.links) w.indented(2, "link " + printable(link));
+    }
+  }
+}
+
+void write_debug_output(Writer& w, const harness::RunResult& r) {
+  if (r.debug_output.empty()) {
+    w.field("debug output", "none");
+    return;
+  }
+  w.field("debug output", plural(r.debug_output.size(), "line", "lines"));
+  for (const auto& msg : r.debug_output) {
+    // One DbgPrint may hold several lines; each gets the gutter.
+    std::string text = printable(msg);
+    size_t start = 0;
+    while (true) {
+      size_t nl = text.find('\n', start);
+      std::string_view line = std::string_view(text).substr(start, nl - start);
+      w.indented(1, w.s.dim("|") + " " + std::string(line));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+}
+
+void write_unimplemented(Writer& w, const harness::RunResult& r) {
+  if (r.unimplemented.empty()) {
+    w.field("unimplemented", "none");
+    return;
+  }
+  bool stopped_there = r.stop.reason == harness::StopReason::Unimplemented;
+  std::string hint = stopped_there ? "the run stopped at the first call (--unimplemented stop)"
+                                   : "returned STATUS_NOT_IMPLEMENTED / 0 (--unimplemented fail)";
+  w.field("unimplemented", w.s.yellow(plural(r.unimplemented.size(), "API", "APIs")) + ", " + hint);
+  size_t width = 0;
+  for (const auto& u : r.unimplemented) width = std::max(width, u.api.size());
+  for (const auto& u : r.unimplemented) {
+    std::string api = printable(u.api);
+    api.resize(std::max(width, api.size()), ' ');
+    std::string line = fmt::format("{}  {}", api, plural(u.calls, "call", "calls"));
+    if (u.unknown_export) line += "  (not an export kemu knows)";
+    w.indented(1, line);
+  }
+}
+
+void write_unload(Writer& w, const harness::RunResult& r) {
+  const auto& u = r.unload;
+  std::string what;
+  if (u.called) {
+    what = "DriverUnload called";
+  } else if (u.has_unload_routine) {
+    what = "DriverUnload not called";
+  } else {
+    what = "no DriverUnload routine (the driver cannot be unloaded)";
+  }
+  bool clean = u.devices_left.empty() && u.links_left.empty();
+  if (u.called && clean) what += ", nothing left behind";
+  w.field("unload", what);
+  for (const auto& d : u.devices_left) w.indented(1, w.s.yellow("device left: ") + printable(d));
+  for (const auto& l : u.links_left) w.indented(1, w.s.yellow("link left: ") + printable(l));
+}
+
+void write_bugcheck(Writer& w, const harness::BugcheckInfo& b) {
+  std::vector<std::string> params;
+  for (uint64_t p : b.params) params.push_back(hex_addr(p));
+  w.indented(1, "params       " + join(params, " "));
+  std::string at =
+      b.module.empty() ? "unknown" : fmt::format("{}+{}", printable(b.module), hex_addr(b.offset));
+  if (!b.symbol.empty()) at += fmt::format(" ({})", printable(b.symbol));
+  w.indented(1, "at           " + at);
+  if (!b.instruction.empty()) w.indented(1, "instruction  " + b.instruction);
+  if (!b.stack.empty()) {
+    for (size_t i = 0; i < b.stack.size(); ++i)
+      w.indented(1, (i == 0 ? "stack        " : "             ") + printable(b.stack[i]));
+  }
+  if (!b.registers.empty()) {
+    constexpr size_t kPerLine = 4;
+    for (size_t i = 0; i < b.registers.size(); i += kPerLine) {
+      std::vector<std::string> regs;
+      for (size_t k = i; k < std::min(i + kPerLine, b.registers.size()); ++k)
+        regs.push_back(fmt::format("{}={}", b.registers[k].first, hex_addr(b.registers[k].second)));
+      w.indented(1, (i == 0 ? "registers    " : "             ") + join(regs, " "));
+    }
+  }
+}
+
+void write_stop(Writer& w, const harness::RunResult& r) {
+  const auto& stop = r.stop;
+  std::string reason(stop_reason_name(stop.reason));
+  switch (stop.reason) {
+    case harness::StopReason::Completed:
+      reason = w.s.green(reason);
+      break;
+    case harness::StopReason::Bugcheck:
+    case harness::StopReason::Error:
+      reason = w.s.red(reason);
+      break;
+    default:
+      reason = w.s.yellow(reason);
+      break;
+  }
+  if (stop.bugcheck) {
+    const auto& b = *stop.bugcheck;
+    w.field("stop", fmt::format("{} {} {}", reason, hex32(b.code),
+                                w.s.red(b.name.empty() ? "(unnamed)" : b.name)));
+    write_bugcheck(w, b);
+    if (!stop.message.empty()) w.indented(1, "message      " + printable(stop.message));
+    return;
+  }
+  if (stop.message.empty()) {
+    w.field("stop", reason);
+  } else {
+    w.field("stop", reason + ": " + printable(stop.message));
+  }
+}
+
+}  // namespace
+
+std::string render_text(const harness::RunResult& r, bool color) {
+  Writer w(color);
+  std::string title = r.kemu_version.empty() ? "kemu" : "kemu " + r.kemu_version;
+  w.out += w.s.bold(fmt::format("{}: {}", title, printable(base_name(r.driver.path)))) + "\n";
+  write_driver(w, r);
+  write_driver_entry(w, r);
+  write_devices(w, r);
+  write_debug_output(w, r);
+  write_unimplemented(w, r);
+  write_unload(w, r);
+  write_stop(w, r);
+  w.field("findings", w.s.green("none"));
+  w.field("stats",
+          fmt::format("{}, {}, {} ms", plural(r.stats.instructions, "instruction", "instructions"),
+                      plural(r.stats.api_calls, "API call", "API calls"),
+                      with_commas(r.stats.wall_ms)));
+  return std::move(w.out);
+}
+
+}  // namespace kemu::report
