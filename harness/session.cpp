@@ -1,0 +1,256 @@
+#include "harness/session.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "emulator/bugcheck_names.h"
+#include "emulator/machine.h"
+#include "loader/pe_loader.h"
+#include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/io/io_manager.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
+#include "report/sha256.h"
+
+#ifndef KEMU_VERSION
+#define KEMU_VERSION "0.0.0"
+#endif
+
+namespace kemu::harness {
+
+namespace {
+// kemu maps every driver here, far from the preferred base the linker chose,
+// so that missing relocations show up at once.
+constexpr GuestVa kDriverBase{0xFFFF'F806'1234'0000ull};
+constexpr uint64_t kMaxDriverFileSize = 256ull << 20;
+
+std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+}  // namespace
+
+const char* to_string(StopReason r) {
+  switch (r) {
+    case StopReason::Completed: return "completed";
+    case StopReason::Bugcheck: return "bugcheck";
+    case StopReason::Timeout: return "timeout";
+    case StopReason::InstructionLimit: return "instruction-limit";
+    case StopReason::Deadlock: return "deadlock";
+    case StopReason::Unimplemented: return "unimplemented";
+    case StopReason::Error: return "error";
+  }
+  return "error";
+}
+
+struct Session::Impl {
+  SessionOptions options;
+  std::unique_ptr<emu::Machine> machine;
+  std::unique_ptr<nt::Kernel> kernel;
+  loader::LoadedImage image;
+  GuestVa driver_object;
+  GuestVa registry_path;
+  bool loaded = false;
+  bool entry_succeeded = false;
+  bool unloaded = false;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  RunResult result;
+
+  void record_devices() {
+    result.devices.clear();
+    for (const nt::io::DeviceView& d : kernel->io().devices_of(driver_object)) {
+      DeviceInfo info;
+      info.name = nt::to_utf8(d.name);
+      info.characteristics = d.characteristics;
+      info.device_type = d.type;
+      info.flags = d.flags;
+      for (const nt::io::LinkRecord& l : kernel->io().links())
+        if (!l.deleted && !d.name.empty() && nt::ob::names_equal(l.target, d.name, true))
+          info.links.push_back(nt::to_utf8(l.name));
+      result.devices.push_back(std::move(info));
+    }
+  }
+
+  void finalize() {
+    result.kemu_version = KEMU_VERSION;
+    result.debug_output = kernel ? kernel->debug_output() : std::vector<std::string>{};
+    result.unimplemented.clear();
+    if (kernel) {
+      for (const nt::UnimplementedRecord& u : kernel->modules().unimplemented())
+        result.unimplemented.push_back({u.api, u.calls, u.unknown_export});
+    }
+    if (machine) {
+      result.stats.instructions = machine->instructions();
+      result.stats.api_calls = machine->api_calls();
+    }
+    result.stats.wall_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    result.stop = StopInfo{};
+    if (machine && machine->stop()) {
+      const emu::Stop& s = *machine->stop();
+      result.stop.message = s.message;
+      switch (s.kind) {
+        case emu::StopKind::Bugcheck: result.stop.reason = StopReason::Bugcheck; break;
+        case emu::StopKind::Timeout: result.stop.reason = StopReason::Timeout; break;
+        case emu::StopKind::InstructionLimit: result.stop.reason = StopReason::InstructionLimit; break;
+        case emu::StopKind::Deadlock: result.stop.reason = StopReason::Deadlock; break;
+        case emu::StopKind::Unimplemented: result.stop.reason = StopReason::Unimplemented; break;
+        case emu::StopKind::Error: result.stop.reason = StopReason::Error; break;
+      }
+      if (s.bugcheck) result.stop.bugcheck = describe(*s.bugcheck);
+    }
+  }
+
+  BugcheckInfo describe(const emu::BugcheckRecord& b) const {
+    BugcheckInfo info;
+    info.code = b.code;
+    info.name = std::string(emu::bugcheck_name(b.code));
+    for (int i = 0; i < 4; ++i) info.params[i] = b.params[i];
+    if (auto s = machine->symbolize(b.rip)) {
+      info.module = s->module;
+      info.offset = s->offset;
+      info.symbol = s->symbol;
+    }
+    info.instruction = machine->disassemble_one(b.rip);
+    info.stack.push_back(frame_text(b.rip));
+    for (GuestVa ret : b.stack) info.stack.push_back(frame_text(ret));
+    const emu::RegisterContext& r = b.registers;
+    info.registers = {{"rip", r.rip}, {"rsp", r.rsp}, {"rax", r.rax}, {"rbx", r.rbx}, {"rcx", r.rcx},
+                      {"rdx", r.rdx}, {"rsi", r.rsi}, {"rdi", r.rdi}, {"rbp", r.rbp}, {"r8", r.r8},
+                      {"r9", r.r9},   {"r10", r.r10}, {"r11", r.r11}, {"r12", r.r12}, {"r13", r.r13},
+                      {"r14", r.r14}, {"r15", r.r15}, {"rflags", r.rflags}};
+    return info;
+  }
+
+  std::string frame_text(GuestVa va) const {
+    auto s = machine->symbolize(va);
+    if (!s) return hex(va.value);
+    return fmt::format("{}+{:#x}", s->module, s->offset);
+  }
+};
+
+Session::Session(SessionOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = options; }
+
+Session::~Session() = default;
+
+void Session::load(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw SessionError(fmt::format("cannot read {}: {}", path, ec.message()));
+  if (size > kMaxDriverFileSize)
+    throw SessionError(fmt::format("{} is {} bytes; kemu refuses driver files over 256 MiB", path, size));
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> bytes(size);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    throw SessionError(fmt::format("cannot read {}", path));
+  impl_->result.driver.path = path;
+  load(bytes, std::filesystem::path(path).filename().string());
+}
+
+void Session::load(std::span<const uint8_t> bytes, std::string name) {
+  Impl& s = *impl_;
+  if (s.loaded) throw SessionError("a session loads one driver");
+  emu::MachineOptions mo;
+  mo.max_instructions = s.options.max_instructions;
+  mo.timeout_seconds = s.options.timeout_seconds;
+  s.machine = std::make_unique<emu::Machine>(mo);
+  nt::KernelOptions ko;
+  ko.unimplemented = s.options.unimplemented == UnimplementedPolicy::Stop ? nt::UnimplementedPolicy::Stop
+                                                                           : nt::UnimplementedPolicy::Fail;
+  ko.strict_imports = s.options.strict_imports;
+  ko.trace = s.options.trace;
+  ko.seed = s.options.seed;
+  s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
+  try {
+    s.image = loader::load_driver(bytes, name, s.machine->memory(), kDriverBase, s.kernel->modules(),
+                                  s.options.seed);
+  } catch (const loader::LoadError& e) {
+    throw SessionError(fmt::format("{}: {}", name, e.what()));
+  }
+  // Unicorn does not keep CR8: rewrite the driver's CR8 moves into traps.
+  for (const loader::SectionInfo& sec : s.image.headers.sections) {
+    if (!sec.executable() || sec.virtual_size == 0) continue;
+    s.machine->instrument_privileged(s.image.base + sec.rva, sec.virtual_size);
+  }
+  emu::Module module{name, s.image.base, s.image.size, {}};
+  module.symbols.emplace_back(s.image.headers.entry_rva, "DriverEntry");
+  for (const loader::DriverExport& e : s.image.headers.exports)
+    if (!e.name.empty()) module.symbols.emplace_back(e.rva, e.name);
+  s.machine->add_module(std::move(module));
+
+  std::string service = std::filesystem::path(name).stem().string();
+  nt::io::DriverRecord& drv = s.kernel->io().create_driver_object(service, s.image.base, s.image.size, s.image.entry);
+  s.driver_object = drv.driver_object;
+  s.registry_path = drv.registry_path;
+  s.result.driver.sha256 = report::sha256_hex(bytes);
+  if (s.result.driver.path.empty()) s.result.driver.path = name;
+  s.result.driver.image_base = s.image.base.value;
+  s.result.driver.entry = s.image.entry.value;
+  s.result.driver.image_size = s.image.size;
+  s.loaded = true;
+}
+
+std::optional<NtStatus> Session::driver_entry() {
+  Impl& s = *impl_;
+  if (!s.loaded) throw SessionError("driver_entry before load");
+  emu::Machine& m = *s.machine;
+  // DriverEntry runs in a system thread of the System process at
+  // PASSIVE_LEVEL with PreviousMode KernelMode.
+  m.switch_to(s.kernel->ps().loader_thread());
+  m.set_irql(irql::kPassive);
+  m.set_previous_mode(ProcessorMode::KernelMode);
+  m.current_thread().context = emu::ExecutionContext::SystemThread;
+  auto rax = m.call(s.image.entry, {s.driver_object.value, s.registry_path.value});
+  if (!rax) {
+    s.record_devices();
+    return std::nullopt;
+  }
+  NtStatus status = static_cast<NtStatus>(*rax);
+  s.result.driver_entry_status = status;
+  s.entry_succeeded = nt_success(status);
+  if (s.entry_succeeded) s.kernel->io().finish_initialization(s.driver_object);
+  s.record_devices();
+  return status;
+}
+
+void Session::unload() {
+  Impl& s = *impl_;
+  if (!s.loaded || s.unloaded) return;
+  s.unloaded = true;
+  emu::Machine& m = *s.machine;
+  GuestVa unload_routine{m.memory().read<uint64_t>(s.driver_object + offsetof(nt::layout::DRIVER_OBJECT, DriverUnload))};
+  s.result.unload.has_unload_routine = !unload_routine.is_null();
+  // A driver whose DriverEntry failed is unloaded without calling DriverUnload.
+  if (s.entry_succeeded && unload_routine && !m.stopped()) {
+    m.switch_to(s.kernel->ps().loader_thread());
+    m.set_irql(irql::kPassive);
+    m.set_previous_mode(ProcessorMode::KernelMode);
+    m.current_thread().context = emu::ExecutionContext::SystemThread;
+    s.result.unload.called = true;
+    m.call(unload_routine, {s.driver_object.value});
+  }
+  s.result.unload.devices_left.clear();
+  s.result.unload.links_left.clear();
+  for (const nt::io::DeviceView& d : s.kernel->io().devices_of(s.driver_object))
+    s.result.unload.devices_left.push_back(d.name.empty() ? fmt::format("(unnamed device at {})", hex(d.device_object.value))
+                                                          : nt::to_utf8(d.name));
+  for (const nt::io::LinkRecord& l : s.kernel->io().links())
+    if (!l.deleted) s.result.unload.links_left.push_back(nt::to_utf8(l.name));
+}
+
+bool Session::stopped() const { return impl_->machine && impl_->machine->stopped(); }
+
+const RunResult& Session::run(const std::string& path) {
+  load(path);
+  driver_entry();
+  unload();
+  return result();
+}
+
+const RunResult& Session::result() {
+  impl_->finalize();
+  return impl_->result;
+}
+
+}  // namespace kemu::harness

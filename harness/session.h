@@ -1,0 +1,67 @@
+// kemu::Session — the C++ API behind `kemu run` and driver unit tests:
+// load a driver into a fresh emulated machine, run DriverEntry in a system
+// thread, unload it, and collect everything that happened as a RunResult.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "emulator/ntstatus.h"
+#include "harness/run_result.h"
+
+namespace kemu::harness {
+
+// What to do when the driver calls an export kemu has no handler for (cli.md).
+enum class UnimplementedPolicy { Fail, Stop };
+
+struct SessionOptions {
+  uint64_t max_instructions = 200'000'000;  // --max-instructions
+  double timeout_seconds = 60.0;            // --timeout (wall clock)
+  uint64_t seed = 0;                        // --seed
+  UnimplementedPolicy unimplemented = UnimplementedPolicy::Fail;
+  bool strict_imports = false;  // refuse unknown import names, as Windows does
+  bool trace = false;           // print every API call to stderr
+};
+
+// Thrown for failures the user must fix (bad PE, unreadable file): exit 2.
+struct SessionError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Session {
+ public:
+  explicit Session(SessionOptions options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Reads, validates, maps and binds the driver. Throws SessionError.
+  void load(const std::string& path);
+  void load(std::span<const uint8_t> image, std::string name);
+
+  // Calls DriverEntry(DriverObject, RegistryPath) in a system thread at
+  // PASSIVE_LEVEL. Returns its status, or nullopt when the run stopped inside.
+  std::optional<NtStatus> driver_entry();
+
+  // Calls DriverUnload when set and records what was left behind.
+  void unload();
+
+  // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
+  bool stopped() const;
+
+  // load + driver_entry + unload, as `kemu run` without a scenario.
+  const RunResult& run(const std::string& path);
+
+  // The result so far (complete after run() or unload()).
+  const RunResult& result();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kemu::harness
