@@ -1,0 +1,23 @@
+#include "cli/exit_status.h"
+
+namespace kemu::cli {
+
+int exit_status(const harness::RunResult& r) {
+  using harness::StopReason;
+  // TODO(verifier): any finding is also 1 once RunResult carries findings.
+  switch (r.stop.reason) {
+    case StopReason::Completed:
+      return kExitClean;
+    case StopReason::Bugcheck:
+    case StopReason::Timeout:
+    case StopReason::InstructionLimit:
+    case StopReason::Deadlock:
+    case StopReason::Unimplemented:
+      return kExitProblem;
+    case StopReason::Error:
+      return kExitCannotRun;
+  }
+  return kExitCannotRun;
+}
+
+}  // namespace kemu::cli
