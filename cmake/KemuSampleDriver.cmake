@@ -1,4 +1,7 @@
-# kemu_add_sample_driver(<name> SOURCES a.c [b.c ...] [CFLAGS ...] [LIBS ...])
+# kemu_add_sample_driver(<name> SOURCES a.c [b.c ...] [OPT -O0] [CFLAGS ...] [LIBS ...])
+#
+# OPT is the optimization level (default -O2). Header dependencies (the DDK
+# headers and samples/include/kemu_sample.h) are tracked through a depfile.
 #
 # Builds a real PE32+ native kernel driver <name>.sys with clang-14 for
 # x86_64-w64-windows-gnu against the mingw-w64 DDK headers, linked by lld
@@ -33,8 +36,10 @@ function(kemu_add_sample_driver name)
     set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}-${stem}.obj)
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${KEMU_CLANG} ${KEMU_SAMPLE_CFLAGS} ${ARG_OPT} ${ARG_CFLAGS} -c ${abs} -o ${obj}
+      COMMAND ${KEMU_CLANG} ${KEMU_SAMPLE_CFLAGS} ${ARG_OPT} ${ARG_CFLAGS} -MD -MF ${obj}.d
+              -c ${abs} -o ${obj}
       DEPENDS ${abs} ${CMAKE_SOURCE_DIR}/samples/include/kemu_sample.h
+      DEPFILE ${obj}.d
       COMMENT "Compiling sample driver source ${src} (${name})"
       VERBATIM)
     list(APPEND objects ${obj})
