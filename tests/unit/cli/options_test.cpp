@@ -1,0 +1,141 @@
+#include "cli/options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace kemu::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+RunOptions ok(std::vector<std::string> args) {
+  auto r = parse_run_options(args);
+  if (auto* err = std::get_if<std::string>(&r)) {
+    ADD_FAILURE() << "unexpected parse error: " << *err;
+    return {};
+  }
+  return std::get<RunOptions>(r);
+}
+
+std::string error(std::vector<std::string> args) {
+  auto r = parse_run_options(args);
+  if (auto* err = std::get_if<std::string>(&r)) return *err;
+  ADD_FAILURE() << "parsed without error";
+  return {};
+}
+
+TEST(RunOptions, DefaultsMatchTheContract) {
+  RunOptions o = ok({"drv.sys"});
+  EXPECT_EQ(o.driver, "drv.sys");
+  EXPECT_EQ(o.max_instructions, 200'000'000u);
+  EXPECT_EQ(o.timeout_seconds, 60.0);
+  EXPECT_EQ(o.seed, 0u);
+  EXPECT_EQ(o.unimplemented, "fail");
+  EXPECT_EQ(o.as, "user");
+  EXPECT_FALSE(o.strict_imports);
+  EXPECT_FALSE(o.trace);
+  EXPECT_TRUE(o.json.empty());
+  EXPECT_EQ(first_unimplemented_option(o), std::nullopt);
+
+  harness::SessionOptions s = to_session_options(o);
+  harness::SessionOptions defaults;
+  EXPECT_EQ(s.max_instructions, defaults.max_instructions);
+  EXPECT_EQ(s.timeout_seconds, defaults.timeout_seconds);
+  EXPECT_EQ(s.unimplemented, harness::UnimplementedPolicy::Fail);
+}
+
+TEST(RunOptions, EveryImplementedOptionMapsOntoTheSession) {
+  RunOptions o =
+      ok({"--max-instructions", "0x1000", "--timeout", "2.5", "--seed", "42", "--unimplemented",
+          "stop", "--strict-imports", "--trace", "--json", "-", "--as", "admin", "drv.sys"});
+  EXPECT_EQ(o.driver, "drv.sys");
+  EXPECT_EQ(o.json, "-");
+  EXPECT_EQ(o.as, "admin");
+  EXPECT_EQ(first_unimplemented_option(o), std::nullopt);  // --as is accepted
+  harness::SessionOptions s = to_session_options(o);
+  EXPECT_EQ(s.max_instructions, 0x1000u);
+  EXPECT_EQ(s.timeout_seconds, 2.5);
+  EXPECT_EQ(s.seed, 42u);
+  EXPECT_EQ(s.unimplemented, harness::UnimplementedPolicy::Stop);
+  EXPECT_TRUE(s.strict_imports);
+  EXPECT_TRUE(s.trace);
+}
+
+TEST(RunOptions, NumbersAreReadStrictly) {
+  EXPECT_EQ(ok({"d.sys", "--max-instructions", "200,000,000"}).max_instructions, 200'000'000u);
+  EXPECT_EQ(ok({"d.sys", "--seed", "010"}).seed, 10u);  // decimal, not octal
+  EXPECT_EQ(ok({"d.sys", "--seed", "18446744073709551615"}).seed, UINT64_MAX);
+  EXPECT_THAT(error({"d.sys", "--seed", "-1"}), HasSubstr("--seed"));
+  EXPECT_THAT(error({"d.sys", "--seed", "18446744073709551616"}), HasSubstr("--seed"));
+  EXPECT_THAT(error({"d.sys", "--max-instructions", "0"}), HasSubstr("--max-instructions"));
+  EXPECT_THAT(error({"d.sys", "--max-instructions", "lots"}), HasSubstr("--max-instructions"));
+  EXPECT_THAT(error({"d.sys", "--timeout", "0"}), HasSubstr("--timeout"));
+  EXPECT_THAT(error({"d.sys", "--timeout", "nan"}), HasSubstr("--timeout"));
+  EXPECT_THAT(error({"d.sys", "--timeout", "inf"}), HasSubstr("--timeout"));
+}
+
+TEST(RunOptions, BadArgumentsAreErrors) {
+  EXPECT_THAT(error({}), HasSubstr("DRIVER"));
+  EXPECT_THAT(error({"d.sys", "--unimplemented", "ignore"}), HasSubstr("--unimplemented"));
+  EXPECT_THAT(error({"d.sys", "--as", "root"}), HasSubstr("--as"));
+  EXPECT_FALSE(error({"d.sys", "--no-such-option"}).empty());
+  EXPECT_FALSE(error({"a.sys", "b.sys"}).empty());
+  EXPECT_THAT(error({"d.sys", "--fail-alloc", "3", "--fail-alloc-rate", "0.5"}),
+              HasSubstr("excludes"));
+  EXPECT_THAT(error({"d.sys", "--fail-alloc-rate", "1.5"}), HasSubstr("--fail-alloc-rate"));
+  EXPECT_THAT(error({"d.sys", "--json", ""}), HasSubstr("--json"));
+}
+
+TEST(RunOptions, NotYetImplementedOptionsAreAcceptedThenNamed) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* name;
+  };
+  const Case cases[] = {
+      {{"d.sys", "--scenario", "s.yaml"}, "--scenario"},
+      {{"d.sys", "--sarif", "out.sarif"}, "--sarif"},
+      {{"d.sys", "--explain"}, "--explain"},
+      {{"d.sys", "--files", "dir"}, "--files"},
+      {{"d.sys", "--fail-alloc", "3"}, "--fail-alloc"},
+      {{"d.sys", "--fail-alloc-rate", "0.25"}, "--fail-alloc-rate"},
+      {{"d.sys", "--enable", "a,b"}, "--enable"},
+      {{"d.sys", "--disable", "a"}, "--disable"},
+  };
+  for (const auto& c : cases) {
+    RunOptions o = ok(c.args);
+    EXPECT_EQ(first_unimplemented_option(o), std::string(c.name)) << c.name;
+  }
+}
+
+TEST(RunOptions, CheckListsSplitOnCommasAndDoNotSwallowTheDriver) {
+  RunOptions o = ok({"--enable", "a,b", "--enable", "c", "d.sys", "--disable", "x"});
+  EXPECT_THAT(o.enable, ElementsAre("a", "b", "c"));
+  EXPECT_THAT(o.disable, ElementsAre("x"));
+  EXPECT_EQ(o.driver, "d.sys");
+  EXPECT_FALSE(o.fail_alloc.has_value());
+  EXPECT_FALSE(o.fail_alloc_rate.has_value());
+}
+
+TEST(RunOptions, ArgvFormSkipsTheProgramName) {
+  const char* argv[] = {"run", "d.sys", "--seed", "7"};
+  auto r = parse_run_options(4, argv);
+  ASSERT_TRUE(std::holds_alternative<RunOptions>(r));
+  EXPECT_EQ(std::get<RunOptions>(r).seed, 7u);
+}
+
+TEST(ParseU64, Forms) {
+  EXPECT_EQ(parse_u64("0"), 0u);
+  EXPECT_EQ(parse_u64("0x1F"), 31u);
+  EXPECT_EQ(parse_u64("1_000"), 1000u);
+  EXPECT_EQ(parse_u64(""), std::nullopt);
+  EXPECT_EQ(parse_u64("0x"), std::nullopt);
+  EXPECT_EQ(parse_u64("+5"), std::nullopt);
+  EXPECT_EQ(parse_u64(",5"), std::nullopt);
+  EXPECT_EQ(parse_u64("5,"), std::nullopt);
+  EXPECT_EQ(parse_u64("1,,0"), std::nullopt);
+  EXPECT_EQ(parse_u64("12a"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace kemu::cli
