@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <LIEF/PE.hpp>
 #include <LIEF/logging.hpp>
-#include <fmt/format.h>
 
 namespace kemu::loader::detail {
 
@@ -41,8 +41,7 @@ void compare(const LIEF::PE::Binary& bin, const PeHeaders& h) {
     agree<uint64_t>((where + " VirtualAddress").c_str(), s.virtual_address(), mine.rva);
     agree<uint64_t>((where + " VirtualSize").c_str(), vs, mine.virtual_size);
     agree<uint64_t>((where + " SizeOfRawData").c_str(), s.sizeof_raw_data(), mine.raw_size);
-    agree<uint64_t>((where + " PointerToRawData").c_str(), s.pointerto_raw_data(),
-                    mine.raw_offset);
+    agree<uint64_t>((where + " PointerToRawData").c_str(), s.pointerto_raw_data(), mine.raw_offset);
     agree<uint64_t>((where + " Characteristics").c_str(), s.characteristics(),
                     mine.characteristics);
   }

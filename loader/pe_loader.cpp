@@ -73,8 +73,8 @@ std::string import_label(const PeHeaders::Import& imp) {
 
 class Loader {
  public:
-  Loader(const detail::ParsedImage& parsed, std::span<const uint8_t> file,
-         emu::AddressSpace& space, GuestVa base, ExportResolver& resolver)
+  Loader(const detail::ParsedImage& parsed, std::span<const uint8_t> file, emu::AddressSpace& space,
+         GuestVa base, ExportResolver& resolver)
       : p_(parsed), file_(file), space_(space), base_(base), resolver_(resolver) {}
 
   void map_image() {
@@ -119,8 +119,8 @@ class Loader {
       }
       GuestVa slot = base_ + pi.iat_rva;
       space_.write<uint64_t>(slot, target->value);
-      img.imports.push_back(ImportBinding{imp.module, imp.name, imp.ordinal, imp.by_ordinal, slot,
-                                          *target, unknown});
+      img.imports.push_back(
+          ImportBinding{imp.module, imp.name, imp.ordinal, imp.by_ordinal, slot, *target, unknown});
     }
   }
 
@@ -130,9 +130,10 @@ class Loader {
     uint64_t va = space_.read<uint64_t>(base_ + *p_.cookie_pointer_rva);
     uint64_t soi = p_.headers.size_of_image;
     if (va < base_.value || va - base_.value > soi || soi - (va - base_.value) < 8)
-      fail("load config SecurityCookie VA {:#x} lies outside the image at {} after relocation "
-           "(is its DIR64 relocation missing?)",
-           va, base_.hex());
+      fail(
+          "load config SecurityCookie VA {:#x} lies outside the image at {} after relocation "
+          "(is its DIR64 relocation missing?)",
+          va, base_.hex());
     GuestVa cookie{va};
     uint64_t value = space_.read<uint64_t>(cookie);
     // A cookie the image initialised to something else is left alone, as the
@@ -167,7 +168,9 @@ const RuntimeFunction* LoadedImage::function_at(uint32_t rva) const {
   return rva < it->end ? &*it : nullptr;
 }
 
-PeHeaders parse_headers(std::span<const uint8_t> file) { return parse_and_check(file).headers; }
+PeHeaders parse_headers(std::span<const uint8_t> file) {
+  return parse_and_check(file).headers;
+}
 
 LoadedImage load_driver(std::span<const uint8_t> file, std::string name, emu::AddressSpace& space,
                         GuestVa base, ExportResolver& resolver, uint64_t cookie_seed) {

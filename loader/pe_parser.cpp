@@ -35,7 +35,9 @@ template <class... Args>
   throw LoadError(fmt::format(f, std::forward<Args>(args)...));
 }
 
-bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_pow2(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Section names go into messages: keep printable ASCII, escape the rest.
 std::string printable_name(const uint8_t* raw, size_t n) {
@@ -52,29 +54,44 @@ std::string printable_name(const uint8_t* raw, size_t n) {
 
 const char* directory_name(uint32_t i) {
   static constexpr std::array<const char*, pe::kNumDataDirectories> kNames = {
-      "export",       "import",     "resource",      "exception", "certificate",  "base relocation",
-      "debug",        "architecture", "global pointer", "TLS",     "load config",  "bound import",
-      "IAT",          "delay import", "CLR runtime",   "reserved"};
+      "export", "import",       "resource",       "exception", "certificate", "base relocation",
+      "debug",  "architecture", "global pointer", "TLS",       "load config", "bound import",
+      "IAT",    "delay import", "CLR runtime",    "reserved"};
   return i < kNames.size() ? kNames[i] : "?";
 }
 
 const char* subsystem_name(uint16_t s) {
   switch (s) {
-    case 0: return "UNKNOWN";
-    case 1: return "NATIVE";
-    case 2: return "WINDOWS_GUI";
-    case 3: return "WINDOWS_CUI";
-    case 5: return "OS2_CUI";
-    case 7: return "POSIX_CUI";
-    case 8: return "NATIVE_WINDOWS";
-    case 9: return "WINDOWS_CE_GUI";
-    case 10: return "EFI_APPLICATION";
-    case 11: return "EFI_BOOT_SERVICE_DRIVER";
-    case 12: return "EFI_RUNTIME_DRIVER";
-    case 13: return "EFI_ROM";
-    case 14: return "XBOX";
-    case 16: return "WINDOWS_BOOT_APPLICATION";
-    default: return "unknown";
+    case 0:
+      return "UNKNOWN";
+    case 1:
+      return "NATIVE";
+    case 2:
+      return "WINDOWS_GUI";
+    case 3:
+      return "WINDOWS_CUI";
+    case 5:
+      return "OS2_CUI";
+    case 7:
+      return "POSIX_CUI";
+    case 8:
+      return "NATIVE_WINDOWS";
+    case 9:
+      return "WINDOWS_CE_GUI";
+    case 10:
+      return "EFI_APPLICATION";
+    case 11:
+      return "EFI_BOOT_SERVICE_DRIVER";
+    case 12:
+      return "EFI_RUNTIME_DRIVER";
+    case 13:
+      return "EFI_ROM";
+    case 14:
+      return "XBOX";
+    case 16:
+      return "WINDOWS_BOOT_APPLICATION";
+    default:
+      return "unknown";
   }
 }
 
@@ -204,9 +221,10 @@ class Parser {
       fail("DOS signature {:#06x} is not MZ (0x5a4d): this is not a PE file", mz);
     uint32_t lfanew = raw_.u32(pe::kDosLfanew);
     if (!raw_.has(lfanew, 4 + pe::kFileHeaderSize))
-      fail("bad e_lfanew {:#x}: the NT headers (24 bytes) would end beyond the end of the "
-           "{:#x}-byte file",
-           lfanew, raw_.size());
+      fail(
+          "bad e_lfanew {:#x}: the NT headers (24 bytes) would end beyond the end of the "
+          "{:#x}-byte file",
+          lfanew, raw_.size());
     if (uint32_t sig = raw_.u32(lfanew); sig != pe::kNtSignature)
       fail("NT signature {:#010x} at e_lfanew {:#x} is not PE\\0\\0", sig, lfanew);
 
@@ -223,20 +241,23 @@ class Parser {
     // IMAGE_OPTIONAL_HEADER64
     uint64_t oh = fh + pe::kFileHeaderSize;
     if (!raw_.has(oh, 2))
-      fail("truncated optional header: the file ends at {:#x}, before the optional header magic "
-           "at {:#x}",
-           raw_.size(), oh);
+      fail(
+          "truncated optional header: the file ends at {:#x}, before the optional header magic "
+          "at {:#x}",
+          raw_.size(), oh);
     uint16_t magic = raw_.u16(oh + pe::kOhMagic);
     if (magic == pe::kMagicPe32)
-      fail("optional header magic 0x10b is PE32 (32-bit); kemu loads only PE32+ (0x20b) x64 "
-           "drivers");
+      fail(
+          "optional header magic 0x10b is PE32 (32-bit); kemu loads only PE32+ (0x20b) x64 "
+          "drivers");
     if (magic != pe::kMagicPe32Plus)
       fail("optional header magic {:#x} is not PE32+ (0x20b)", magic);
     uint64_t need = std::max<uint64_t>(opt_size, pe::kOhDataDirectories);
     if (!raw_.has(oh, need))
-      fail("truncated optional header: it needs {:#x} bytes at offset {:#x} but the file is "
-           "{:#x} bytes",
-           need, oh, raw_.size());
+      fail(
+          "truncated optional header: it needs {:#x} bytes at offset {:#x} but the file is "
+          "{:#x} bytes",
+          need, oh, raw_.size());
     if (opt_size < pe::kOhDataDirectories)
       fail("SizeOfOptionalHeader {:#x} is smaller than the {:#x} bytes of a PE32+ optional header",
            opt_size, pe::kOhDataDirectories);
@@ -244,9 +265,10 @@ class Parser {
     uint32_t declared_dirs = raw_.u32(oh + pe::kOhNumberOfRvaAndSizes);
     num_dirs_ = std::min(declared_dirs, pe::kNumDataDirectories);
     if (opt_size < pe::kOhDataDirectories + 8 * num_dirs_)
-      fail("SizeOfOptionalHeader {:#x} cannot hold the {} data directories NumberOfRvaAndSizes "
-           "declares",
-           opt_size, num_dirs_);
+      fail(
+          "SizeOfOptionalHeader {:#x} cannot hold the {} data directories NumberOfRvaAndSizes "
+          "declares",
+          opt_size, num_dirs_);
     oh_ = oh;
 
     h().entry_rva = raw_.u32(oh + pe::kOhAddressOfEntryPoint);
@@ -267,16 +289,18 @@ class Parser {
            h().characteristics);
     // kemu never loads a driver at its preferred base, exactly like the kernel.
     if (h().characteristics & pe::kFileRelocsStripped)
-      fail("file characteristics {:#x} include IMAGE_FILE_RELOCS_STRIPPED (0x1): the driver "
-           "cannot be relocated into the kernel address space",
-           h().characteristics);
+      fail(
+          "file characteristics {:#x} include IMAGE_FILE_RELOCS_STRIPPED (0x1): the driver "
+          "cannot be relocated into the kernel address space",
+          h().characteristics);
 
     uint32_t sa = section_alignment_, fa = file_alignment_;
     if (!is_pow2(sa)) fail("SectionAlignment {:#x} is not a power of two", sa);
     if (sa < kPageSize)
-      fail("SectionAlignment {:#x} is below the {:#x}-byte page size; kemu does not load "
-           "small-alignment images",
-           sa, kPageSize);
+      fail(
+          "SectionAlignment {:#x} is below the {:#x}-byte page size; kemu does not load "
+          "small-alignment images",
+          sa, kPageSize);
     if (sa > kMaxSizeOfImage) fail("SectionAlignment {:#x} is larger than kemu's image cap", sa);
     if (!is_pow2(fa)) fail("FileAlignment {:#x} is not a power of two", fa);
     if (fa < kMinFileAlignment || fa > kMaxFileAlignment)
@@ -337,13 +361,13 @@ class Parser {
              s.virtual_size, soi);
       if (s.raw_size != 0) {
         if (uint64_t{s.raw_offset} + s.raw_size > raw_.size())
-          fail("section {} raw data {:#x}+{:#x} lies beyond the end of the {:#x}-byte file",
-               s.name, s.raw_offset, s.raw_size, raw_.size());
+          fail("section {} raw data {:#x}+{:#x} lies beyond the end of the {:#x}-byte file", s.name,
+               s.raw_offset, s.raw_size, raw_.size());
         // Windows rounds an unaligned PointerToRawData down, so such a file
         // would map different bytes on Windows than a naive reader sees.
         if (s.raw_offset % file_alignment_)
-          fail("section {} PointerToRawData {:#x} is not a multiple of FileAlignment {:#x}",
-               s.name, s.raw_offset, file_alignment_);
+          fail("section {} PointerToRawData {:#x} is not a multiple of FileAlignment {:#x}", s.name,
+               s.raw_offset, file_alignment_);
       }
       uint32_t copied = std::min(s.raw_size, s.virtual_size);
       if (copied) backing_.push_back({s.rva, copied, s.raw_offset});
@@ -388,9 +412,10 @@ class Parser {
       if (i == pe::kDirSecurity) {
         // Authenticode data is not mapped; its "RVA" is a file offset.
         if (uint64_t{d.rva} + d.size > raw_.size())
-          fail("certificate directory (file offset {:#x}+{:#x}) lies beyond the end of the "
-               "{:#x}-byte file",
-               d.rva, d.size, raw_.size());
+          fail(
+              "certificate directory (file offset {:#x}+{:#x}) lies beyond the end of the "
+              "{:#x}-byte file",
+              d.rva, d.size, raw_.size());
         continue;
       }
       if (uint64_t{d.rva} + d.size > h().size_of_image)
@@ -417,17 +442,20 @@ class Parser {
         fail("relocation block at RVA {:#x} has SizeOfBlock {:#x}; it must be even and at least 8",
              block_rva, block_size);
       if (block_size > d.size - off)
-        fail("relocation block at RVA {:#x} (SizeOfBlock {:#x}) runs past the end of the "
-             "{:#x}-byte relocation directory",
-             block_rva, block_size, d.size);
+        fail(
+            "relocation block at RVA {:#x} (SizeOfBlock {:#x}) runs past the end of the "
+            "{:#x}-byte relocation directory",
+            block_rva, block_size, d.size);
       if (block_size > kMaxRelocBlockSize)
-        fail("relocation block at RVA {:#x} has SizeOfBlock {:#x}, more than one page can need "
-             "({:#x})",
-             block_rva, block_size, kMaxRelocBlockSize);
+        fail(
+            "relocation block at RVA {:#x} has SizeOfBlock {:#x}, more than one page can need "
+            "({:#x})",
+            block_rva, block_size, kMaxRelocBlockSize);
       if (page >= soi)
-        fail("relocation block at RVA {:#x} is for page {:#x}, past the end of the image "
-             "(SizeOfImage {:#x})",
-             block_rva, page, soi);
+        fail(
+            "relocation block at RVA {:#x} is for page {:#x}, past the end of the image "
+            "(SizeOfImage {:#x})",
+            block_rva, page, soi);
       size_t count = (block_size - pe::kRelocBlockHeaderSize) / 2;
       entries.resize(count);
       view().read(block_rva + pe::kRelocBlockHeaderSize, entries.data(), count * 2);
@@ -436,20 +464,27 @@ class Parser {
         uint64_t target = uint64_t{page} + (entries[k] & 0xFFF);
         uint32_t width = 0;
         switch (type) {
-          case pe::kRelAbsolute: continue;  // padding
-          case pe::kRelDir64: width = 8; break;
+          case pe::kRelAbsolute:
+            continue;  // padding
+          case pe::kRelDir64:
+            width = 8;
+            break;
           // HIGHLOW adds the low 32 bits of the delta to a 32-bit field, as
           // the Windows x64 loader does; rare in x64 images but legal.
-          case pe::kRelHighLow: width = 4; break;
+          case pe::kRelHighLow:
+            width = 4;
+            break;
           default:
-            fail("relocation entry {} of the block for page {:#x} has type {}; kemu supports only "
-                 "ABSOLUTE (0), HIGHLOW (3) and DIR64 (10)",
-                 k, page, type);
+            fail(
+                "relocation entry {} of the block for page {:#x} has type {}; kemu supports only "
+                "ABSOLUTE (0), HIGHLOW (3) and DIR64 (10)",
+                k, page, type);
         }
         if (target + width > soi)
-          fail("relocation target {:#x} ({} bytes, block for page {:#x}) extends past the end of "
-               "the image (SizeOfImage {:#x})",
-               target, width, page, soi);
+          fail(
+              "relocation target {:#x} ({} bytes, block for page {:#x}) extends past the end of "
+              "the image (SizeOfImage {:#x})",
+              target, width, page, soi);
         out_.relocations.push_back({static_cast<uint32_t>(target), type});
       }
       off += block_size;
@@ -459,7 +494,8 @@ class Parser {
   std::string read_name(uint64_t rva, size_t max_chars, const std::string& what) {
     std::string s;
     switch (view().cstring(rva, max_chars, s)) {
-      case ImageView::Str::Ok: break;
+      case ImageView::Str::Ok:
+        break;
       case ImageView::Str::Outside:
         fail("{} RVA {:#x} lies outside the image (SizeOfImage {:#x})", what, rva,
              h().size_of_image);
@@ -478,9 +514,10 @@ class Parser {
     for (uint32_t i = 0;; ++i) {
       uint64_t desc = uint64_t{d.rva} + uint64_t{i} * pe::kImportDescriptorSize;
       if (!view().contains(desc, pe::kImportDescriptorSize))
-        fail("import descriptor {} at RVA {:#x} lies outside the image: the descriptor array is "
-             "not terminated",
-             i, desc);
+        fail(
+            "import descriptor {} at RVA {:#x} lies outside the image: the descriptor array is "
+            "not terminated",
+            i, desc);
       uint32_t lookup = view().get<uint32_t>(desc + pe::kIdOriginalFirstThunk);
       uint32_t name_rva = view().get<uint32_t>(desc + pe::kIdName);
       uint32_t iat = view().get<uint32_t>(desc + pe::kIdFirstThunk);
@@ -493,9 +530,10 @@ class Parser {
       for (uint32_t j = 0;; ++j) {
         uint64_t thunk = uint64_t{lookup} + 8ull * j;
         if (!view().contains(thunk, 8))
-          fail("import thunk {} of {} at RVA {:#x} lies outside the image: the thunk array is not "
-               "terminated",
-               j, module, thunk);
+          fail(
+              "import thunk {} of {} at RVA {:#x} lies outside the image: the thunk array is not "
+              "terminated",
+              j, module, thunk);
         uint64_t v = view().get<uint64_t>(thunk);
         if (v == 0) break;
         uint64_t slot = uint64_t{iat} + 8ull * j;
@@ -513,8 +551,8 @@ class Parser {
           if (v > 0x7FFFFFFF || !view().contains(v, 2))
             fail("import {} of {}: hint/name RVA {:#x} lies outside the image (SizeOfImage {:#x})",
                  j, module, v, h().size_of_image);
-          imp.import.name =
-              read_name(v + 2, kMaxSymbolNameChars, fmt::format("import {} of {}: name", j, module));
+          imp.import.name = read_name(v + 2, kMaxSymbolNameChars,
+                                      fmt::format("import {} of {}: name", j, module));
         }
         if (out_.imports.size() >= kMaxImports)
           fail("the image imports more than {} functions", kMaxImports);
@@ -554,10 +592,10 @@ class Parser {
       uint32_t nrva = view().get<uint32_t>(names + 4ull * k);
       uint16_t index = view().get<uint16_t>(ords + 2ull * k);
       if (index >= nfuncs)
-        fail("export name {} maps to function index {}, but there are only {} functions", k,
-             index, nfuncs);
-      names_by_index.emplace(index, read_name(nrva, kMaxSymbolNameChars,
-                                              fmt::format("export name {}", k)));
+        fail("export name {} maps to function index {}, but there are only {} functions", k, index,
+             nfuncs);
+      names_by_index.emplace(
+          index, read_name(nrva, kMaxSymbolNameChars, fmt::format("export name {}", k)));
     }
     for (uint32_t idx = 0; idx < nfuncs; ++idx) {
       uint32_t rva = view().get<uint32_t>(funcs + 4ull * idx);
@@ -588,9 +626,10 @@ class Parser {
     uint8_t version = b0 & 7, flags = b0 >> 3;
     uint8_t codes = view().get<uint8_t>(unwind + 2);
     if (version != 1 && version != 2)
-      fail("unwind info at RVA {:#x} (RUNTIME_FUNCTION {}) has version {}; x64 unwind info is "
-           "version 1 or 2",
-           unwind, index, version);
+      fail(
+          "unwind info at RVA {:#x} (RUNTIME_FUNCTION {}) has version {}; x64 unwind info is "
+          "version 1 or 2",
+          unwind, index, version);
     // UNWIND_CODE slots are padded to an even count.
     uint64_t tail = uint64_t{unwind} + 4 + 2ull * ((codes + 1u) & ~1u);
     uint64_t need = tail - unwind;
@@ -599,21 +638,23 @@ class Parser {
     else if (flags & pe::kUnwFlagChainInfo)
       need += pe::kRuntimeFunctionSize;
     if (!view().contains(unwind, need))
-      fail("unwind info at RVA {:#x} with {} unwind codes runs past the end of the image "
-           "(SizeOfImage {:#x})",
-           unwind, codes, soi);
+      fail(
+          "unwind info at RVA {:#x} with {} unwind codes runs past the end of the image "
+          "(SizeOfImage {:#x})",
+          unwind, codes, soi);
     if (flags & (pe::kUnwFlagEHandler | pe::kUnwFlagUHandler)) {
       uint32_t handler = view().get<uint32_t>(tail);
       if (handler >= soi)
-        fail("unwind info at RVA {:#x} names exception handler RVA {:#x} outside the image",
-             unwind, handler);
+        fail("unwind info at RVA {:#x} names exception handler RVA {:#x} outside the image", unwind,
+             handler);
     } else if (flags & pe::kUnwFlagChainInfo) {
       uint32_t cb = view().get<uint32_t>(tail), ce = view().get<uint32_t>(tail + 4);
       uint32_t cu = view().get<uint32_t>(tail + 8);
       if (cb >= ce || ce > soi || cu >= soi)
-        fail("unwind info at RVA {:#x} chains to a RUNTIME_FUNCTION {:#x}-{:#x} (unwind {:#x}) "
-             "outside the image",
-             unwind, cb, ce, cu);
+        fail(
+            "unwind info at RVA {:#x} chains to a RUNTIME_FUNCTION {:#x}-{:#x} (unwind {:#x}) "
+            "outside the image",
+            unwind, cb, ce, cu);
     }
   }
 
@@ -622,9 +663,10 @@ class Parser {
     if (!d.present()) return;
     uint32_t soi = h().size_of_image;
     if (d.size % pe::kRuntimeFunctionSize)
-      fail("exception directory size {:#x} is not a multiple of 12 (the size of a "
-           "RUNTIME_FUNCTION)",
-           d.size);
+      fail(
+          "exception directory size {:#x} is not a multiple of 12 (the size of a "
+          "RUNTIME_FUNCTION)",
+          d.size);
     uint32_t n = d.size / pe::kRuntimeFunctionSize;
     auto& fns = out_.runtime_functions;
     fns.reserve(n);
@@ -643,9 +685,9 @@ class Parser {
     }
     // RtlLookupFunctionEntry binary-searches the table; kemu sorts it and
     // refuses overlaps, which would make a lookup ambiguous.
-    std::stable_sort(fns.begin(), fns.end(), [](const RuntimeFunction& a, const RuntimeFunction& b) {
-      return a.begin < b.begin;
-    });
+    std::stable_sort(
+        fns.begin(), fns.end(),
+        [](const RuntimeFunction& a, const RuntimeFunction& b) { return a.begin < b.begin; });
     for (size_t i = 1; i < fns.size(); ++i)
       if (fns[i].begin < fns[i - 1].end)
         fail("RUNTIME_FUNCTIONs {:#x}-{:#x} and {:#x}-{:#x} overlap", fns[i - 1].begin,
@@ -663,16 +705,18 @@ class Parser {
     if (lc_size < pe::kLcSecurityCookie + 8) return;  // too old to carry a cookie
     uint64_t field = uint64_t{d.rva} + pe::kLcSecurityCookie;
     if (!view().contains(field, 8))
-      fail("load config SecurityCookie field at RVA {:#x} lies outside the image (SizeOfImage "
-           "{:#x})",
-           field, h().size_of_image);
+      fail(
+          "load config SecurityCookie field at RVA {:#x} lies outside the image (SizeOfImage "
+          "{:#x})",
+          field, h().size_of_image);
     uint64_t va = view().get<uint64_t>(field);
     if (va == 0) return;  // built without /GS
     uint64_t base = h().preferred_base;
     if (va < base || va - base > h().size_of_image || h().size_of_image - (va - base) < 8)
-      fail("load config SecurityCookie VA {:#x} lies outside the image (ImageBase {:#x}, "
-           "SizeOfImage {:#x})",
-           va, base, h().size_of_image);
+      fail(
+          "load config SecurityCookie VA {:#x} lies outside the image (ImageBase {:#x}, "
+          "SizeOfImage {:#x})",
+          va, base, h().size_of_image);
     h().security_cookie_rva = static_cast<uint32_t>(va - base);
     out_.cookie_pointer_rva = static_cast<uint32_t>(field);
   }
@@ -693,6 +737,8 @@ class Parser {
 
 }  // namespace
 
-ParsedImage parse_image(std::span<const uint8_t> file) { return Parser(file).run(); }
+ParsedImage parse_image(std::span<const uint8_t> file) {
+  return Parser(file).run();
+}
 
 }  // namespace kemu::loader::detail

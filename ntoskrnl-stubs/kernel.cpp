@@ -1,5 +1,7 @@
 #include "ntoskrnl-stubs/kernel.h"
 
+#include <cctype>
+
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
@@ -31,6 +33,21 @@ const Registry& builtin_registry() {
   return registry;
 }
 }  // namespace
+
+bool has_builtin_handler(std::string_view module, std::string_view name) {
+  auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  std::string mod = lower(module);
+  for (const ExportDesc& d : builtin_exports()) {
+    if (d.name != name || lower(d.module) != mod) continue;
+    const Registry& r = builtin_registry();
+    return d.kind == ExportKind::Function ? r.handler(name) != nullptr : r.data(name) != nullptr;
+  }
+  return false;
+}
 
 Kernel::Kernel(emu::Machine& machine, KernelOptions options)
     : machine_(machine), options_(options) {

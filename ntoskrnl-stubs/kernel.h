@@ -72,6 +72,10 @@ class Kernel {
   std::vector<std::string> debug_output_;
 };
 
+// Whether module!name is an export kemu provides with a modelled handler (a
+// function handler or an initialised data export), without building a kernel.
+bool has_builtin_handler(std::string_view module, std::string_view name);
+
 // UTF-16 <-> UTF-8 for reports and messages.
 std::string to_utf8(std::u16string_view s);
 std::u16string to_utf16(std::string_view s);

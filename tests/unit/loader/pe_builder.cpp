@@ -12,7 +12,9 @@ constexpr uint32_t kSectionAlignment = 0x1000;
 constexpr uint32_t kFileAlignment = 0x200;
 constexpr uint32_t kSizeOfHeaders = 0x400;
 
-uint32_t align_up(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
+uint32_t align_up(uint32_t v, uint32_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 // One section's content, addressed by RVA.
 struct SectionData {
@@ -128,9 +130,10 @@ BuiltPe build_pe(const PeSpec& spec) {
     rdata.put<uint32_t>(d + 16, iat[m]);
   }
   uint32_t iat_begin = n_modules ? iat[0] : 0;
-  uint32_t iat_end = n_modules ? iat[n_modules - 1] +
-                                     8 * static_cast<uint32_t>(spec.imports.back().functions.size() + 1)
-                               : 0;
+  uint32_t iat_end =
+      n_modules
+          ? iat[n_modules - 1] + 8 * static_cast<uint32_t>(spec.imports.back().functions.size() + 1)
+          : 0;
 
   // Export directory: KemuHelper -> leaf (ordinal 1), ordinal-only 2 -> pushpop.
   uint32_t export_rva = 0, export_size = 0;
@@ -206,7 +209,8 @@ BuiltPe build_pe(const PeSpec& spec) {
   data_entries.insert(data_entries.end(), spec.extra_reloc_entries.begin(),
                       spec.extra_reloc_entries.end());
   add_block(0x3000, data_entries);
-  if (spec.extra_reloc_block) add_block(spec.extra_reloc_block->first, spec.extra_reloc_block->second);
+  if (spec.extra_reloc_block)
+    add_block(spec.extra_reloc_block->first, spec.extra_reloc_block->second);
   uint32_t reloc_size = reloc.cursor() - reloc.rva;
 
   if (spec.unterminated_import_name) {
@@ -245,7 +249,7 @@ BuiltPe build_pe(const PeSpec& spec) {
   uint32_t oh = BuiltPe::kOptionalHeader;
   out.put<uint16_t>(oh + 0x00, spec.magic);
   out.put<uint8_t>(oh + 0x02, 14);
-  out.put<uint32_t>(oh + 0x04, raw[0].second);                                 // SizeOfCode
+  out.put<uint32_t>(oh + 0x04, raw[0].second);                                  // SizeOfCode
   out.put<uint32_t>(oh + 0x08, raw[1].second + raw[2].second + raw[3].second);  // init data
   out.put<uint32_t>(oh + 0x10, out.driver_entry_rva);
   out.put<uint32_t>(oh + 0x14, text.rva);  // BaseOfCode
@@ -264,7 +268,8 @@ BuiltPe build_pe(const PeSpec& spec) {
   out.put<uint64_t>(oh + 0x60, 0x1000);
   out.put<uint32_t>(oh + 0x6C, 16);
   if (export_size) out.set_directory(0, export_rva, export_size);
-  if (n_modules) out.set_directory(1, out.import_directory_rva, 20 * static_cast<uint32_t>(n_modules + 1));
+  if (n_modules)
+    out.set_directory(1, out.import_directory_rva, 20 * static_cast<uint32_t>(n_modules + 1));
   out.set_directory(3, pdata.rva, static_cast<uint32_t>(pdata.bytes.size()));
   out.set_directory(5, reloc.rva, reloc_size);
   if (spec.with_load_config) out.set_directory(10, out.load_config_rva, 0x70);

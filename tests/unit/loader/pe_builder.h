@@ -21,7 +21,7 @@
 namespace kemu::test {
 
 struct PeImportSpec {
-  std::string name;                // empty: import by ordinal
+  std::string name;  // empty: import by ordinal
   std::optional<uint16_t> ordinal;
 };
 

@@ -70,9 +70,15 @@ TEST(PeFuzz, RandomHeaderMutationsNeverCrash) {
       size_t limit = (rng() % 4 == 0) ? m.size() : 0x400;
       size_t at = rng() % limit;
       switch (rng() % 3) {
-        case 0: m[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-        case 1: m[at] = static_cast<uint8_t>(rng()); break;
-        default: m[at] = (rng() % 2) ? 0x00 : 0xFF; break;
+        case 0:
+          m[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        case 1:
+          m[at] = static_cast<uint8_t>(rng());
+          break;
+        default:
+          m[at] = (rng() % 2) ? 0x00 : 0xFF;
+          break;
       }
     }
     if (try_load(m, "mutation " + std::to_string(i)) == Outcome::Loaded)

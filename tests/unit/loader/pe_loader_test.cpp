@@ -57,12 +57,12 @@ TEST_F(PeLoaderTest, SectionsGetProtectionsFromCharacteristics) {
   LoadedImage img = load(test::build_pe());
   const emu::Region* r = space.find(kBase);
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->prot_at(kBase), Prot::Read);             // headers
-  EXPECT_EQ(r->prot_at(kBase + 0x1000), Prot::ReadExec);  // .text
-  EXPECT_EQ(r->prot_at(kBase + 0x2000), Prot::Read);      // .rdata
-  EXPECT_EQ(r->prot_at(kBase + 0x3000), Prot::ReadWrite); // .data
-  EXPECT_EQ(r->prot_at(kBase + 0x4000), Prot::Read);      // .pdata
-  EXPECT_EQ(r->prot_at(kBase + 0x5000), Prot::Read);      // .reloc
+  EXPECT_EQ(r->prot_at(kBase), Prot::Read);                // headers
+  EXPECT_EQ(r->prot_at(kBase + 0x1000), Prot::ReadExec);   // .text
+  EXPECT_EQ(r->prot_at(kBase + 0x2000), Prot::Read);       // .rdata
+  EXPECT_EQ(r->prot_at(kBase + 0x3000), Prot::ReadWrite);  // .data
+  EXPECT_EQ(r->prot_at(kBase + 0x4000), Prot::Read);       // .pdata
+  EXPECT_EQ(r->prot_at(kBase + 0x5000), Prot::Read);       // .reloc
   EXPECT_TRUE(img.headers.sections[0].executable());
   EXPECT_FALSE(img.headers.sections[2].executable());
   EXPECT_TRUE(space.accessible(kBase + 0x1000, 0x23, Prot::ReadExec));
@@ -107,8 +107,7 @@ TEST_F(PeLoaderTest, PointerTableInDataPointsAtNewAddresses) {
   EXPECT_EQ(space.read<uint64_t>(table + 24), (kBase + pe.cookie_rva).value);
   // Four table entries and the load config's SecurityCookie pointer.
   EXPECT_EQ(img.relocations_applied, 5u);
-  EXPECT_EQ(space.read<uint64_t>(kBase + pe.load_config_rva + 0x58),
-            (kBase + pe.cookie_rva).value);
+  EXPECT_EQ(space.read<uint64_t>(kBase + pe.load_config_rva + 0x58), (kBase + pe.cookie_rva).value);
 }
 
 TEST_F(PeLoaderTest, HighLowRelocationAddsTheLowHalfOfTheDelta) {
