@@ -14,7 +14,7 @@ set(KEMU_SAMPLES_DIR ${CMAKE_BINARY_DIR}/samples-bin CACHE INTERNAL "where sampl
 
 set(KEMU_SAMPLE_CFLAGS
     --target=x86_64-w64-windows-gnu -fms-extensions -ffreestanding -fno-stack-protector
-    -mno-stack-arg-probe -Wall -Wno-pragma-pack -Wno-unknown-pragmas
+    -mno-stack-arg-probe -fasynchronous-unwind-tables -Wall -Wno-pragma-pack -Wno-unknown-pragmas
     -Wno-ignored-pragma-intrinsic -Wno-microsoft-anon-tag
     -I${KEMU_MINGW_DDK_INCLUDE} -I${CMAKE_SOURCE_DIR}/samples/include)
 set(KEMU_SAMPLE_LDFLAGS

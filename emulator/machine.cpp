@@ -213,7 +213,7 @@ bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address
 }
 
 void Machine::on_interrupt(uint32_t intno) {
-  in_hook_ = true;
+  ++hook_depth_;
   uint64_t rip = cpu_.rip();
   switch (intno) {
     case kApiTrapVector: {
@@ -246,14 +246,24 @@ void Machine::on_interrupt(uint32_t intno) {
       try {
         it->second.target->on_trap(*this, it->second.id);
       } catch (const GuestAccessError& e) {
-        // A kernel routine touched bad memory on the driver's behalf.
+        // A kernel routine touched bad memory on the driver's behalf: a bad
+        // kernel address bugchecks; a bad user address raises
+        // STATUS_ACCESS_VIOLATION into the driver, as if the routine faulted.
         GuestVa where = call_site();
         if (is_kernel_address(e.address) && is_canonical(e.address)) {
-          bugcheck(0x50, e.address.value, e.write ? 2 : 0, where.value, 2, where);
+          if (irql() >= irql::kDispatch)
+            bugcheck(0xD1, e.address.value, irql(), e.write ? 1 : 0, where.value, where);
+          else
+            bugcheck(0x50, e.address.value, e.write ? 2 : 0, where.value, 2, where);
         } else {
-          unhandled_exception(0xC0000005, where,
-                              fmt::format("access violation at {:#x} inside a kernel routine",
-                                          e.address.value));
+          ExceptionInfo info;
+          info.code = 0xC0000005;
+          info.address = return_address();
+          info.params = {e.write ? 1ull : 0ull,
+                         is_canonical(e.address) ? e.address.value : ~0ull};
+          RegisterContext ctx = cpu_.save();
+          ctx.rip = thunk;  // the routine's frame: a leaf below the driver's call
+          raise_exception(info, ctx);
         }
       } catch (const std::exception& e) {
         request_stop({StopKind::Error, fmt::format("internal error in a kernel routine: {}", e.what()), {}});
@@ -275,21 +285,36 @@ void Machine::on_interrupt(uint32_t intno) {
     case 0x29:  // __fastfail(code): KERNEL_SECURITY_CHECK_FAILURE, P1 = the code (2 = /GS cookie).
       bugcheck(0x139, cpu_.reg(UC_X86_REG_RCX), 0, 0, 0, GuestVa{rip - 2});
       break;
-    case 0x2C:  // __assertfail / NT_ASSERT without a debugger.
-      unhandled_exception(0xC0000420, GuestVa{rip - 2}, "NT_ASSERT (int 0x2c) failed");
+    case 0x2C: {  // __assertfail / NT_ASSERT without a debugger: STATUS_ASSERTION_FAILURE.
+      RegisterContext ctx = cpu_.save();
+      ctx.rip = rip - 2;
+      raise_exception({0xC0000420, 0, GuestVa{rip - 2}, {}}, ctx);
       break;
+    }
     case 0x2D:  // debug service call: no debugger, nothing to do.
       break;
-    case 0:  // #DE
-      unhandled_exception(0xC0000094, GuestVa{rip}, "integer divide by zero");
+    case 0: {  // #DE: STATUS_INTEGER_DIVIDE_BY_ZERO at the faulting instruction.
+      RegisterContext ctx = cpu_.save();
+      raise_exception({0xC0000094, 0, GuestVa{ctx.rip}, {}}, ctx);
       break;
-    default:
-      unhandled_exception(0xC0000096, GuestVa{rip},
-                          fmt::format("unexpected interrupt vector {:#x}", intno));
+    }
+    default: {
+      RegisterContext ctx = cpu_.save();
+      raise_exception({0xC0000096, 0, GuestVa{rip}, {}}, ctx);  // STATUS_PRIVILEGED_INSTRUCTION
       break;
+    }
   }
-  if (stop_) cpu_.stop();
-  in_hook_ = false;
+  apply_transfer_if_mine();
+  // Stop this run when the machine stopped or control goes to an outer call level.
+  if (stop_ || (transfer_ && transfer_->level < calls_.size())) cpu_.stop();
+  --hook_depth_;
+}
+
+void Machine::apply_transfer_if_mine() {
+  if (transfer_ && transfer_->level == calls_.size()) {
+    cpu_.restore(transfer_->context);
+    transfer_.reset();
+  }
 }
 
 void Machine::on_privileged(const PrivilegedSite& site) {
@@ -468,24 +493,32 @@ void Machine::set_previous_mode(ProcessorMode mode) {
 // Calls
 
 std::optional<uint64_t> Machine::call(GuestVa fn, std::initializer_list<uint64_t> args) {
-  return call(fn, std::vector<uint64_t>(args));
+  return call(fn, std::vector<uint64_t>(args), std::nullopt);
 }
 
-std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& args) {
+std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& args,
+                                      std::optional<uint64_t> stack_top) {
   if (stop_) return std::nullopt;
-  if (in_hook_) throw std::logic_error("Machine::call from inside a trap handler");
   if (threads_.empty()) throw std::logic_error("Machine::call with no thread");
-
+  if (calls_.size() >= 64) {
+    request_stop({StopKind::Error, "kernel-to-driver call nesting deeper than 64 levels", {}});
+    return std::nullopt;
+  }
+  bool nested = hook_depth_ > 0;
   RegisterContext saved = cpu_.save();
   Thread& t = current_thread();
-  // Top-level calls start near the top of the thread's stack; the Win64 ABI
-  // wants rsp ≡ 8 (mod 16) at entry, with 0x20 bytes of home space above the
-  // return address followed by the stack arguments.
-  uint64_t top = t.stack_base.value - 0x40;
+  // A top-level call starts near the top of the thread's stack; a nested one
+  // below the interrupted frame. The Win64 ABI wants rsp = 8 (mod 16) at
+  // entry, with 0x20 bytes of home space above the return address followed
+  // by the stack arguments.
+  uint64_t top = stack_top ? *stack_top : (nested ? saved.rsp - 0x100 : t.stack_base.value - 0x40);
   uint64_t slots = std::max<size_t>(args.size(), 4);
   uint64_t entry_rsp = ((top - 8 * slots) & ~0xFull) - 8;
-  if (entry_rsp < t.stack_limit.value + 0x100)
-    throw std::invalid_argument("Machine::call: too many arguments for the kernel stack");
+  if (entry_rsp < t.stack_limit.value + 0x200 || entry_rsp >= t.stack_base.value) {
+    // Kernel stack exhausted: UNEXPECTED_KERNEL_MODE_TRAP with a double fault.
+    bugcheck(0x7F, 8, 0, 0, 0, GuestVa{saved.rip});
+    return std::nullopt;
+  }
   space_.write<uint64_t>(GuestVa{entry_rsp}, return_thunk_.value);
   for (size_t i = 0; i < args.size(); ++i)
     space_.write<uint64_t>(GuestVa{entry_rsp + 8 + 8 * i}, args[i]);
@@ -494,13 +527,18 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
   cpu_.set_reg(UC_X86_REG_RSP, entry_rsp);
   cpu_.set_reg(UC_X86_REG_RIP, fn.value);
 
-  calls_.push_back(PendingCall{entry_rsp + 8});
-  while (!calls_.back().returned && !stop_) {
+  PendingCall pending{entry_rsp + 8};
+  if (nested) pending.outer = saved;
+  calls_.push_back(pending);
+  const size_t level = calls_.size();
+  int saved_depth = hook_depth_;
+  hook_depth_ = 0;
+  while (!calls_.back().returned && !stop_ && !(transfer_ && transfer_->level < level)) {
     last_fault_.reset();
     uc_err err = cpu_.start(cpu_.rip());
     if (err != UC_ERR_OK) {
       handle_fault(err);
-    } else if (!calls_.back().returned && !stop_) {
+    } else if (!calls_.back().returned && !stop_ && !transfer_) {
       GuestVa rip{cpu_.rip()};
       request_stop({StopKind::Error,
                     fmt::format("emulation halted at {} ({}) without returning",
@@ -508,11 +546,13 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
                                 disassemble_one(rip)),
                     {}});
     }
+    apply_transfer_if_mine();
   }
+  hook_depth_ = saved_depth;
   PendingCall done = calls_.back();
   calls_.pop_back();
-  if (!done.returned) return std::nullopt;
   cpu_.restore(saved);
+  if (!done.returned) return std::nullopt;
   return done.value;
 }
 
@@ -533,11 +573,11 @@ void Machine::handle_fault(uc_err err) {
       bool prot = err == UC_ERR_READ_PROT || err == UC_ERR_WRITE_PROT || err == UC_ERR_FETCH_PROT;
       GuestVa address{last_fault_ ? last_fault_->address : 0};
       if (fetch && !last_fault_) address = rip;
+      RegisterContext ctx = cpu_.save();
       if (!is_canonical(address)) {
         // A non-canonical address raises #GP, which Windows turns into a
         // catchable STATUS_ACCESS_VIOLATION with address -1.
-        unhandled_exception(0xC0000005, rip,
-                            fmt::format("non-canonical address {} (#GP)", address.hex()));
+        raise_exception({0xC0000005, 0, rip, {0, ~0ull}}, ctx);
         return;
       }
       if (irql() >= irql::kDispatch) {
@@ -556,13 +596,12 @@ void Machine::handle_fault(uc_err err) {
         }
         return;
       }
-      unhandled_exception(0xC0000005, rip,
-                          fmt::format("{} of user address {}", fetch ? "execution" : (write ? "write" : "read"),
-                                      address.hex()));
+      // A bad user address: STATUS_ACCESS_VIOLATION, catchable by __try.
+      raise_exception({0xC0000005, 0, rip, {fetch ? 8ull : (write ? 1ull : 0ull), address.value}}, ctx);
       return;
     }
     case UC_ERR_INSN_INVALID:
-      unhandled_exception(0xC000001D, rip, "illegal instruction");
+      raise_exception({0xC000001D, 0, rip, {}}, cpu_.save());
       return;
     default:
       request_stop({StopKind::Error, fmt::format("CPU error at {}: {}", rip.hex(), uc_strerror(err)), {}});
@@ -570,28 +609,29 @@ void Machine::handle_fault(uc_err err) {
   }
 }
 
-void Machine::unhandled_exception(uint32_t code, GuestVa address, const std::string& what) {
-  // Exception dispatch through the driver's own __try/__except handlers is
-  // not modelled yet: every exception is treated as unhandled, which gives
-  // the bugcheck Windows raises when no handler takes it (semantics.md §4).
+void Machine::unhandled_exception(uint32_t code, GuestVa address, const std::string& what,
+                                  GuestVa record, GuestVa context_record, uint64_t info0,
+                                  uint64_t info1) {
+  // No handler took the exception: the bugcheck depends on what was running
+  // (semantics.md §4).
   switch (current_thread().context) {
-    case ExecutionContext::SystemService:
-      bugcheck(0x3B, code, address.value, 0, 0, address);
+    case ExecutionContext::SystemService:  // P3 = context record
+      bugcheck(0x3B, code, address.value, context_record.value, 0, address);
       break;
-    case ExecutionContext::Dpc:
-      bugcheck(0x1E, code, address.value, 0, 0, address);
+    case ExecutionContext::Dpc:  // P3, P4 = the first exception parameters
+      bugcheck(0x1E, code, address.value, info0, info1, address);
       break;
-    case ExecutionContext::SystemThread:
-      bugcheck(0x7E, code, address.value, 0, 0, address);
+    case ExecutionContext::SystemThread:  // P3 = exception record, P4 = context record
+      bugcheck(0x7E, code, address.value, record.value, context_record.value, address);
       break;
   }
-  if (stop_) stop_->message = what + " (kemu does not dispatch exceptions to __except yet)";
+  if (stop_ && !what.empty()) stop_->message = what;
 }
 
 void Machine::request_stop(Stop stop) {
   if (stop_) return;  // the first reason wins
   stop_ = std::move(stop);
-  if (in_hook_) cpu_.stop();
+  if (hook_depth_ > 0) cpu_.stop();
 }
 
 void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4,
@@ -608,35 +648,17 @@ void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uin
   request_stop({StopKind::Bugcheck, {}, std::move(record)});
 }
 
-// Until unwinding from .pdata arrives, the walk lists the return addresses on
-// the current stack that follow a call instruction inside a known module.
+// The guest stack walk of a bugcheck: return addresses found by unwinding
+// with .pdata (leaf frames by their return address), across nested calls.
 std::vector<GuestVa> Machine::walk_stack(const RegisterContext& regs) const {
   std::vector<GuestVa> frames;
-  const Thread& t = current_thread();
-  uint64_t sp = regs.rsp;
-  if (sp < t.stack_limit.value || sp >= t.stack_base.value) return frames;
-  cs_insn* insn = cs_malloc(capstone_);
-  for (; sp + 8 <= t.stack_base.value && frames.size() < 16; sp += 8) {
-    GuestVa value{space_.read<uint64_t>(GuestVa{sp})};
-    if (value == return_thunk_) break;
-    bool in_module = std::any_of(modules_.begin(), modules_.end(),
-                                 [&](const Module& m) { return m.contains(value); });
-    if (!in_module) continue;
-    bool after_call = false;
-    for (unsigned len : {5u, 6u, 2u, 3u, 7u}) {
-      const uint8_t* code = space_.host(value - len, len);
-      if (!code) continue;
-      const uint8_t* p = code;
-      size_t left = len;
-      uint64_t a = value.value - len;
-      if (cs_disasm_iter(capstone_, &p, &left, &a, insn) && left == 0 && insn->id == X86_INS_CALL) {
-        after_call = true;
-        break;
-      }
-    }
-    if (after_call) frames.push_back(value);
+  FrameCursor cursor{regs, calls_.size()};
+  for (int n = 0; n < 32; ++n) {
+    FrameStep step = step_frame(cursor, 0);
+    if (step.kind != FrameStep::Frame) break;
+    if (GuestVa{cursor.ctx.rip} == return_thunk_) continue;
+    frames.push_back(GuestVa{cursor.ctx.rip});
   }
-  cs_free(insn, 1);
   return frames;
 }
 

@@ -22,6 +22,7 @@
 #include "emulator/cpu.h"
 #include "emulator/pool.h"
 #include "emulator/types.h"
+#include "emulator/unwind.h"
 
 namespace kemu::emu {
 
@@ -40,7 +41,17 @@ struct Module {
   GuestVa base;
   uint64_t size = 0;
   std::vector<std::pair<uint32_t, std::string>> symbols;  // (rva, name), sorted by rva
+  std::vector<RuntimeFunctionEntry> functions;  // .pdata, sorted by begin
+  GuestVa pdata;                                // the mapped exception directory
   bool contains(GuestVa va) const { return va >= base && va < base + size; }
+};
+
+// An exception to raise into the guest (EXCEPTION_RECORD contents).
+struct ExceptionInfo {
+  uint32_t code = 0;
+  uint32_t flags = 0;
+  GuestVa address;
+  std::vector<uint64_t> params;
 };
 
 struct Symbolized {
@@ -155,8 +166,39 @@ class Machine {
   // --- running guest code --------------------------------------------------
   // Calls fn(args...) on the current thread and runs until it returns.
   // Returns RAX, or nullopt when the machine stopped (see stop()).
+  // May be called from inside a trap handler: the call then runs nested on
+  // the current thread below the current stack pointer (or below
+  // `stack_top`), and the interrupted context is restored afterwards.
+  // Returns nullopt when the machine stopped or an exception unwound past
+  // this call (a control transfer to an outer frame is pending).
   std::optional<uint64_t> call(GuestVa fn, std::initializer_list<uint64_t> args);
-  std::optional<uint64_t> call(GuestVa fn, const std::vector<uint64_t>& args);
+  std::optional<uint64_t> call(GuestVa fn, const std::vector<uint64_t>& args,
+                               std::optional<uint64_t> stack_top = std::nullopt);
+  bool in_trap() const { return hook_depth_ > 0; }
+
+  // --- exceptions (machine_exceptions.cpp) ---------------------------------
+  // RtlDispatchException: builds the EXCEPTION_RECORD and CONTEXT on the
+  // thread's stack and offers the exception to each frame's language handler
+  // (found through .pdata). When it returns, either the machine stopped (no
+  // handler: bugcheck 0x7E / 0x3B / 0x1E) or the context to continue with is
+  // in place (applied here, or by the outer call level it belongs to).
+  void raise_exception(const ExceptionInfo& info, const RegisterContext& context);
+  // RtlUnwindEx: unwinds from the exception being dispatched (or from the
+  // caller's frame when none is) up to target_frame, calling each frame's
+  // termination handlers, then continues at target_ip with RAX = return_value.
+  // target_frame 0 is an exit unwind. exception_record may be null.
+  void unwind(uint64_t target_frame, GuestVa target_ip, GuestVa exception_record,
+              uint64_t return_value);
+  // The register context of the caller of the trapped routine (rip = return
+  // address, rsp above it): what RtlCaptureContext reports.
+  RegisterContext caller_context() const;
+  // Guest CONTEXT conversions.
+  void write_context(GuestVa at, const RegisterContext& ctx);
+  RegisterContext read_context(GuestVa at) const;
+  // The module and RUNTIME_FUNCTION covering va (RtlLookupFunctionEntry).
+  const Module* module_at(GuestVa va) const;
+  const RuntimeFunctionEntry* function_entry(GuestVa va, const Module** module = nullptr,
+                                             GuestVa* entry_address = nullptr) const;
 
   // --- stopping ------------------------------------------------------------
   void request_stop(Stop stop);
@@ -197,7 +239,25 @@ class Machine {
   void setup_shared_data();
   uint32_t count_instructions(uint64_t address, uint32_t size);
   std::vector<GuestVa> walk_stack(const RegisterContext& regs) const;
-  void unhandled_exception(uint32_t code, GuestVa address, const std::string& what);
+  void unhandled_exception(uint32_t code, GuestVa address, const std::string& what,
+                           GuestVa record = GuestVa{}, GuestVa context_record = GuestVa{},
+                           uint64_t info0 = 0, uint64_t info1 = 0);
+  // Frame walking shared by dispatch and unwind.
+  struct FrameCursor {
+    RegisterContext ctx;
+    size_t level;  // the call level whose stack the frame is on
+  };
+  struct FrameStep {
+    enum Kind { Frame, End, Invalid } kind = End;
+    const Module* module = nullptr;
+    const RuntimeFunctionEntry* function = nullptr;
+    GuestVa function_address;
+    UnwindResult unwind;
+    size_t level = 0;
+    std::string error;
+  };
+  FrameStep step_frame(FrameCursor& cursor, uint32_t handler_type) const;
+  void apply_transfer_if_mine();
 
   MachineOptions options_;
   Cpu cpu_;
@@ -222,9 +282,26 @@ class Machine {
     uint64_t expected_rsp;
     bool returned = false;
     uint64_t value = 0;
+    std::optional<RegisterContext> outer;  // the interrupted context of a nested call
   };
   std::vector<PendingCall> calls_;
-  bool in_hook_ = false;
+  int hook_depth_ = 0;
+
+  // Exceptions being dispatched (innermost last) and a pending transfer of
+  // control to a call level (set by unwind or ContinueExecution).
+  struct ActiveDispatch {
+    size_t level;
+    RegisterContext context;
+    GuestVa record;
+    GuestVa context_record;
+    uint64_t call_top;
+  };
+  std::vector<ActiveDispatch> dispatches_;
+  struct Transfer {
+    size_t level;
+    RegisterContext context;
+  };
+  std::optional<Transfer> transfer_;
 
   std::optional<Stop> stop_;
   struct Fault {

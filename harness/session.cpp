@@ -173,8 +173,16 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
     if (!sec.executable() || sec.virtual_size == 0) continue;
     s.machine->instrument_privileged(s.image.base + sec.rva, sec.virtual_size);
   }
-  emu::Module module{name, s.image.base, s.image.size, {}};
+  emu::Module module{name, s.image.base, s.image.size, {}, {}, {}};
   module.symbols.emplace_back(s.image.headers.entry_rva, "DriverEntry");
+  for (const loader::RuntimeFunction& f : s.image.runtime_functions)
+    module.functions.push_back({f.begin, f.end, f.unwind_info});
+  // IMAGE_DIRECTORY_ENTRY_EXCEPTION of the mapped headers: where .pdata lives.
+  {
+    auto& mem = s.machine->memory();
+    uint32_t lfanew = mem.read<uint32_t>(s.image.base + 0x3C);
+    module.pdata = s.image.base + mem.read<uint32_t>(s.image.base + lfanew + 0x18 + 0x70 + 3 * 8);
+  }
   for (const loader::DriverExport& e : s.image.headers.exports)
     if (!e.name.empty()) module.symbols.emplace_back(e.rva, e.name);
   s.machine->add_module(std::move(module));

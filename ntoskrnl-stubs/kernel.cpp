@@ -20,6 +20,7 @@ const Registry& builtin_registry() {
   static const Registry registry = [] {
     Registry r;
     register_rtl_exports(r);
+    register_seh_exports(r);
     register_dbg_exports(r);
     register_ex_exports(r);
     register_io_exports(r);

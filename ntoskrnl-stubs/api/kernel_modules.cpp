@@ -269,7 +269,7 @@ std::optional<GuestVa> KernelModules::bind_unknown(std::string_view module, std:
     m.memory().map(kUnknownImportThunks, kUnknownImportCapacity * emu::Machine::kThunkSize,
                    Prot::ReadExec, emu::RegionKind::KernelImage, "kemu unknown imports");
     m.add_module(emu::Module{"unknown-imports", kUnknownImportThunks,
-                             kUnknownImportCapacity * emu::Machine::kThunkSize, {}});
+                             kUnknownImportCapacity * emu::Machine::kThunkSize, {}, {}, {}});
   }
   GuestVa thunk = kUnknownImportThunks + unknown_used_ * emu::Machine::kThunkSize;
   ++unknown_used_;

@@ -38,6 +38,7 @@ class Registry {
 
 // Every component contributes through one function (see kernel.cpp).
 void register_rtl_exports(Registry& r);
+void register_seh_exports(Registry& r);
 void register_dbg_exports(Registry& r);
 void register_ex_exports(Registry& r);
 void register_io_exports(Registry& r);
