@@ -261,6 +261,7 @@ void Machine::on_interrupt(uint32_t intno) {
           info.address = return_address();
           info.params = {e.write ? 1ull : 0ull,
                          is_canonical(e.address) ? e.address.value : ~0ull};
+          info.location = where;
           RegisterContext ctx = cpu_.save();
           ctx.rip = thunk;  // the routine's frame: a leaf below the driver's call
           raise_exception(info, ctx);
@@ -609,20 +610,22 @@ void Machine::handle_fault(uc_err err) {
   }
 }
 
-void Machine::unhandled_exception(uint32_t code, GuestVa address, const std::string& what,
-                                  GuestVa record, GuestVa context_record, uint64_t info0,
-                                  uint64_t info1) {
+void Machine::unhandled_exception(const ExceptionInfo& info, const RegisterContext& context,
+                                  const std::string& what, GuestVa record, GuestVa context_record) {
   // No handler took the exception: the bugcheck depends on what was running
   // (semantics.md §4).
+  GuestVa where = info.location ? info.location : info.address;
+  uint64_t info0 = info.params.size() > 0 ? info.params[0] : 0;
+  uint64_t info1 = info.params.size() > 1 ? info.params[1] : 0;
   switch (current_thread().context) {
     case ExecutionContext::SystemService:  // P3 = context record
-      bugcheck(0x3B, code, address.value, context_record.value, 0, address);
+      bugcheck(0x3B, info.code, info.address.value, context_record.value, 0, where, &context);
       break;
     case ExecutionContext::Dpc:  // P3, P4 = the first exception parameters
-      bugcheck(0x1E, code, address.value, info0, info1, address);
+      bugcheck(0x1E, info.code, info.address.value, info0, info1, where, &context);
       break;
     case ExecutionContext::SystemThread:  // P3 = exception record, P4 = context record
-      bugcheck(0x7E, code, address.value, record.value, context_record.value, address);
+      bugcheck(0x7E, info.code, info.address.value, record.value, context_record.value, where, &context);
       break;
   }
   if (stop_ && !what.empty()) stop_->message = what;
@@ -635,7 +638,7 @@ void Machine::request_stop(Stop stop) {
 }
 
 void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4,
-                       GuestVa where) {
+                       GuestVa where, const RegisterContext* registers) {
   BugcheckRecord record;
   record.code = code;
   record.params[0] = p1;
@@ -643,8 +646,13 @@ void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uin
   record.params[2] = p3;
   record.params[3] = p4;
   record.rip = where;
-  record.registers = cpu_.save();
+  record.registers = registers ? *registers : cpu_.save();
   record.stack = walk_stack(record.registers);
+  // When the report points at the driver's call into a kernel routine, the
+  // walk's first frame is that call's return address: the call site replaces it.
+  if (where.value != record.registers.rip && !record.stack.empty() &&
+      record.stack.front() > where && record.stack.front() - where <= 16)
+    record.stack.erase(record.stack.begin());
   request_stop({StopKind::Bugcheck, {}, std::move(record)});
 }
 
@@ -684,6 +692,14 @@ std::optional<Symbolized> Machine::symbolize(GuestVa va) const {
       --it;
       s.symbol = it->second;
       s.symbol_offset = s.offset - it->first;
+    }
+    // Inside a function the symbols do not name, call it by its start
+    // (from .pdata) rather than by a symbol of another function.
+    if (const RuntimeFunctionEntry* fn = lookup_function(m.functions, static_cast<uint32_t>(s.offset))) {
+      if (s.symbol.empty() || s.offset - s.symbol_offset < fn->begin) {
+        s.symbol = fmt::format("sub_{:x}", fn->begin);
+        s.symbol_offset = s.offset - fn->begin;
+      }
     }
     return s;
   }

@@ -52,6 +52,7 @@ struct ExceptionInfo {
   uint32_t flags = 0;
   GuestVa address;
   std::vector<uint64_t> params;
+  GuestVa location;  // where a report points (the driver's call for a raising routine); default: address
 };
 
 struct Symbolized {
@@ -203,7 +204,8 @@ class Machine {
   // --- stopping ------------------------------------------------------------
   void request_stop(Stop stop);
   // KeBugCheckEx semantics: ends the run with code/params at `where`.
-  void bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4, GuestVa where);
+  void bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4, GuestVa where,
+                const RegisterContext* registers = nullptr);
   bool stopped() const { return stop_.has_value(); }
   const std::optional<Stop>& stop() const { return stop_; }
 
@@ -239,9 +241,9 @@ class Machine {
   void setup_shared_data();
   uint32_t count_instructions(uint64_t address, uint32_t size);
   std::vector<GuestVa> walk_stack(const RegisterContext& regs) const;
-  void unhandled_exception(uint32_t code, GuestVa address, const std::string& what,
-                           GuestVa record = GuestVa{}, GuestVa context_record = GuestVa{},
-                           uint64_t info0 = 0, uint64_t info1 = 0);
+  void unhandled_exception(const ExceptionInfo& info, const RegisterContext& context,
+                           const std::string& what, GuestVa record = GuestVa{},
+                           GuestVa context_record = GuestVa{});
   // Frame walking shared by dispatch and unwind.
   struct FrameCursor {
     RegisterContext ctx;

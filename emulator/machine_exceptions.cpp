@@ -189,8 +189,10 @@ void Machine::raise_exception(const ExceptionInfo& info, const RegisterContext& 
       case seh::kExceptionContinueExecution: {
         if (space_.read<uint32_t>(GuestVa{rec_va + 4}) & seh::kExceptionNoncontinuable) {
           finish();
-          unhandled_exception(0xC0000025, info.address,
-                              "a handler continued a noncontinuable exception");
+          ExceptionInfo nc = info;
+          nc.code = 0xC0000025;  // STATUS_NONCONTINUABLE_EXCEPTION
+          unhandled_exception(nc, context, "a handler continued a noncontinuable exception",
+                              GuestVa{rec_va}, GuestVa{ctx_va});
           return;
         }
         // Continue with the (possibly edited) context record.
@@ -206,12 +208,10 @@ void Machine::raise_exception(const ExceptionInfo& info, const RegisterContext& 
     }
   }
   finish();
-  uint64_t info0 = info.params.size() > 0 ? info.params[0] : 0;
-  uint64_t info1 = info.params.size() > 1 ? info.params[1] : 0;
   std::string what = fmt::format("exception {:#010x} at {} was not handled", info.code,
                                  symbolize(info.address) ? symbolize(info.address)->text() : info.address.hex());
   if (!why.empty()) what += fmt::format(" (the frame walk stopped: {})", why);
-  unhandled_exception(info.code, info.address, what, GuestVa{rec_va}, GuestVa{ctx_va}, info0, info1);
+  unhandled_exception(info, context, what, GuestVa{rec_va}, GuestVa{ctx_va});
 }
 
 void Machine::unwind(uint64_t target_frame, GuestVa target_ip, GuestVa exception_record,
@@ -282,7 +282,8 @@ void Machine::unwind(uint64_t target_frame, GuestVa target_ip, GuestVa exception
     }
   }
   // STATUS_INVALID_UNWIND_TARGET: the target frame is not on the stack.
-  unhandled_exception(0xC0000029, GuestVa{cursor.ctx.rip},
+  ExceptionInfo bad{0xC0000029, seh::kExceptionNoncontinuable, GuestVa{cursor.ctx.rip}, {}, {}};
+  unhandled_exception(bad, cursor.ctx,
                       fmt::format("unwind target frame {:#x} was not found on the stack", target_frame));
 }
 

@@ -32,7 +32,7 @@ void raise_from_routine(Kernel& k, uint32_t code, uint32_t flags, std::vector<ui
   emu::Machine& m = k.machine();
   emu::RegisterContext ctx = m.cpu().save();
   ctx.rip -= 2;  // back on the thunk's trap instruction
-  m.raise_exception({code, flags, m.return_address(), std::move(params)}, ctx);
+  m.raise_exception({code, flags, m.return_address(), std::move(params), m.call_site()}, ctx);
 }
 
 }  // namespace
@@ -125,7 +125,7 @@ void RtlRaiseException(Kernel& k, GuestVa record) {
   emu::RegisterContext ctx = m.cpu().save();
   ctx.rip -= 2;
   GuestVa address = rec.ExceptionAddress ? GuestVa{rec.ExceptionAddress} : m.return_address();
-  m.raise_exception({rec.ExceptionCode, rec.ExceptionFlags, address, std::move(params)}, ctx);
+  m.raise_exception({rec.ExceptionCode, rec.ExceptionFlags, address, std::move(params), m.call_site()}, ctx);
 }
 
 void RtlUnwindEx(Kernel& k, uint64_t target_frame, GuestVa target_ip, GuestVa record,
