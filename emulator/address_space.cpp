@@ -253,13 +253,13 @@ bool AddressSpace::write(GuestVa va, const void* in, size_t size) {
 
 uint8_t* AddressSpace::host(GuestVa va, size_t size) {
   Region* r = find(va);
-  if (!r || (va - r->base) + size > r->size) return nullptr;
+  if (!r || size > r->size - (va - r->base)) return nullptr;  // no wrap for huge sizes
   return r->host + (va - r->base);
 }
 
 const uint8_t* AddressSpace::host(GuestVa va, size_t size) const {
   const Region* r = find(va);
-  if (!r || (va - r->base) + size > r->size) return nullptr;
+  if (!r || size > r->size - (va - r->base)) return nullptr;
   return r->host + (va - r->base);
 }
 

@@ -68,6 +68,7 @@ Machine::Machine(MachineOptions options)
   Region& thunks = space_.map(kMachineThunks, kPageSize, Prot::ReadExec, RegionKind::KernelImage,
                               "kemu machine thunks");
   write_thunk(thunks.host);
+  write_thunk(thunks.host + kThunkSize);  // thread exit: the kernel binds a trap to it
   return_thunk_ = kMachineThunks;
   started_ = std::chrono::steady_clock::now();
 }
@@ -324,9 +325,13 @@ void Machine::on_privileged(const PrivilegedSite& site) {
     case PrivilegedSite::Kind::ReadCr8:
       cpu_.set_reg(reg, irql());
       break;
-    case PrivilegedSite::Kind::WriteCr8:
+    case PrivilegedSite::Kind::WriteCr8: {
+      uint8_t old = irql();
       set_irql(static_cast<uint8_t>(cpu_.reg(reg) & 0xF));
+      // Lowering below DISPATCH_LEVEL lets queued DPCs run (here, in the trap).
+      if (old >= irql::kDispatch && irql() < irql::kDispatch) deliver_interrupt();
       break;
+    }
     case PrivilegedSite::Kind::ReadCr3: {
       uint64_t dtb = 0;
       const Thread& t = current_thread();
@@ -344,6 +349,11 @@ void Machine::on_privileged(const PrivilegedSite& site) {
 void Machine::on_block(uint64_t address, uint32_t size) {
   instructions_ += count_instructions(address, size);
   update_shared_time();
+  if (interrupt_time() >= next_timer_ && irql() < irql::kDispatch && !in_interrupt_) {
+    next_timer_ = ~0ull;
+    interrupt_pending_ = true;  // a timer expired: deliver at the next safe point
+    cpu_.stop();
+  }
   if (instructions_ > options_.max_instructions) {
     request_stop({StopKind::InstructionLimit,
                   fmt::format("instruction budget of {} exhausted", options_.max_instructions),
@@ -505,7 +515,9 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
     request_stop({StopKind::Error, "kernel-to-driver call nesting deeper than 64 levels", {}});
     return std::nullopt;
   }
-  bool nested = hook_depth_ > 0;
+  // Nested when the thread already runs guest code below us (a trap handler,
+  // a DPC at a safe point); otherwise a fresh call at the top of its stack.
+  bool nested = thread_busy(current_);
   RegisterContext saved = cpu_.save();
   Thread& t = current_thread();
   // A top-level call starts near the top of the thread's stack; a nested one
@@ -530,16 +542,31 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
 
   PendingCall pending{entry_rsp + 8};
   if (nested) pending.outer = saved;
+  pending.tid = current_;
   calls_.push_back(pending);
   const size_t level = calls_.size();
   int saved_depth = hook_depth_;
   hook_depth_ = 0;
-  while (!calls_.back().returned && !stop_ && !(transfer_ && transfer_->level < level)) {
+  run_loop(level, [this] { return calls_.back().returned; });
+  hook_depth_ = saved_depth;
+  PendingCall done = calls_.back();
+  calls_.pop_back();
+  cpu_.restore(saved);
+  if (!done.returned) return std::nullopt;
+  return done.value;
+}
+
+// Runs the CPU until `done`, the machine stops, or control must go to an
+// outer call level; faults are dispatched and interrupts delivered here.
+void Machine::run_loop(size_t level, const std::function<bool()>& done) {
+  while (!done() && !stop_ && !(transfer_ && transfer_->level < level)) {
     last_fault_.reset();
     uc_err err = cpu_.start(cpu_.rip());
     if (err != UC_ERR_OK) {
       handle_fault(err);
-    } else if (!calls_.back().returned && !stop_ && !transfer_) {
+    } else if (interrupt_pending_) {
+      deliver_interrupt();
+    } else if (!done() && !stop_ && !transfer_) {
       GuestVa rip{cpu_.rip()};
       request_stop({StopKind::Error,
                     fmt::format("emulation halted at {} ({}) without returning",
@@ -549,12 +576,75 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
     }
     apply_transfer_if_mine();
   }
+}
+
+void Machine::request_interrupt() {
+  interrupt_pending_ = true;
+  if (hook_depth_ > 0) cpu_.stop();
+}
+
+void Machine::deliver_interrupt() {
+  interrupt_pending_ = false;
+  if (in_interrupt_ || !interrupt_handler_) return;
+  in_interrupt_ = true;
+  interrupt_handler_();
+  in_interrupt_ = false;
+}
+
+bool Machine::thread_busy(uint32_t id) const {
+  for (const PendingCall& c : calls_)
+    if (c.tid == id) return true;
+  for (const ActiveRun& r : runs_)
+    if (r.tid == id) return true;
+  return false;
+}
+
+void Machine::prepare_thread_start(uint32_t id, GuestVa start, uint64_t argument) {
+  Thread& t = *threads_.at(id);
+  RegisterContext ctx;
+  uint64_t rsp = ((t.stack_base.value - 0x40) & ~0xFull) - 8 - 0x20;
+  space_.write<uint64_t>(GuestVa{rsp}, thread_exit_thunk().value);
+  ctx.rsp = rsp;
+  ctx.rip = start.value;
+  ctx.rcx = argument;
+  t.registers = ctx;
+}
+
+void Machine::run_thread(uint32_t id) {
+  if (stop_) return;
+  if (id == current_) throw std::logic_error("run_thread of the current thread");
+  Thread* t = find_thread(id);
+  if (!t || t->terminated) return;
+  uint32_t previous = current_;
+  switch_to(id);
+  runs_.push_back({id, calls_.size()});
+  int saved_depth = hook_depth_;
+  hook_depth_ = 0;
+  run_loop(calls_.size(), [this] { return runs_.back().ended; });
   hook_depth_ = saved_depth;
-  PendingCall done = calls_.back();
-  calls_.pop_back();
-  cpu_.restore(saved);
-  if (!done.returned) return std::nullopt;
-  return done.value;
+  // Writing RIP inside a trap restarts emulation there, so a suspension
+  // rewinds the thread to its trap instruction only now that the run is over.
+  if (runs_.back().resume_rip) cpu_.set_reg(UC_X86_REG_RIP, runs_.back().resume_rip);
+  runs_.pop_back();
+  switch_to(previous);
+}
+
+bool Machine::can_suspend_current() const {
+  return !runs_.empty() && runs_.back().tid == current_ && calls_.size() == runs_.back().call_level &&
+         hook_depth_ == 1;
+}
+
+void Machine::suspend_current() {
+  // Back on the thunk's `int 0x2e`: resuming calls the routine again.
+  runs_.back().resume_rip = cpu_.rip() - 2;
+  runs_.back().ended = true;
+  cpu_.stop();
+}
+
+void Machine::end_current_run() {
+  current_thread().terminated = true;
+  runs_.back().ended = true;
+  cpu_.stop();
 }
 
 // ---------------------------------------------------------------------------
@@ -575,6 +665,16 @@ void Machine::handle_fault(uc_err err) {
       GuestVa address{last_fault_ ? last_fault_->address : 0};
       if (fetch && !last_fault_) address = rip;
       RegisterContext ctx = cpu_.save();
+      for (const Module& gone : unloaded_) {
+        if (gone.contains(address)) {
+          // Code or data of an unloaded driver: a timer, DPC, work item or
+          // thread it left behind has run.
+          bugcheck(0xCE, address.value, write ? 1 : 0, rip.value, 0, rip);
+          if (stop_) stop_->message = fmt::format("{} ran or touched {} after it was unloaded",
+                                                  gone.name, address.hex());
+          return;
+        }
+      }
       if (!is_canonical(address)) {
         // A non-canonical address raises #GP, which Windows turns into a
         // catchable STATUS_ACCESS_VIOLATION with address -1.
@@ -680,7 +780,22 @@ void Machine::add_module(Module module) {
             [](const Module& a, const Module& b) { return a.base < b.base; });
 }
 
+void Machine::unload_module(GuestVa base) {
+  auto it = std::find_if(modules_.begin(), modules_.end(), [&](const Module& m) { return m.base == base; });
+  if (it == modules_.end()) return;
+  Module m = *it;
+  modules_.erase(it);
+  space_.unmap(base);
+  uc_ctl_remove_cache(cpu_.uc(), base.value, base.value + m.size);
+  m.name += " (unloaded)";
+  m.functions.clear();
+  unloaded_.push_back(std::move(m));
+}
+
 std::optional<Symbolized> Machine::symbolize(GuestVa va) const {
+  for (const Module& m : unloaded_) {
+    if (m.contains(va)) return Symbolized{m.name, va - m.base, {}, 0};
+  }
   for (const Module& m : modules_) {
     if (!m.contains(va)) continue;
     Symbolized s;

@@ -85,6 +85,7 @@ enum class ExecutionContext : uint8_t { SystemThread, SystemService, Dpc };
 
 struct Thread {
   uint32_t id = 0;
+  bool terminated = false;
   uint32_t process_id = 0;
   GuestVa ethread;   // ETHREAD body (KTHREAD first)
   GuestVa eprocess;  // owning EPROCESS body
@@ -177,6 +178,33 @@ class Machine {
                                std::optional<uint64_t> stack_top = std::nullopt);
   bool in_trap() const { return hook_depth_ > 0; }
 
+  // --- free-running threads -------------------------------------------------
+  // Sets a thread up to start at `start(argument)` with its return address
+  // at the thread-exit thunk (bind a trap there to end the thread).
+  void prepare_thread_start(uint32_t id, GuestVa start, uint64_t argument);
+  GuestVa thread_exit_thunk() const { return kMachineThunks + kThunkSize; }
+  // Runs thread `id` from its saved context until it suspends, ends its run
+  // or the machine stops; the previously current thread is current again
+  // afterwards. May be called from inside a trap handler (nested).
+  void run_thread(uint32_t id);
+  // Inside a trap handler of a run: true when the current thread can be
+  // suspended (its run made no nested call that is still active).
+  bool can_suspend_current() const;
+  // Suspends the current thread at the trapping thunk: when it runs again,
+  // the routine is called again with the same arguments (restartable waits).
+  void suspend_current();
+  // Ends the current run (the thread terminated).
+  void end_current_run();
+  bool thread_busy(uint32_t id) const;  // has frames of kemu calls or runs on the host stack
+
+  // --- interrupts: DPCs and timers at safe points ----------------------------
+  // The kernel's hook, run at the next safe point after request_interrupt()
+  // or when the IRQL drops below DISPATCH_LEVEL.
+  void set_interrupt_handler(std::function<void()> handler) { interrupt_handler_ = std::move(handler); }
+  void request_interrupt();
+  // Virtual time (interrupt time) at which the next timer expires.
+  void set_next_timer(uint64_t interrupt_time) { next_timer_ = interrupt_time; }
+
   // --- exceptions (machine_exceptions.cpp) ---------------------------------
   // RtlDispatchException: builds the EXCEPTION_RECORD and CONTEXT on the
   // thread's stack and offers the exception to each frame's language handler
@@ -211,6 +239,9 @@ class Machine {
 
   // --- modules and symbols -------------------------------------------------
   void add_module(Module module);
+  // Unmaps a driver image and remembers its range: executing or touching it
+  // later is DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS (0xCE).
+  void unload_module(GuestVa base);
   const std::vector<Module>& modules() const { return modules_; }
   std::optional<Symbolized> symbolize(GuestVa va) const;
   std::string disassemble_one(GuestVa va) const;  // "mov qword ptr [rax], rcx" or ""
@@ -285,7 +316,21 @@ class Machine {
     bool returned = false;
     uint64_t value = 0;
     std::optional<RegisterContext> outer;  // the interrupted context of a nested call
+    uint32_t tid = 0;
   };
+  struct ActiveRun {
+    uint32_t tid;
+    size_t call_level;  // calls_.size() when the run started
+    bool ended = false;
+    uint64_t resume_rip = 0;  // set by suspend_current: where the thread resumes
+  };
+  std::vector<ActiveRun> runs_;
+  std::function<void()> interrupt_handler_;
+  bool interrupt_pending_ = false;
+  bool in_interrupt_ = false;
+  uint64_t next_timer_ = ~0ull;
+  void run_loop(size_t level, const std::function<bool()>& done);
+  void deliver_interrupt();
   std::vector<PendingCall> calls_;
   int hook_depth_ = 0;
 
@@ -313,6 +358,7 @@ class Machine {
   std::optional<Fault> last_fault_;
 
   std::vector<Module> modules_;
+  std::vector<Module> unloaded_;
   std::vector<GuestVa> breakpoints_;
 
   uint64_t instructions_ = 0;

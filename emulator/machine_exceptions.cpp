@@ -94,7 +94,7 @@ Machine::FrameStep Machine::step_frame(FrameCursor& cur, uint32_t handler_type) 
     // The frame boundary of a call kemu made into the guest. A nested call
     // resumes the walk in the frames it interrupted (the caller of the
     // kernel routine that made the call); the outermost call ends it.
-    if (cur.level == 0 || !calls_[cur.level - 1].outer) {
+    if (cur.level == 0 || !calls_[cur.level - 1].outer || calls_[cur.level - 1].tid != t.id) {
       step.kind = FrameStep::End;
       return step;
     }
@@ -102,6 +102,10 @@ Machine::FrameStep Machine::step_frame(FrameCursor& cur, uint32_t handler_type) 
     --cur.level;
     step.level = cur.level;
     // The interrupted frame is a kernel thunk: a leaf, unwound by its return address.
+  }
+  if (GuestVa{ctx.rip} == thread_exit_thunk()) {
+    step.kind = FrameStep::End;  // the start routine of a system thread returns here
+    return step;
   }
   uint64_t old_rsp = ctx.rsp;
   const Module* module = nullptr;

@@ -33,6 +33,9 @@ void Pool::write_header(GuestVa block, uint64_t capacity, uint32_t type, uint32_
 }
 
 std::optional<GuestVa> Pool::allocate(uint64_t size, uint32_t type, uint32_t tag, GuestVa caller) {
+  // Larger than an arena can never succeed; rejecting it first also keeps the
+  // size arithmetic below from wrapping (e.g. size 2^64-16 or 2^64-0x2000).
+  if (size > kArenaSpan) return std::nullopt;
   bool paged = (type & pool_type::kBaseTypeMask) != 0;
   bool big = size + kHeaderSize > kPageSize;
   uint64_t capacity = big ? page_up(size == 0 ? 1 : size) : ((size + 15) & ~15ull);

@@ -32,15 +32,22 @@ constexpr std::array<uint64_t RegisterContext::*, 16> kGpr = {
 };
 constexpr unsigned kRsp = 4;
 
-uint64_t& gpr(RegisterContext& ctx, unsigned reg) { return ctx.*kGpr[reg & 15]; }
-uint64_t gpr(const RegisterContext& ctx, unsigned reg) { return ctx.*kGpr[reg & 15]; }
+uint64_t& gpr(RegisterContext& ctx, unsigned reg) {
+  return ctx.*kGpr[reg & 15];
+}
+uint64_t gpr(const RegisterContext& ctx, unsigned reg) {
+  return ctx.*kGpr[reg & 15];
+}
 
-[[noreturn]] void fail(const std::string& what) { throw UnwindError("x64 unwind: " + what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw UnwindError("x64 unwind: " + what);
+}
 
 template <class T>
 T read_guest(const AddressSpace& memory, uint64_t va, const char* what) {
   T value{};
-  if (!memory.read(GuestVa{va}, &value, sizeof(T))) fail(fmt::format("{} at {:#x} is unreadable", what, va));
+  if (!memory.read(GuestVa{va}, &value, sizeof(T)))
+    fail(fmt::format("{} at {:#x} is unreadable", what, va));
   return value;
 }
 
@@ -86,7 +93,8 @@ UnwindInfo read_info(const AddressSpace& memory, const UnwindImage& image, uint3
   if (info.version != 1 && info.version != 2)
     fail(fmt::format("UNWIND_INFO at {:#x} has unknown version {}", info.address, info.version));
   check_rva(image, uint64_t{rva} + 4, 2ull * info.count, "unwind codes");
-  if (info.count != 0 && !memory.read(GuestVa{info.address + 4}, info.slots.data(), 2ull * info.count))
+  if (info.count != 0 &&
+      !memory.read(GuestVa{info.address + 4}, info.slots.data(), 2ull * info.count))
     fail(fmt::format("unwind codes of UNWIND_INFO at {:#x} are unreadable", info.address));
   return info;
 }
@@ -195,19 +203,21 @@ class CodeBytes {
   uint64_t rip_;
 };
 
-bool is_rex(uint8_t b) { return (b & 0xF0) == 0x40; }
-bool is_pop(uint8_t b) { return (b & 0xF8) == 0x58; }
+bool is_rex(uint8_t b) {
+  return (b & 0xF0) == 0x40;
+}
+bool is_pop(uint8_t b) {
+  return (b & 0xF8) == 0x58;
+}
 
 // Whether a direct `jmp` ending an epilog candidate leaves the function (a tail
 // call) rather than jumping within it. A jump to the function's own entry is a
 // recursive tail call; a jump into another fragment of the same function (one
 // whose chain ends at the same primary entry) is not a call.
 bool jump_leaves_function(const AddressSpace& memory, const UnwindImage& image,
-                          const RuntimeFunctionEntry& fn, const UnwindInfo& info,
-                          uint64_t target) {
+                          const RuntimeFunctionEntry& fn, const UnwindInfo& info, uint64_t target) {
   const uint64_t rva = target - image.base.value;
-  if (rva >= fn.begin && rva < fn.end)
-    return rva == fn.begin && !(info.flags & kUnwFlagChainInfo);
+  if (rva >= fn.begin && rva < fn.end) return rva == fn.begin && !(info.flags & kUnwFlagChainInfo);
   if (rva > UINT32_MAX) return true;
   const RuntimeFunctionEntry* other = lookup_function(image.functions, static_cast<uint32_t>(rva));
   if (other == nullptr) return true;
@@ -353,8 +363,8 @@ bool apply_codes(const AddressSpace& memory, const UnwindInfo& info, uint64_t of
         case kSaveXmm128:
         case kSaveXmm128Far: {
           const uint64_t off = op == kSaveXmm128 ? 16ull * info.slots[i + 1] : info.far_operand(i);
-          ctx.xmm[reg] = read_guest<std::array<uint8_t, 16>>(memory, frame_base + off,
-                                                             "stack (saved xmm)");
+          ctx.xmm[reg] =
+              read_guest<std::array<uint8_t, 16>>(memory, frame_base + off, "stack (saved xmm)");
           break;
         }
         case kPushMachframe: {
@@ -374,6 +384,10 @@ bool apply_codes(const AddressSpace& memory, const UnwindInfo& info, uint64_t of
   return machine_frame;
 }
 
+UnwindResult unwind_frame(const AddressSpace& memory, const UnwindImage& image,
+                          const RuntimeFunctionEntry& fn, RegisterContext& ctx,
+                          uint32_t handler_type);
+
 }  // namespace
 
 const RuntimeFunctionEntry* lookup_function(std::span<const RuntimeFunctionEntry> table,
@@ -388,6 +402,18 @@ const RuntimeFunctionEntry* lookup_function(std::span<const RuntimeFunctionEntry
 UnwindResult virtual_unwind(const AddressSpace& memory, const UnwindImage& image,
                             const RuntimeFunctionEntry& fn, RegisterContext& ctx,
                             uint32_t handler_type) {
+  // Work on a copy so that a failure leaves the caller's context untouched.
+  RegisterContext caller = ctx;
+  const UnwindResult result = unwind_frame(memory, image, fn, caller, handler_type);
+  ctx = caller;
+  return result;
+}
+
+namespace {
+
+UnwindResult unwind_frame(const AddressSpace& memory, const UnwindImage& image,
+                          const RuntimeFunctionEntry& fn, RegisterContext& ctx,
+                          uint32_t handler_type) {
   const uint64_t control_pc = ctx.rip;
   const uint64_t base = image.base.value;
   const UnwindInfo info = read_info(memory, image, fn.unwind_info);
@@ -418,8 +444,8 @@ UnwindResult virtual_unwind(const AddressSpace& memory, const UnwindImage& image
   RuntimeFunctionEntry entry = fn;
   UnwindInfo current = info;
   for (int depth = 1;; ++depth) {
-    result.machine_frame |=
-        apply_codes(memory, current, control_pc - (base + entry.begin), result.establisher_frame, ctx);
+    result.machine_frame |= apply_codes(memory, current, control_pc - (base + entry.begin),
+                                        result.establisher_frame, ctx);
     if (!(current.flags & kUnwFlagChainInfo)) break;
     if (depth == kMaxUnwindChain)
       fail(fmt::format("more than {} chained UNWIND_INFOs from rva {:#x} (a loop?)",
@@ -444,6 +470,8 @@ UnwindResult virtual_unwind(const AddressSpace& memory, const UnwindImage& image
   }
   return result;
 }
+
+}  // namespace
 
 UnwindResult virtual_unwind(const AddressSpace& memory, GuestVa image_base,
                             const RuntimeFunctionEntry& fn, RegisterContext& ctx,

@@ -68,8 +68,8 @@ const RuntimeFunctionEntry* lookup_function(std::span<const RuntimeFunctionEntry
 // XMMs; other fields untouched). `handler_type` (kUnwFlagEHandler and/or
 // kUnwFlagUHandler) selects which language handler is reported; none is
 // reported while RIP is in the prolog or an epilog. Throws UnwindError on
-// malformed unwind data or unreadable memory; follows at most kMaxUnwindChain
-// chained infos.
+// malformed unwind data or unreadable memory, leaving ctx unchanged; follows
+// at most kMaxUnwindChain chained infos.
 UnwindResult virtual_unwind(const AddressSpace& memory, const UnwindImage& image,
                             const RuntimeFunctionEntry& fn, RegisterContext& ctx,
                             uint32_t handler_type);

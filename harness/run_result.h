@@ -50,6 +50,11 @@ struct UnloadInfo {
   bool has_unload_routine = false;
   std::vector<std::string> devices_left;
   std::vector<std::string> links_left;
+  // Work the driver left queued or running (routine addresses symbolised).
+  std::vector<std::string> timers_left;
+  std::vector<std::string> dpcs_left;
+  std::vector<std::string> work_items_left;
+  std::vector<std::string> threads_left;
 };
 
 struct DriverInfo {

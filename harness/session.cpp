@@ -11,6 +11,7 @@
 #include "loader/pe_loader.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
+#include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
@@ -123,6 +124,56 @@ struct Session::Impl {
     return info;
   }
 
+  // MmUnloadSystemImage refuses to free an image that still holds a queued
+  // timer or DPC object: TIMER_OR_DPC_INVALID (0xC7), P1 0 timer / 1 DPC.
+  void check_image_objects() {
+    const nt::ke::Scheduler& sched = kernel->scheduler();
+    uint64_t start = image.base.value, end = image.base.value + image.size;
+    auto inside = [&](GuestVa va) { return va.value >= start && va.value < end; };
+    for (const nt::ke::TimerRecord& t : sched.timers()) {
+      if (inside(t.timer)) {
+        machine->bugcheck(0xC7, 0, t.timer.value, start, end, t.timer);
+        return;
+      }
+    }
+    for (GuestVa dpc : sched.queued_dpcs()) {
+      if (inside(dpc)) {
+        machine->bugcheck(0xC7, 1, dpc.value, start, end, dpc);
+        return;
+      }
+    }
+  }
+
+  void record_leftovers() {
+    const nt::ke::Scheduler& sched = kernel->scheduler();
+    auto& u = result.unload;
+    u.timers_left.clear();
+    u.dpcs_left.clear();
+    u.work_items_left.clear();
+    u.threads_left.clear();
+    auto& mem = machine->memory();
+    for (const nt::ke::TimerRecord& t : sched.timers()) {
+      std::string dpc;
+      if (t.dpc) {
+        GuestVa routine{mem.read<uint64_t>(t.dpc + nt::ke::offsets::kDpcRoutine)};
+        dpc = fmt::format(", DPC routine {}", frame_text(routine));
+      }
+      u.timers_left.push_back(fmt::format("timer at {} due in {} ms{}{}", frame_text(t.timer),
+                                          (t.due - std::min(t.due, machine->interrupt_time())) / 10'000,
+                                          t.period_ms ? fmt::format(", every {} ms", t.period_ms) : "", dpc));
+    }
+    for (GuestVa dpc : sched.queued_dpcs()) {
+      GuestVa routine{mem.read<uint64_t>(dpc + nt::ke::offsets::kDpcRoutine)};
+      u.dpcs_left.push_back(fmt::format("DPC at {} routine {}", frame_text(dpc), frame_text(routine)));
+    }
+    for (const nt::ke::WorkItem& w : sched.queued_work())
+      u.work_items_left.push_back(fmt::format("work item routine {}", frame_text(w.routine)));
+    for (uint32_t tid : sched.live_threads()) {
+      const emu::Thread* t = machine->find_thread(tid);
+      u.threads_left.push_back(fmt::format("thread {} at {}", tid, t ? frame_text(GuestVa{t->registers.rip}) : "?"));
+    }
+  }
+
   std::string frame_text(GuestVa va) const {
     auto s = machine->symbolize(va);
     if (!s) return hex(va.value);
@@ -218,6 +269,8 @@ std::optional<NtStatus> Session::driver_entry() {
   s.result.driver_entry_status = status;
   s.entry_succeeded = nt_success(status);
   if (s.entry_succeeded) s.kernel->io().finish_initialization(s.driver_object);
+  // Threads, work items and DPCs the driver started run when DriverEntry returns.
+  s.kernel->scheduler().run_pending();
   s.record_devices();
   return status;
 }
@@ -237,6 +290,19 @@ void Session::unload() {
     m.current_thread().context = emu::ExecutionContext::SystemThread;
     s.result.unload.called = true;
     m.call(unload_routine, {s.driver_object.value});
+  }
+  if (!m.stopped()) s.kernel->scheduler().run_pending();
+  s.record_leftovers();
+  // Windows unmaps the image now; whatever the driver left queued runs later
+  // (virtual time moves on to every pending timer) and finds it gone.
+  if (s.entry_succeeded && !m.stopped()) {
+    s.check_image_objects();
+  }
+  if (s.entry_succeeded && !m.stopped()) {
+    m.unload_module(s.image.base);
+    for (int n = 0; n < 256 && !m.stopped() && !s.kernel->scheduler().timers().empty(); ++n)
+      if (!s.kernel->scheduler().step(true)) break;
+    if (!m.stopped()) s.kernel->scheduler().run_pending();
   }
   s.result.unload.devices_left.clear();
   s.result.unload.links_left.clear();

@@ -28,6 +28,7 @@ constexpr size_t kMaxSymbolNameChars = 4096;
 constexpr uint32_t kMaxRelocBlockSize = pe::kRelocBlockHeaderSize + 2 * (0x1000 + 1);
 // Far above any real driver (ntoskrnl-importing drivers use a few hundred).
 constexpr size_t kMaxImports = 100000;
+constexpr uint32_t kMaxImportModules = 4096;
 constexpr uint32_t kMaxExportFunctions = 0x10000;
 
 template <class... Args>
@@ -523,6 +524,8 @@ class Parser {
       uint32_t iat = view().get<uint32_t>(desc + pe::kIdFirstThunk);
       // The Windows loader stops at the first descriptor without a name or IAT.
       if (name_rva == 0 || iat == 0) break;
+      if (i >= kMaxImportModules)
+        fail("the image imports from more than {} modules", kMaxImportModules);
       std::string module =
           read_name(name_rva, kMaxModuleNameChars, fmt::format("import descriptor {} name", i));
       // Without an import lookup table the IAT doubles as one (old linkers).
@@ -579,6 +582,8 @@ class Parser {
     if (name_rva != 0) read_name(name_rva, kMaxModuleNameChars, "export directory module name");
     if (nfuncs > kMaxExportFunctions)
       fail("export directory declares {} functions, more than 16-bit ordinals allow", nfuncs);
+    if (nnames > kMaxExportFunctions)
+      fail("export directory declares {} names, more than 16-bit ordinals allow", nnames);
     if (nfuncs != 0 && uint64_t{base} + nfuncs - 1 > 0xFFFF)
       fail("export ordinals {}..{} do not fit in 16 bits", base, uint64_t{base} + nfuncs - 1);
     if (!view().contains(funcs, 4ull * nfuncs))

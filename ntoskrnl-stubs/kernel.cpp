@@ -4,6 +4,7 @@
 
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
+#include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
@@ -25,6 +26,9 @@ const Registry& builtin_registry() {
     register_ex_exports(r);
     register_io_exports(r);
     register_ke_exports(r);
+    register_ke_sync_exports(r);
+    register_thread_exports(r);
+    register_handle_exports(r);
     register_mm_exports(r);
     register_ob_exports(r);
     register_ps_exports(r);
@@ -56,9 +60,11 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
   ob_ = std::make_unique<ob::ObjectManager>(*this);
   io_ = std::make_unique<io::IoManager>(*this);
   ps_ = std::make_unique<ps::ProcessManager>(*this);
+  scheduler_ = std::make_unique<ke::Scheduler>(*this);
   modules_->build({{"IopInvalidDeviceRequest", &invoke<&IopInvalidDeviceRequest>}});
   ob_->initialize();
   ps_->initialize();
+  scheduler_->initialize();
   modules_->initialize_data();
 }
 

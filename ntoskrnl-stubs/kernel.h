@@ -25,6 +25,9 @@ class IoManager;
 namespace ps {
 class ProcessManager;
 }
+namespace ke {
+class Scheduler;
+}
 class KernelModules;
 
 enum class UnimplementedPolicy { Fail, Stop };
@@ -51,6 +54,7 @@ class Kernel {
   ob::ObjectManager& ob() { return *ob_; }
   io::IoManager& io() { return *io_; }
   ps::ProcessManager& ps() { return *ps_; }
+  ke::Scheduler& scheduler() { return *scheduler_; }
 
   // One entry per DbgPrint-family call, without its trailing newline.
   std::vector<std::string>& debug_output() { return debug_output_; }
@@ -69,6 +73,7 @@ class Kernel {
   std::unique_ptr<ob::ObjectManager> ob_;
   std::unique_ptr<io::IoManager> io_;
   std::unique_ptr<ps::ProcessManager> ps_;
+  std::unique_ptr<ke::Scheduler> scheduler_;
   std::vector<std::string> debug_output_;
 };
 

@@ -43,6 +43,10 @@ Json unload_json(const harness::UnloadInfo& u) {
   j["called"] = u.called;
   j["devices_left"] = u.devices_left;
   j["links_left"] = u.links_left;
+  j["timers_left"] = u.timers_left;
+  j["dpcs_left"] = u.dpcs_left;
+  j["work_items_left"] = u.work_items_left;
+  j["threads_left"] = u.threads_left;
   return j;
 }
 

@@ -184,11 +184,16 @@ void write_unload(Writer& w, const harness::RunResult& r) {
   } else {
     what = "no DriverUnload routine (the driver cannot be unloaded)";
   }
-  bool clean = u.devices_left.empty() && u.links_left.empty();
+  bool clean = u.devices_left.empty() && u.links_left.empty() && u.timers_left.empty() &&
+               u.dpcs_left.empty() && u.work_items_left.empty() && u.threads_left.empty();
   if (u.called && clean) what += ", nothing left behind";
   w.field("unload", what);
   for (const auto& d : u.devices_left) w.indented(1, w.s.yellow("device left: ") + printable(d));
   for (const auto& l : u.links_left) w.indented(1, w.s.yellow("link left: ") + printable(l));
+  for (const auto& t : u.timers_left) w.indented(1, w.s.yellow("timer left: ") + printable(t));
+  for (const auto& d : u.dpcs_left) w.indented(1, w.s.yellow("DPC left: ") + printable(d));
+  for (const auto& i : u.work_items_left) w.indented(1, w.s.yellow("work item left: ") + printable(i));
+  for (const auto& t : u.threads_left) w.indented(1, w.s.yellow("thread left: ") + printable(t));
 }
 
 void write_bugcheck(Writer& w, const harness::BugcheckInfo& b) {

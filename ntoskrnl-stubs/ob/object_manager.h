@@ -14,6 +14,7 @@
 
 #include "emulator/ntstatus.h"
 #include "emulator/types.h"
+#include "ntoskrnl-stubs/ob/handle_table.h"
 #include "ntoskrnl-stubs/ob/object_types.h"
 
 namespace kemu::nt {
@@ -21,9 +22,6 @@ class Kernel;
 }
 
 namespace kemu::nt::ob {
-
-using ObjectId = uint32_t;
-constexpr ObjectId kNoObject = 0;
 
 // Upcases one UTF-16 unit the way RtlUpcaseUnicodeChar does for the Basic
 // Latin and Latin-1 ranges (other characters are returned unchanged).
@@ -47,6 +45,11 @@ struct ObjectRecord {
   bool permanent = false;
   std::u16string link_target;                            // SymbolicLink
   std::map<std::u16string, ObjectId, NameLess> entries;  // Directory
+};
+
+struct HandleInfo {
+  uint32_t granted_access = 0;
+  uint32_t attributes = 0;
 };
 
 struct LookupResult {
@@ -90,6 +93,23 @@ class ObjectManager {
   ObjectId root() const { return root_; }
   size_t live_objects() const { return objects_.size(); }
 
+  // --- handles (ob/handles.cpp) ---------------------------------------------
+  // The handle table of a process; the System process's table is the kernel table.
+  HandleTable& table(uint32_t pid) { return tables_[pid]; }
+  // The process whose address space and handle table are current.
+  uint32_t current_pid() const;
+  // A new handle to `object` (granted = desired mapped through the type's
+  // GENERIC_MAPPING; MAXIMUM_ALLOWED grants the valid mask). OBJ_KERNEL_HANDLE
+  // in `attributes` puts it in the kernel table with bit 31 set; otherwise it
+  // goes into the current process's table. Takes a handle and a pointer count.
+  uint64_t create_handle(ObjectId object, uint32_t desired_access, uint32_t attributes);
+  // ObReferenceObjectByHandle's decisions, in Windows' order (semantics.md §3).
+  NtStatus reference_by_handle(uint64_t handle, uint32_t desired_access, std::optional<TypeIndex> type,
+                               ProcessorMode mode, ObjectId* object, HandleInfo* info);
+  // NtClose/ZwClose/ObCloseHandle semantics; a kernel-mode close of an
+  // invalid or protected handle bugchecks 0x93 (returns nullopt then).
+  std::optional<NtStatus> close_handle(uint64_t handle, ProcessorMode mode);
+
  private:
   ObjectId create_directory(ObjectId parent, std::u16string_view name);
   ObjectId create_link(ObjectId parent, std::u16string_view name, std::u16string_view target);
@@ -104,6 +124,7 @@ class ObjectManager {
   ObjectId next_id_ = 1;
   ObjectId root_ = kNoObject;
   ObjectId global_dos_devices_ = kNoObject;
+  std::map<uint32_t, HandleTable> tables_;
 };
 
 }  // namespace kemu::nt::ob

@@ -11,6 +11,9 @@
 
 namespace kemu::nt::ob {
 
+using ObjectId = uint32_t;
+constexpr ObjectId kNoObject = 0;
+
 enum class TypeIndex : uint8_t {
   Type = 2,
   Directory = 3,

@@ -294,6 +294,13 @@ std::vector<Case> corpus() {
       },
       "export directory declares 131072 functions");
   add(
+      "ExportTooManyNames",
+      [](BuiltPe& p) {
+        uint32_t ed = p.get<uint32_t>(BuiltPe::kOptionalHeader + 0x70);
+        p.put_rva<uint32_t>(ed + 24, 0x20000);
+      },
+      "export directory declares 131072 names");
+  add(
       "ExportNameOrdinalOutOfRange",
       [](BuiltPe& p) {
         uint32_t ed = p.get<uint32_t>(BuiltPe::kOptionalHeader + 0x70);

@@ -1,0 +1,99 @@
+// kemu's performance numbers on real sample drivers: what one API trap round
+// trip costs, how long a whole small run takes, and how fast plain guest code
+// executes. Each iteration is a fresh Session, as `kemu run` would do.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "harness/run_result.h"
+#include "harness/session.h"
+
+namespace {
+
+using kemu::harness::RunResult;
+using kemu::harness::Session;
+using kemu::harness::StopReason;
+
+// samples/apiloop/apiloop.c APILOOP_CALLS.
+constexpr uint64_t kApiLoopCalls = 1'000'000;
+
+std::string sample(const char* name) {
+  return std::string(KEMU_SAMPLES_DIR) + "/" + name + ".sys";
+}
+
+// Runs the sample once; false (and the benchmark skipped with an error) when
+// the run did not complete with STATUS_SUCCESS, so no number hides a failure.
+bool run_ok(benchmark::State& state, const std::string& path, RunResult& out) {
+  try {
+    Session session;
+    out = session.run(path);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return false;
+  }
+  if (out.stop.reason != StopReason::Completed || out.driver_entry_status != 0u) {
+    state.SkipWithError(("run did not complete: " + out.stop.message).c_str());
+    return false;
+  }
+  return true;
+}
+
+// (1) API trap round trip: apiloop.sys calls PsGetCurrentProcessId 1,000,000
+// times from DriverEntry. The whole run is timed (load and unload included,
+// nothing subtracted); ns/call = wall time of the runs / calls made.
+void BM_ApiTrapRoundTrip(benchmark::State& state) {
+  const std::string path = sample("apiloop");
+  RunResult r;
+  uint64_t api_calls = 0;
+  std::chrono::steady_clock::duration wall{};
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    if (!run_ok(state, path, r)) return;
+    wall += std::chrono::steady_clock::now() - start;
+    api_calls += r.stats.api_calls;
+  }
+  const double calls = static_cast<double>(kApiLoopCalls) * static_cast<double>(state.iterations());
+  state.counters["calls/s"] = benchmark::Counter(calls, benchmark::Counter::kIsRate);
+  state.counters["ns/call"] = std::chrono::duration<double, std::nano>(wall).count() / calls;
+  state.counters["api_calls/run"] =
+      benchmark::Counter(static_cast<double>(api_calls), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_ApiTrapRoundTrip)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (2) load + DriverEntry + unload of hello.sys (target: under 5 ms).
+void BM_HelloLoadEntryUnload(benchmark::State& state) {
+  const std::string path = sample("hello");
+  RunResult r;
+  for (auto _ : state) {
+    if (!run_ok(state, path, r)) return;
+    benchmark::DoNotOptimize(r.stats.instructions);
+  }
+  state.counters["runs/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["instructions/run"] =
+      benchmark::Counter(static_cast<double>(r.stats.instructions));
+}
+BENCHMARK(BM_HelloLoadEntryUnload)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (3) emulated instructions per second: compute.sys, ~155 million
+// instructions of straight-line arithmetic and one DbgPrint.
+void BM_ComputeInstructionsPerSecond(benchmark::State& state) {
+  const std::string path = sample("compute");
+  RunResult r;
+  uint64_t instructions = 0;
+  for (auto _ : state) {
+    if (!run_ok(state, path, r)) return;
+    instructions += r.stats.instructions;
+  }
+  state.counters["instructions/s"] =
+      benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kIsRate);
+  state.counters["instructions/run"] =
+      benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_ComputeInstructionsPerSecond)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,124 @@
+// Handle creation, reference and close, in the order Windows decides
+// (semantics.md §3, ReactOS's ObReferenceObjectByHandle and the ReactOS kernel
+// tests' observations of Windows 10 for closing).
+#include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/ob/object_manager.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
+
+namespace kemu::nt::ob {
+
+uint32_t ObjectManager::current_pid() const {
+  emu::Machine& m = kernel_.machine();
+  GuestVa process{m.memory().read<uint64_t>(m.current_thread().ethread + emu::kthread::kApcStateProcess)};
+  const ps::ProcessRecord* p = kernel_.ps().process_by_eprocess(process);
+  return p ? p->pid : ps::kSystemPid;
+}
+
+uint64_t ObjectManager::create_handle(ObjectId object, uint32_t desired_access, uint32_t attributes) {
+  ObjectRecord& r = objects_.at(object);
+  const TypeDescriptor& type = descriptor(r.type);
+  uint32_t granted = map_generic(desired_access, type.mapping);
+  if (granted & kMaximumAllowed) granted = (granted & ~kMaximumAllowed) | type.valid_access_mask;
+  granted &= type.valid_access_mask | 0x01000000;  // ACCESS_SYSTEM_SECURITY may be kept
+  bool kernel = (attributes & kObjKernelHandle) != 0;
+  uint32_t pid = kernel ? ps::kSystemPid : current_pid();
+  uint32_t index = tables_[pid].insert({object, granted, attributes & kObjInherit, false});
+  ++r.handle_count;
+  ++r.pointer_count;
+  sync_header(r);
+  uint64_t value = static_cast<uint64_t>(index) * 4;
+  return kernel ? (value | kKernelHandleFlag) : value;
+}
+
+NtStatus ObjectManager::reference_by_handle(uint64_t handle, uint32_t desired_access,
+                                            std::optional<TypeIndex> type, ProcessorMode mode,
+                                            ObjectId* object, HandleInfo* info) {
+  *object = kNoObject;  // 1. the output is cleared first
+  if (info) *info = {};
+  // 2. pseudo-handles for the current process and thread
+  if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) {
+    bool process = handle == kCurrentProcessHandle;
+    TypeIndex want = process ? TypeIndex::Process : TypeIndex::Thread;
+    if (type && *type != want) return STATUS_OBJECT_TYPE_MISMATCH;
+    emu::Machine& m = kernel_.machine();
+    GuestVa body = process ? GuestVa{m.memory().read<uint64_t>(m.current_thread().ethread +
+                                                               emu::kthread::kApcStateProcess)}
+                           : m.current_thread().ethread;
+    ObjectRecord* r = by_body(body);
+    if (!r) return STATUS_INVALID_HANDLE;
+    // The pseudo-handles carry all access to the caller's own process/thread.
+    ++r->pointer_count;
+    sync_header(*r);
+    *object = r->id;
+    if (info) info->granted_access = descriptor(want).valid_access_mask;
+    return STATUS_SUCCESS;
+  }
+  // 3. a kernel handle is invalid from UserMode; from KernelMode it names the kernel table
+  uint32_t pid;
+  if (is_kernel_handle(handle)) {
+    if (mode == ProcessorMode::UserMode) return STATUS_INVALID_HANDLE;
+    pid = ps::kSystemPid;
+  } else {
+    // 4. otherwise the current process's table
+    if ((handle >> 32) != 0) return STATUS_INVALID_HANDLE;
+    pid = current_pid();
+  }
+  HandleEntry* e = tables_[pid].find(handle_index(handle));
+  if (!e || handle_index(handle) == 0) return STATUS_INVALID_HANDLE;
+  ObjectRecord& r = objects_.at(e->object);
+  // 5. the object type
+  if (type && *type != r.type) return STATUS_OBJECT_TYPE_MISMATCH;
+  // 6. access, only for UserMode
+  if (mode == ProcessorMode::UserMode) {
+    uint32_t desired = map_generic(desired_access, descriptor(r.type).mapping);
+    if (desired & ~e->granted_access & ~kMaximumAllowed) return STATUS_ACCESS_DENIED;
+  }
+  // 7. success
+  ++r.pointer_count;
+  sync_header(r);
+  *object = r.id;
+  if (info) *info = {e->granted_access, e->attributes};
+  return STATUS_SUCCESS;
+}
+
+std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMode mode) {
+  emu::Machine& m = kernel_.machine();
+  if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) return STATUS_SUCCESS;
+  auto invalid = [&](uint64_t p2) -> std::optional<NtStatus> {
+    if (mode == ProcessorMode::UserMode || handle == 0) return STATUS_INVALID_HANDLE;
+    // INVALID_KERNEL_HANDLE: a kernel-mode close of a handle that does not exist (P2 = 1)
+    // or of a protected handle (P2 = 0).
+    m.bugcheck(0x93, handle, p2, 0, 0, m.call_site());
+    return std::nullopt;
+  };
+  uint32_t pid;
+  if (is_kernel_handle(handle)) {
+    if (mode == ProcessorMode::UserMode) return STATUS_INVALID_HANDLE;
+    pid = ps::kSystemPid;
+  } else {
+    if ((handle >> 32) != 0) return invalid(1);
+    pid = current_pid();
+  }
+  uint32_t index = handle_index(handle);
+  HandleEntry* e = tables_[pid].find(index);
+  if (!e || index == 0) return invalid(1);
+  if (e->protect_from_close) {
+    if (mode == ProcessorMode::UserMode) return STATUS_HANDLE_NOT_CLOSABLE;
+    return invalid(0);
+  }
+  ObjectId id = e->object;
+  tables_[pid].erase(index);
+  ObjectRecord& r = objects_.at(id);
+  --r.handle_count;
+  sync_header(r);
+  // A temporary object loses its name with its last handle.
+  if (r.handle_count == 0 && !r.permanent && r.parent != kNoObject) {
+    objects_.at(r.parent).entries.erase(r.name);
+    r.parent = kNoObject;
+  }
+  dereference(id);
+  return STATUS_SUCCESS;
+}
+
+}  // namespace kemu::nt::ob
