@@ -60,6 +60,13 @@ Machine::Machine(MachineOptions options)
               0);
   uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_INVALID,
               reinterpret_cast<void*>(&Machine::hook_invalid_memory), this, 1, 0);
+  // Unicorn leaves RIP at the start of the translation block after a memory
+  // fault (unicorn#1323) unless a memory-access hook exists, which makes it
+  // save RIP before every access. This no-op hook on address 0 alone buys an
+  // exact faulting RIP (the exception CONTEXT and the bugcheck depend on it).
+  uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+              reinterpret_cast<void*>(+[](uc_engine*, uc_mem_type, uint64_t, int, int64_t, void*) {}),
+              nullptr, 0, 0);
 
   setup_processor_block();
   setup_shared_data();

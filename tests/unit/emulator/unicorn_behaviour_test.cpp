@@ -108,16 +108,13 @@ TEST_F(UnicornTest, GsBaseWrittenThroughTheApiIsUsedByGsRelativeLoads) {
   EXPECT_EQ(cpu.reg(UC_X86_REG_RAX), thread);
 }
 
-TEST_F(UnicornTest, UnmappedReadStopsWithReadUnmappedAndRipAtTheInstruction) {
+TEST_F(UnicornTest, UnmappedReadStopsWithReadUnmappedAndTheHookSeesTypeAndAddress) {
   InvalidAccess seen;
   hook_invalid(seen);
   cpu.set_reg(UC_X86_REG_RCX, kUnmapped + 0x10);
-  uc_err err = run({
-      0x90,              // nop
-      0x48, 0x8b, 0x01,  // mov rax, [rcx]
-  });
-  EXPECT_EQ(err, UC_ERR_READ_UNMAPPED);
-  EXPECT_EQ(cpu.rip(), kCode + 1);
+  EXPECT_EQ(run({0x48, 0x8b, 0x01}), UC_ERR_READ_UNMAPPED);  // mov rax, [rcx]
+  EXPECT_EQ(cpu.rip(), kCode);
+  EXPECT_EQ(seen.calls, 1);
   EXPECT_EQ(seen.type, UC_MEM_READ_UNMAPPED);
   EXPECT_EQ(seen.address, kUnmapped + 0x10);
 }
@@ -132,15 +129,52 @@ TEST_F(UnicornTest, UnmappedWriteStopsWithWriteUnmapped) {
   EXPECT_EQ(seen.address, kUnmapped);
 }
 
-TEST_F(UnicornTest, WriteToReadOnlyPageStopsWithWriteProtAndRipAtTheInstruction) {
+TEST_F(UnicornTest, WriteToReadOnlyPageStopsWithWriteProt) {
   ASSERT_EQ(uc_mem_protect(uc(), kData, kPageSize, UC_PROT_READ), UC_ERR_OK);
   InvalidAccess seen;
   hook_invalid(seen);
   cpu.set_reg(UC_X86_REG_RCX, kData + 8);
-  EXPECT_EQ(run({0x90, 0x48, 0x89, 0x01}), UC_ERR_WRITE_PROT);  // nop; mov [rcx], rax
-  EXPECT_EQ(cpu.rip(), kCode + 1);
+  EXPECT_EQ(run({0x48, 0x89, 0x01}), UC_ERR_WRITE_PROT);  // mov [rcx], rax
+  EXPECT_EQ(cpu.rip(), kCode);
   EXPECT_EQ(seen.type, UC_MEM_WRITE_PROT);
   EXPECT_EQ(seen.address, kData + 8);
+}
+
+// Unicorn issue #1323: at a memory fault RIP is only exact when the faulting
+// instruction starts its translation block. Earlier instructions of the block
+// have already run (their register effects are kept) but RIP still points at
+// the block's first instruction.
+TEST_F(UnicornTest, FaultInsideABlockLeavesRipAtTheBlockStartWithoutAMemoryHook) {
+  InvalidAccess seen;
+  hook_invalid(seen);
+  cpu.set_reg(UC_X86_REG_RCX, kUnmapped);
+  cpu.set_reg(UC_X86_REG_RDX, 1);
+  uc_err err = run({
+      0x48, 0xff, 0xc2,  // inc rdx
+      0x48, 0x8b, 0x01,  // mov rax, [rcx]   <- faults
+  });
+  EXPECT_EQ(err, UC_ERR_READ_UNMAPPED);
+  EXPECT_EQ(cpu.reg(UC_X86_REG_RDX), 2u) << "the inc before the fault has run";
+  EXPECT_EQ(cpu.rip(), kCode) << "Unicorn now reports the faulting instruction (#1323 fixed?)";
+}
+
+TEST_F(UnicornTest, AnyMemoryAccessHookMakesRipExactAtAFault) {
+  // A UC_HOOK_MEM_READ|WRITE hook, even limited to a range nothing touches,
+  // makes Unicorn store RIP before every memory access.
+  uc_hook h;
+  auto noop = +[](uc_engine*, uc_mem_type, uint64_t, int, int64_t, void*) {};
+  ASSERT_EQ(uc_hook_add(uc(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                        reinterpret_cast<void*>(noop), nullptr, 0, 0),
+            UC_ERR_OK);
+  ASSERT_EQ(uc_mem_protect(uc(), kData, kPageSize, UC_PROT_READ), UC_ERR_OK);
+  cpu.set_reg(UC_X86_REG_RCX, kUnmapped);
+  // inc rdx; mov rax, [rcx]
+  EXPECT_EQ(run({0x48, 0xff, 0xc2, 0x48, 0x8b, 0x01}), UC_ERR_READ_UNMAPPED);
+  EXPECT_EQ(cpu.rip(), kCode + 3);
+  cpu.set_reg(UC_X86_REG_RCX, kData);
+  // inc rdx; mov [rcx], rax
+  EXPECT_EQ(run({0x48, 0xff, 0xc2, 0x48, 0x89, 0x01}), UC_ERR_WRITE_PROT);
+  EXPECT_EQ(cpu.rip(), kCode + 3);
 }
 
 TEST_F(UnicornTest, Int3ReachesTheInterruptHookWithVector3AndRipAfterIt) {
@@ -280,20 +314,29 @@ TEST_F(UnicornTest, NonCanonicalReadIsReportedAsAnUnmappedReadOfTheFullAddress) 
   hook_invalid(seen);
   hook_interrupts(interrupts);
   uc_err err = run({
-      0x90,                                                        // nop
-      0x48, 0xa1, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,  // movabs rax, [0x8000000000000000]
+      // movabs rax, [0x8000000000000000]
+      0x48,
+      0xa1,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x80,
   });
   EXPECT_TRUE(interrupts.vectors.empty()) << "no #GP (vector 13) is delivered";
   EXPECT_EQ(err, UC_ERR_READ_UNMAPPED);
   EXPECT_EQ(seen.type, UC_MEM_READ_UNMAPPED);
   EXPECT_EQ(seen.address, 0x8000'0000'0000'0000ull);
-  EXPECT_EQ(cpu.rip(), kCode + 1);
+  EXPECT_EQ(cpu.rip(), kCode);
 }
 
 TEST_F(UnicornTest, NonCanonicalWriteIsReportedAsAnUnmappedWrite) {
   InvalidAccess seen;
   hook_invalid(seen);
-  cpu.set_reg(UC_X86_REG_RCX, 0x0000'8000'0000'1000ull);  // just above the user half
+  cpu.set_reg(UC_X86_REG_RCX, 0x0000'8000'0000'1000ull);      // just above the user half
   EXPECT_EQ(run({0x48, 0x89, 0x01}), UC_ERR_WRITE_UNMAPPED);  // mov [rcx], rax
   EXPECT_EQ(seen.type, UC_MEM_WRITE_UNMAPPED);
   EXPECT_EQ(seen.address, 0x0000'8000'0000'1000ull);
