@@ -29,6 +29,7 @@ const Registry& builtin_registry() {
     register_ke_sync_exports(r);
     register_thread_exports(r);
     register_handle_exports(r);
+    register_lock_exports(r);
     register_mm_exports(r);
     register_ob_exports(r);
     register_ps_exports(r);

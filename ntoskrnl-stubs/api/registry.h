@@ -46,6 +46,7 @@ void register_ke_exports(Registry& r);
 void register_ke_sync_exports(Registry& r);
 void register_thread_exports(Registry& r);
 void register_handle_exports(Registry& r);
+void register_lock_exports(Registry& r);  // ke/lock_exports.cpp, ex/ lock-like routines
 void register_mm_exports(Registry& r);
 void register_ob_exports(Registry& r);
 void register_ps_exports(Registry& r);
