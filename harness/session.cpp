@@ -58,6 +58,20 @@ struct Session::Impl {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   RunResult result;
 
+  // Kernel work the harness drives (scheduling, timers, bookkeeping) can
+  // touch guest memory the driver corrupted or freed: that ends the run as
+  // Windows would (a bugcheck), never as a host error.
+  template <class Fn>
+  void guarded(Fn fn) {
+    try {
+      fn();
+    } catch (const emu::GuestAccessError& e) {
+      machine->bugcheck(0x50, e.address.value, e.write ? 2 : 0, 0, 2, GuestVa{});
+    } catch (const emu::GuestMemoryExhausted& e) {
+      machine->request_stop({emu::StopKind::Error, e.what(), {}});
+    }
+  }
+
   void record_devices() {
     result.devices.clear();
     for (const nt::io::DeviceView& d : kernel->io().devices_of(driver_object)) {
@@ -253,6 +267,13 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
 std::optional<NtStatus> Session::driver_entry() {
   Impl& s = *impl_;
   if (!s.loaded) throw SessionError("driver_entry before load");
+  std::optional<NtStatus> result;
+  s.guarded([&] { result = driver_entry_unguarded(); });
+  return result;
+}
+
+std::optional<NtStatus> Session::driver_entry_unguarded() {
+  Impl& s = *impl_;
   emu::Machine& m = *s.machine;
   // DriverEntry runs in a system thread of the System process at
   // PASSIVE_LEVEL with PreviousMode KernelMode.
@@ -278,6 +299,11 @@ std::optional<NtStatus> Session::driver_entry() {
 void Session::unload() {
   Impl& s = *impl_;
   if (!s.loaded || s.unloaded) return;
+  s.guarded([&] { unload_unguarded(); });
+}
+
+void Session::unload_unguarded() {
+  Impl& s = *impl_;
   s.unloaded = true;
   emu::Machine& m = *s.machine;
   GuestVa unload_routine{m.memory().read<uint64_t>(s.driver_object + offsetof(nt::layout::DRIVER_OBJECT, DriverUnload))};

@@ -60,6 +60,9 @@ class Session {
   const RunResult& result();
 
  private:
+  std::optional<NtStatus> driver_entry_unguarded();
+  void unload_unguarded();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
