@@ -218,3 +218,147 @@ constexpr int16_t kIoTypeDriver = 4;
 constexpr int16_t kIoTypeDeviceObjectExtension = 13;
 
 }  // namespace kemu::nt::layout
+
+namespace kemu::nt::layout {
+
+// --- I/O request structures -------------------------------------------------
+
+struct IO_STATUS_BLOCK {
+  uint64_t Status;  // NTSTATUS in the low 32 bits (union with PVOID Pointer)
+  uint64_t Information;
+};
+static_assert(sizeof(IO_STATUS_BLOCK) == 0x10);
+
+constexpr int16_t kIoTypeIrp = 6;
+constexpr int16_t kIoTypeFile = 5;
+
+struct IRP {
+  int16_t Type;
+  uint16_t Size;
+  uint16_t AllocationProcessorNumber;
+  uint16_t Reserved;
+  uint64_t MdlAddress;
+  uint32_t Flags;
+  uint32_t pad0;
+  uint64_t AssociatedIrp;  // SystemBuffer / MasterIrp / IrpCount
+  LIST_ENTRY ThreadListEntry;
+  IO_STATUS_BLOCK IoStatus;
+  int8_t RequestorMode;
+  uint8_t PendingReturned;
+  int8_t StackCount;
+  int8_t CurrentLocation;
+  uint8_t Cancel;
+  uint8_t CancelIrql;
+  int8_t ApcEnvironment;
+  uint8_t AllocationFlags;
+  uint64_t UserIosb;
+  uint64_t UserEvent;
+  uint64_t Overlay[2];  // AsynchronousParameters / AllocationSize
+  uint64_t CancelRoutine;
+  uint64_t UserBuffer;
+  // Tail.Overlay
+  uint64_t DriverContext[4];  // union with DeviceQueueEntry
+  uint64_t Thread;
+  uint64_t AuxiliaryBuffer;
+  LIST_ENTRY ListEntry;
+  uint64_t CurrentStackLocation;  // union with PacketType
+  uint64_t OriginalFileObject;
+  uint64_t IrpExtension;
+};
+static_assert(offsetof(IRP, MdlAddress) == 0x08);
+static_assert(offsetof(IRP, AssociatedIrp) == 0x18);
+static_assert(offsetof(IRP, IoStatus) == 0x30);
+static_assert(offsetof(IRP, RequestorMode) == 0x40);
+static_assert(offsetof(IRP, UserIosb) == 0x48);
+static_assert(offsetof(IRP, CancelRoutine) == 0x68);
+static_assert(offsetof(IRP, UserBuffer) == 0x70);
+static_assert(offsetof(IRP, Thread) == 0x98);
+static_assert(offsetof(IRP, CurrentStackLocation) == 0xB8);
+static_assert(offsetof(IRP, OriginalFileObject) == 0xC0);
+static_assert(sizeof(IRP) == 0xD0);
+
+struct IO_STACK_LOCATION {
+  uint8_t MajorFunction;
+  uint8_t MinorFunction;
+  uint8_t Flags;
+  uint8_t Control;
+  uint32_t pad0;
+  // Parameters: a 0x20-byte union; DeviceIoControl shown, others by offset.
+  uint32_t OutputBufferLength;  // Read/Write: Length; Create: SecurityContext (8 bytes)
+  uint32_t pad1;
+  uint32_t InputBufferLength;  // Read/Write: Key; Create: Options
+  uint32_t pad2;
+  uint32_t IoControlCode;  // Read/Write: ByteOffset (8 bytes)
+  uint32_t pad3;
+  uint64_t Type3InputBuffer;
+  uint64_t DeviceObject;
+  uint64_t FileObject;
+  uint64_t CompletionRoutine;
+  uint64_t Context;
+};
+static_assert(offsetof(IO_STACK_LOCATION, OutputBufferLength) == 0x08);
+static_assert(offsetof(IO_STACK_LOCATION, InputBufferLength) == 0x10);
+static_assert(offsetof(IO_STACK_LOCATION, IoControlCode) == 0x18);
+static_assert(offsetof(IO_STACK_LOCATION, Type3InputBuffer) == 0x20);
+static_assert(offsetof(IO_STACK_LOCATION, DeviceObject) == 0x28);
+static_assert(offsetof(IO_STACK_LOCATION, CompletionRoutine) == 0x38);
+static_assert(sizeof(IO_STACK_LOCATION) == 0x48);
+
+struct FILE_OBJECT {
+  int16_t Type;
+  int16_t Size;
+  uint32_t pad0;
+  uint64_t DeviceObject;
+  uint64_t Vpb;
+  uint64_t FsContext;
+  uint64_t FsContext2;
+  uint64_t SectionObjectPointer;
+  uint64_t PrivateCacheMap;
+  int32_t FinalStatus;
+  uint32_t pad1;
+  uint64_t RelatedFileObject;
+  uint8_t LockOperation;
+  uint8_t DeletePending;
+  uint8_t ReadAccess;
+  uint8_t WriteAccess;
+  uint8_t DeleteAccess;
+  uint8_t SharedRead;
+  uint8_t SharedWrite;
+  uint8_t SharedDelete;
+  uint32_t Flags;
+  uint32_t pad2;
+  UNICODE_STRING FileName;
+  int64_t CurrentByteOffset;
+  uint32_t Waiters;
+  uint32_t Busy;
+  uint64_t LastLock;
+  KEVENT Lock;
+  KEVENT Event;
+  uint64_t CompletionContext;
+  uint64_t IrpListLock;
+  LIST_ENTRY IrpList;
+  uint64_t FileObjectExtension;
+};
+static_assert(offsetof(FILE_OBJECT, RelatedFileObject) == 0x40);
+static_assert(offsetof(FILE_OBJECT, Flags) == 0x50);
+static_assert(offsetof(FILE_OBJECT, FileName) == 0x58);
+static_assert(offsetof(FILE_OBJECT, CurrentByteOffset) == 0x68);
+static_assert(offsetof(FILE_OBJECT, Lock) == 0x80);
+static_assert(offsetof(FILE_OBJECT, Event) == 0x98);
+static_assert(sizeof(FILE_OBJECT) == 0xD8);
+
+struct MDL {
+  uint64_t Next;
+  int16_t Size;
+  int16_t MdlFlags;
+  uint16_t AllocationProcessorNumber;
+  uint16_t Reserved;
+  uint64_t Process;
+  uint64_t MappedSystemVa;
+  uint64_t StartVa;
+  uint32_t ByteCount;
+  uint32_t ByteOffset;
+};
+static_assert(sizeof(MDL) == 0x30);
+
+}  // namespace kemu::nt::layout
