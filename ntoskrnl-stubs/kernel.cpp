@@ -25,6 +25,7 @@ const Registry& builtin_registry() {
     register_dbg_exports(r);
     register_ex_exports(r);
     register_io_exports(r);
+    register_irp_exports(r);
     register_ke_exports(r);
     register_ke_sync_exports(r);
     register_thread_exports(r);

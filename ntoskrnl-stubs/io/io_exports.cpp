@@ -4,6 +4,7 @@
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
 
 namespace kemu::nt {
 
@@ -34,15 +35,14 @@ NtStatus IoDeleteSymbolicLink(Kernel& k, GuestVa link_name) {
   return k.io().delete_symbolic_link(k.read_unicode_string(link_name));
 }
 
+void IofCompleteRequest(Kernel& k, GuestVa irp, int8_t boost);
+
 // IopInvalidDeviceRequest: the routine every MajorFunction slot starts with.
-// It fails the request with STATUS_INVALID_DEVICE_REQUEST. IRPs are built by
-// the I/O manager of the next milestone; until then no request reaches it.
+// It completes the request with STATUS_INVALID_DEVICE_REQUEST.
 NtStatus IopInvalidDeviceRequest(Kernel& k, GuestVa device_object, GuestVa irp) {
-  // IRP.IoStatus.Status at 0x30, IoStatus.Information at 0x38 (x64).
-  if (irp) {
-    k.memory().write<uint32_t>(irp + 0x30, STATUS_INVALID_DEVICE_REQUEST);
-    k.memory().write<uint64_t>(irp + 0x38, 0);
-  }
+  k.memory().write<uint64_t>(irp + offsetof(layout::IRP, IoStatus), STATUS_INVALID_DEVICE_REQUEST);
+  k.memory().write<uint64_t>(irp + offsetof(layout::IRP, IoStatus) + 8, 0);
+  IofCompleteRequest(k, irp, 0);
   return STATUS_INVALID_DEVICE_REQUEST;
 }
 
