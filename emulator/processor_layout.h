@@ -28,6 +28,7 @@ constexpr uint64_t kInitialStack = 0x28;
 constexpr uint64_t kStackLimit = 0x30;
 constexpr uint64_t kStackBase = 0x38;
 constexpr uint64_t kApcStateProcess = 0xB8;  // KTHREAD.ApcState.Process
+constexpr uint64_t kPriority = 0xC3;          // KTHREAD.Priority (SCHAR)
 constexpr uint64_t kTeb = 0xF0;
 constexpr uint64_t kProcess = 0x220;       // KTHREAD.Process
 constexpr uint64_t kPreviousMode = 0x232;  // 0 KernelMode, 1 UserMode

@@ -42,7 +42,28 @@ uint32_t KeQueryMaximumProcessorCount(Kernel& k) { return 1; }
 
 uint32_t KeQueryTimeIncrement(Kernel& k) { return static_cast<uint32_t>(emu::Machine::kTimeIncrement); }
 
+// KeSetPriorityThread returns the previous priority. kemu schedules
+// cooperatively, so priorities are kept (KTHREAD.Priority at 0xC3) but do
+// not reorder execution. System threads start at priority 8.
+int32_t KeSetPriorityThread(Kernel& k, GuestVa thread, int32_t priority) {
+  GuestVa field = thread + emu::kthread::kPriority;
+  int8_t old = k.memory().read<int8_t>(field);
+  k.memory().write<int8_t>(field, static_cast<int8_t>(priority));
+  return old;
+}
+
+// One processor: affinity is always processor 0; the previous affinity is returned.
+uint64_t KeSetSystemAffinityThreadEx(Kernel& k, uint64_t affinity) { return 1; }
+void KeSetSystemAffinityThread(Kernel& k, uint64_t affinity) {}
+void KeRevertToUserAffinityThreadEx(Kernel& k, uint64_t affinity) {}
+void KeRevertToUserAffinityThread(Kernel& k) {}
+
 void register_ke_exports(Registry& r) {
+  KEMU_EXPORT(r, KeSetPriorityThread);
+  KEMU_EXPORT(r, KeSetSystemAffinityThreadEx);
+  KEMU_EXPORT(r, KeSetSystemAffinityThread);
+  KEMU_EXPORT(r, KeRevertToUserAffinityThreadEx);
+  KEMU_EXPORT(r, KeRevertToUserAffinityThread);
   KEMU_EXPORT(r, KeBugCheckEx);
   KEMU_EXPORT(r, KeBugCheck);
   KEMU_EXPORT(r, KeGetCurrentIrql);

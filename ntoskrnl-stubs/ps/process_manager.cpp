@@ -56,6 +56,7 @@ const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) {
   mem.write<uint64_t>(t + kt::kApcStateProcess, p.eprocess.value);
   mem.write<uint64_t>(t + kt::kProcess, p.eprocess.value);
   mem.write<uint8_t>(t + kt::kPreviousMode, static_cast<uint8_t>(ProcessorMode::KernelMode));
+  mem.write<int8_t>(t + kt::kPriority, 8);  // system threads start at priority 8
   mem.write<uint64_t>(t + kt::kCidUniqueProcess, pid);
   mem.write<uint64_t>(t + kt::kCidUniqueThread, tid);
   kernel_.machine().create_thread(tid, pid, t, p.eprocess, true);
