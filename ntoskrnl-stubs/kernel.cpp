@@ -72,6 +72,14 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
 
 Kernel::~Kernel() = default;
 
+void Kernel::raise_in_caller(uint32_t code, uint32_t flags, std::vector<uint64_t> params,
+                             std::optional<GuestVa> address) {
+  emu::RegisterContext ctx = machine_.cpu().save();
+  ctx.rip -= 2;  // back on the thunk's trap instruction
+  machine_.raise_exception(
+      {code, flags, address.value_or(machine_.return_address()), std::move(params), machine_.call_site()}, ctx);
+}
+
 std::u16string Kernel::read_unicode_string(GuestVa us) const {
   auto s = machine_.memory().read<layout::UNICODE_STRING>(us);
   std::u16string out(s.Length / 2, u'\0');

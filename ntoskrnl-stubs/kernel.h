@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,13 @@ class Kernel {
 
   // One entry per DbgPrint-family call, without its trailing newline.
   std::vector<std::string>& debug_output() { return debug_output_; }
+
+  // Raises an exception from inside the kernel routine being trapped, as the
+  // routine itself would: the routine's frame is a leaf below the driver's
+  // call, the exception address is where the driver resumes, reports point
+  // at the driver's call.
+  void raise_in_caller(uint32_t code, uint32_t flags = 0, std::vector<uint64_t> params = {},
+                       std::optional<GuestVa> address = std::nullopt);
 
   // --- guest string helpers (throw GuestAccessError on unmapped memory) ---
   // Contents of the UNICODE_STRING at `us` (Length bytes of Buffer).

@@ -36,14 +36,6 @@ std::optional<int64_t> read_timeout(Kernel& k, GuestVa timeout) {
   return k.memory().read<int64_t>(timeout);
 }
 
-// Raises from inside a routine as the kernel does (e.g. STATUS_MUTANT_NOT_OWNED).
-void raise(Kernel& k, uint32_t code) {
-  emu::Machine& m = k.machine();
-  emu::RegisterContext ctx = m.cpu().save();
-  ctx.rip -= 2;
-  m.raise_exception({code, 0, m.return_address(), {}, m.call_site()}, ctx);
-}
-
 }  // namespace
 
 // --- events ---------------------------------------------------------------------
@@ -94,7 +86,7 @@ int32_t KeReleaseMutex(Kernel& k, GuestVa mutex, bool wait) {
   GuestVa me = k.machine().current_thread().ethread;
   int32_t previous = signal_state(k, mutex);
   if (mem.read<uint64_t>(mutex + off::kMutantOwnerThread) != me.value || previous > 0) {
-    raise(k, 0xC0000046);  // STATUS_MUTANT_NOT_OWNED
+    k.raise_in_caller(0xC0000046);  // STATUS_MUTANT_NOT_OWNED
     return previous;
   }
   set_signal_state(k, mutex, previous + 1);
@@ -116,7 +108,7 @@ int32_t KeReleaseSemaphore(Kernel& k, GuestVa semaphore, int32_t increment, int3
   int32_t limit = k.memory().read<int32_t>(semaphore + off::kSemaphoreLimit);
   int64_t next = static_cast<int64_t>(previous) + adjustment;
   if (adjustment < 0 || next > limit) {
-    raise(k, 0xC0000047);  // STATUS_SEMAPHORE_LIMIT_EXCEEDED
+    k.raise_in_caller(0xC0000047);  // STATUS_SEMAPHORE_LIMIT_EXCEEDED
     return previous;
   }
   set_signal_state(k, semaphore, static_cast<int32_t>(next));

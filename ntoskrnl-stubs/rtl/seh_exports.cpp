@@ -26,15 +26,6 @@ struct ScopeRecord {
   uint32_t jump_target;
 };
 
-// Raise from inside a kernel routine: the routine's frame is a leaf below
-// the driver's call, and the exception address is where the driver resumes.
-void raise_from_routine(Kernel& k, uint32_t code, uint32_t flags, std::vector<uint64_t> params = {}) {
-  emu::Machine& m = k.machine();
-  emu::RegisterContext ctx = m.cpu().save();
-  ctx.rip -= 2;  // back on the thunk's trap instruction
-  m.raise_exception({code, flags, m.return_address(), std::move(params), m.call_site()}, ctx);
-}
-
 }  // namespace
 
 // __C_specific_handler(ExceptionRecord, EstablisherFrame, ContextRecord, DispatcherContext)
@@ -111,21 +102,19 @@ uint32_t __C_specific_handler(Kernel& k, GuestVa record, uint64_t establisher, G
 }
 
 // ExRaiseStatus / RtlRaiseStatus raise a noncontinuable exception with the status as code.
-void ExRaiseStatus(Kernel& k, uint32_t status) { raise_from_routine(k, status, seh::kExceptionNoncontinuable); }
-void RtlRaiseStatus(Kernel& k, uint32_t status) { raise_from_routine(k, status, seh::kExceptionNoncontinuable); }
-void ExRaiseAccessViolation(Kernel& k) { raise_from_routine(k, STATUS_ACCESS_VIOLATION, 0); }
-void ExRaiseDatatypeMisalignment(Kernel& k) { raise_from_routine(k, STATUS_DATATYPE_MISALIGNMENT, 0); }
+void ExRaiseStatus(Kernel& k, uint32_t status) { k.raise_in_caller(status, seh::kExceptionNoncontinuable); }
+void RtlRaiseStatus(Kernel& k, uint32_t status) { k.raise_in_caller(status, seh::kExceptionNoncontinuable); }
+void ExRaiseAccessViolation(Kernel& k) { k.raise_in_caller(STATUS_ACCESS_VIOLATION, 0); }
+void ExRaiseDatatypeMisalignment(Kernel& k) { k.raise_in_caller(STATUS_DATATYPE_MISALIGNMENT, 0); }
 
 // RtlRaiseException raises the caller's record as given.
 void RtlRaiseException(Kernel& k, GuestVa record) {
   auto rec = k.memory().read<seh::EXCEPTION_RECORD>(record);
   std::vector<uint64_t> params(rec.ExceptionInformation,
                                rec.ExceptionInformation + std::min<uint32_t>(rec.NumberParameters, 15));
-  emu::Machine& m = k.machine();
-  emu::RegisterContext ctx = m.cpu().save();
-  ctx.rip -= 2;
-  GuestVa address = rec.ExceptionAddress ? GuestVa{rec.ExceptionAddress} : m.return_address();
-  m.raise_exception({rec.ExceptionCode, rec.ExceptionFlags, address, std::move(params), m.call_site()}, ctx);
+  std::optional<GuestVa> address;
+  if (rec.ExceptionAddress) address = GuestVa{rec.ExceptionAddress};
+  k.raise_in_caller(rec.ExceptionCode, rec.ExceptionFlags, std::move(params), address);
 }
 
 void RtlUnwindEx(Kernel& k, uint64_t target_frame, GuestVa target_ip, GuestVa record,
