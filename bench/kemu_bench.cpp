@@ -1,6 +1,7 @@
 // kemu's performance numbers on real sample drivers: what one API trap round
 // trip costs, how long a whole small run takes, and how fast plain guest code
-// executes. Each iteration is a fresh Session, as `kemu run` would do.
+// executes, and what one guest exception dispatch round trip costs. Each
+// iteration is a fresh Session, as `kemu run` would do.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,9 @@ using kemu::harness::StopReason;
 
 // samples/apiloop/apiloop.c APILOOP_CALLS.
 constexpr uint64_t kApiLoopCalls = 1'000'000;
+
+// samples/sehloop/sehloop.c SEHLOOP_ITERATIONS.
+constexpr uint64_t kSehLoopIterations = 20'000;
 
 std::string sample(const char* name) {
   return std::string(KEMU_SAMPLES_DIR) + "/" + name + ".sys";
@@ -93,6 +97,39 @@ void BM_ComputeInstructionsPerSecond(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_ComputeInstructionsPerSecond)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (4) exception dispatch round trip: sehloop.sys raises
+// STATUS_INSUFFICIENT_RESOURCES with ExRaiseStatus 20,000 times from a callee
+// of a __try; each raise goes through the search phase (the __except filter
+// runs in the guest), the unwind and the jump to the __except block. The
+// whole run is timed (load and unload included, nothing subtracted), and the
+// run must print that all 20,000 were filtered and handled.
+void BM_ExceptionDispatchRoundTrip(benchmark::State& state) {
+  const std::string path = sample("sehloop");
+  const std::string expected = "sehloop: " + std::to_string(kSehLoopIterations) + " raised " +
+                               std::to_string(kSehLoopIterations) + " filtered " +
+                               std::to_string(kSehLoopIterations) + " handled";
+  RunResult r;
+  uint64_t instructions = 0;
+  std::chrono::steady_clock::duration wall{};
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    if (!run_ok(state, path, r)) return;
+    wall += std::chrono::steady_clock::now() - start;
+    if (r.debug_output.size() != 1 || r.debug_output[0] != expected) {
+      state.SkipWithError("sehloop did not filter and handle every raise");
+      return;
+    }
+    instructions += r.stats.instructions;
+  }
+  const double dispatches =
+      static_cast<double>(kSehLoopIterations) * static_cast<double>(state.iterations());
+  state.counters["dispatches/s"] = benchmark::Counter(dispatches, benchmark::Counter::kIsRate);
+  state.counters["us/dispatch"] = std::chrono::duration<double, std::micro>(wall).count() / dispatches;
+  state.counters["instructions/run"] =
+      benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_ExceptionDispatchRoundTrip)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -754,6 +754,13 @@ void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uin
   record.params[3] = p4;
   record.rip = where;
   record.registers = registers ? *registers : cpu_.save();
+  // A null location: kernel work with no driver code running (e.g. a check
+  // made while unloading). There is no faulting instruction and no stack.
+  if (where.is_null()) {
+    record.registers = RegisterContext{};
+    request_stop({StopKind::Bugcheck, {}, std::move(record)});
+    return;
+  }
   record.stack = walk_stack(record.registers);
   // When the report points at the driver's call into a kernel routine, the
   // walk's first frame is that call's return address: the call site replaces it.
@@ -812,8 +819,13 @@ std::optional<Symbolized> Machine::symbolize(GuestVa va) const {
                                std::make_pair(static_cast<uint32_t>(s.offset), std::string("\xff")));
     if (it != m.symbols.begin()) {
       --it;
-      s.symbol = it->second;
-      s.symbol_offset = s.offset - it->first;
+      // A symbol names only its own function: past the end of the function
+      // that contains it (from .pdata), the address belongs to another one.
+      const RuntimeFunctionEntry* owner = lookup_function(m.functions, it->first);
+      if (!owner || s.offset < owner->end) {
+        s.symbol = it->second;
+        s.symbol_offset = s.offset - it->first;
+      }
     }
     // Inside a function the symbols do not name, call it by its start
     // (from .pdata) rather than by a symbol of another function.

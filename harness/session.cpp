@@ -127,6 +127,7 @@ struct Session::Impl {
       info.offset = s->offset;
       info.symbol = s->symbol;
     }
+    if (b.rip.is_null()) return info;  // raised by kernel work, not at a driver instruction
     info.instruction = machine->disassemble_one(b.rip);
     info.stack.push_back(frame_text(b.rip));
     for (GuestVa ret : b.stack) info.stack.push_back(frame_text(ret));
@@ -146,13 +147,13 @@ struct Session::Impl {
     auto inside = [&](GuestVa va) { return va.value >= start && va.value < end; };
     for (const nt::ke::TimerRecord& t : sched.timers()) {
       if (inside(t.timer)) {
-        machine->bugcheck(0xC7, 0, t.timer.value, start, end, t.timer);
+        machine->bugcheck(0xC7, 0, t.timer.value, start, end, GuestVa{});
         return;
       }
     }
     for (GuestVa dpc : sched.queued_dpcs()) {
       if (inside(dpc)) {
-        machine->bugcheck(0xC7, 1, dpc.value, start, end, dpc);
+        machine->bugcheck(0xC7, 1, dpc.value, start, end, GuestVa{});
         return;
       }
     }

@@ -97,6 +97,13 @@ class Scheduler : public emu::TrapTarget {
                 bool delay = false);
   // After a state change: grant signalled objects to waiters in wait order.
   void signal_test();
+  // True while thread `tid` is suspended in a wait: when it runs again, the
+  // routine that waited is called again and must skip its pre-wait steps
+  // (lock routines count themselves as waiters before waiting).
+  bool wait_suspended(uint32_t tid) const {
+    auto it = waits_.find(tid);
+    return it != waits_.end() && it->second.suspended;
+  }
 
   // --- timers and DPCs -----------------------------------------------------
   bool set_timer(GuestVa timer, int64_t due_time, uint32_t period_ms, GuestVa dpc);

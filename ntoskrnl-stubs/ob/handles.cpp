@@ -112,6 +112,10 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
   ObjectRecord& r = objects_.at(id);
   --r.handle_count;
   sync_header(r);
+  if (r.handle_count == 0) {
+    auto proc = close_procedures_.find(static_cast<uint8_t>(r.type));
+    if (proc != close_procedures_.end()) proc->second(id);
+  }
   // A temporary object loses its name with its last handle.
   if (r.handle_count == 0 && !r.permanent && r.parent != kNoObject) {
     objects_.at(r.parent).entries.erase(r.name);

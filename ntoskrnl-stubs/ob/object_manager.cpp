@@ -243,7 +243,15 @@ void ObjectManager::dereference(ObjectId id) {
   ObjectRecord& r = it->second;
   --r.pointer_count;
   sync_header(r);
-  if (r.pointer_count <= 0 && r.handle_count <= 0 && !r.permanent) destroy(id);
+  if (r.pointer_count <= 0 && r.handle_count <= 0 && !r.permanent && !r.deleting) destroy(id);
+}
+
+void ObjectManager::set_close_procedure(TypeIndex type, TypeProcedure procedure) {
+  close_procedures_[static_cast<uint8_t>(type)] = std::move(procedure);
+}
+
+void ObjectManager::set_delete_procedure(TypeIndex type, TypeProcedure procedure) {
+  delete_procedures_[static_cast<uint8_t>(type)] = std::move(procedure);
 }
 
 void ObjectManager::make_temporary(ObjectId id) {
@@ -258,6 +266,16 @@ void ObjectManager::make_temporary(ObjectId id) {
 }
 
 void ObjectManager::destroy(ObjectId id) {
+  {
+    ObjectRecord& r = objects_.at(id);
+    auto proc = delete_procedures_.find(static_cast<uint8_t>(r.type));
+    if (proc != delete_procedures_.end()) {
+      // The delete procedure may run driver code that references and
+      // dereferences the object: it must not be destroyed twice.
+      r.deleting = true;
+      proc->second(id);
+    }
+  }
   ObjectRecord& r = objects_.at(id);
   if (r.parent != kNoObject) {
     auto& entries = objects_.at(r.parent).entries;

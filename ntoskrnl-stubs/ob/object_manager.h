@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +44,7 @@ struct ObjectRecord {
   int64_t pointer_count = 0;
   int64_t handle_count = 0;
   bool permanent = false;
+  bool deleting = false;  // the delete procedure is running
   std::u16string link_target;                            // SymbolicLink
   std::map<std::u16string, ObjectId, NameLess> entries;  // Directory
 };
@@ -77,6 +79,12 @@ class ObjectManager {
   // directory and returns the rest of the path in `remaining`.
   std::optional<LookupResult> lookup(std::u16string_view path, bool follow_final_link = true,
                                      NtStatus* status = nullptr) const;
+
+  // Type procedures: called when the last handle to an object closes (a
+  // file's IRP_MJ_CLEANUP) and when it is deleted (IRP_MJ_CLOSE).
+  using TypeProcedure = std::function<void(ObjectId)>;
+  void set_close_procedure(TypeIndex type, TypeProcedure last_handle_closed);
+  void set_delete_procedure(TypeIndex type, TypeProcedure deleted);
 
   void reference(ObjectId id);
   // Drops a pointer reference; deletes a temporary object with no handles
@@ -125,6 +133,8 @@ class ObjectManager {
   ObjectId root_ = kNoObject;
   ObjectId global_dos_devices_ = kNoObject;
   std::map<uint32_t, HandleTable> tables_;
+  std::map<uint8_t, TypeProcedure> close_procedures_;
+  std::map<uint8_t, TypeProcedure> delete_procedures_;
 };
 
 }  // namespace kemu::nt::ob
