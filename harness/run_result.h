@@ -65,6 +65,18 @@ struct DriverInfo {
   uint64_t image_size = 0;
 };
 
+// One client request (a scenario step, or the opens `kemu run` makes by itself).
+struct StepResult {
+  std::string op;      // "open", "close", ...
+  std::string target;  // the path or the handle's name
+  std::optional<uint32_t> status;  // absent when the request never completed
+  bool pending = false;            // the driver pended it and never completed it
+  uint64_t information = 0;
+  uint64_t handle = 0;  // for a successful open
+  std::string output_hex;
+  bool expect_ok = true;
+};
+
 struct RunStats {
   uint64_t instructions = 0;
   uint64_t api_calls = 0;
@@ -77,6 +89,7 @@ struct RunResult {
   std::optional<uint32_t> driver_entry_status;  // absent when DriverEntry did not return
   std::vector<DeviceInfo> devices;             // devices alive after DriverEntry
   std::vector<std::string> debug_output;       // one entry per DbgPrint*, without trailing newline
+  std::vector<StepResult> steps;
   UnloadInfo unload;
   StopInfo stop;
   std::vector<UnimplementedCall> unimplemented;

@@ -55,6 +55,7 @@ struct Session::Impl {
   bool loaded = false;
   bool entry_succeeded = false;
   bool unloaded = false;
+  uint32_t client_thread = 0;  // created with the first client request
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   RunResult result;
 
@@ -342,9 +343,89 @@ void Session::unload_unguarded() {
 
 bool Session::stopped() const { return impl_->machine && impl_->machine->stopped(); }
 
+template <class Fn>
+void Session::as_client(Fn fn) {
+  Impl& s = *impl_;
+  if (!s.loaded) throw SessionError("a client request before load");
+  emu::Machine& m = *s.machine;
+  if (!s.client_thread) {
+    const nt::ps::ProcessRecord& p = s.kernel->ps().create_user_process("client.exe");
+    s.client_thread = s.kernel->ps().create_user_thread(p.pid).tid;
+  }
+  // A system call: the client's thread enters the kernel with PreviousMode
+  // UserMode at PASSIVE_LEVEL; the current process is the client.
+  uint32_t previous = m.current_thread().id;
+  m.switch_to(s.client_thread);
+  m.set_irql(irql::kPassive);
+  s.guarded(fn);
+  m.switch_to(previous);
+}
+
+namespace {
+// \\.\Name (Win32) is \??\Name in the native namespace.
+std::u16string native_path(const std::string& path) {
+  std::string p = path;
+  if (p.rfind(R"(\\.\)", 0) == 0) p = R"(\??\)" + p.substr(4);
+  return nt::to_utf16(p);
+}
+}  // namespace
+
+Session::OpenOutcome Session::open(const std::string& path, uint32_t desired_access) {
+  Impl& s = *impl_;
+  OpenOutcome out;
+  StepResult step;
+  step.op = "open";
+  step.target = path;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      nt::io::OpenRequest request;
+      request.path = native_path(path);
+      request.desired_access = desired_access;
+      nt::io::IoResult r = s.kernel->io().open(request, &out.handle);
+      out.pending = r.pending;
+      if (!r.pending) out.status = r.status;
+      step.information = r.information;
+    });
+  }
+  step.status = out.status;
+  step.pending = out.pending;
+  step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
+}
+
+NtStatus Session::close(uint64_t handle) {
+  Impl& s = *impl_;
+  NtStatus status = STATUS_INVALID_HANDLE;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      // NtClose from the client: PreviousMode UserMode rules (semantics.md §3).
+      status = s.kernel->ob().close_handle(handle, ProcessorMode::UserMode).value_or(STATUS_INVALID_HANDLE);
+    });
+  }
+  StepResult step;
+  step.op = "close";
+  step.target = fmt::format("{:#x}", handle);
+  step.status = status;
+  s.result.steps.push_back(step);
+  return status;
+}
+
 const RunResult& Session::run(const std::string& path) {
   load(path);
   driver_entry();
+  // Without a scenario, the client opens every named device the driver
+  // created and closes it again (cli.md).
+  if (impl_->entry_succeeded && !stopped()) {
+    std::vector<std::string> names;
+    for (const DeviceInfo& d : impl_->result.devices)
+      if (!d.name.empty()) names.push_back(d.name);
+    for (const std::string& name : names) {
+      OpenOutcome o = open(name);
+      if (o.status && nt_success(*o.status) && o.handle) close(o.handle);
+      if (stopped()) break;
+    }
+  }
   unload();
   return result();
 }

@@ -50,6 +50,18 @@ class Session {
   // Calls DriverUnload when set and records what was left behind.
   void unload();
 
+  // --- the client process (client.exe, a user thread, PreviousMode UserMode) ---
+  struct OpenOutcome {
+    std::optional<NtStatus> status;  // absent when the request never completed
+    uint64_t handle = 0;             // in the client's handle table
+    bool pending = false;
+  };
+  // NtCreateFile by the client: `path` is native (\Device\X, \??\X) or Win32 (\\.\X).
+  // Each request is recorded as a step of the run.
+  OpenOutcome open(const std::string& path, uint32_t desired_access = 0xC0000000);
+  // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
+  NtStatus close(uint64_t handle);
+
   // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
   bool stopped() const;
 
@@ -61,6 +73,8 @@ class Session {
 
  private:
   std::optional<NtStatus> driver_entry_unguarded();
+  template <class Fn>
+  void as_client(Fn fn);
   void unload_unguarded();
 
   struct Impl;

@@ -67,6 +67,7 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
   ob_->initialize();
   ps_->initialize();
   scheduler_->initialize();
+  io_->initialize();
   modules_->initialize_data();
 }
 

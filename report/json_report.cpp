@@ -78,6 +78,27 @@ Json unimplemented_json(const std::vector<harness::UnimplementedCall>& calls) {
   return arr;
 }
 
+Json steps_json(const std::vector<harness::StepResult>& steps) {
+  Json arr = Json::array();
+  for (const harness::StepResult& st : steps) {
+    Json j;
+    j["op"] = st.op;
+    j["path"] = st.target;
+    if (st.status) {
+      j["status"] = hex32(*st.status);
+      j["status_name"] = status_label(*st.status);
+    } else {
+      j["status"] = st.pending ? "pending" : "not_triggered";
+    }
+    j["information"] = st.information;
+    if (st.handle) j["handle"] = hex_addr(st.handle);
+    j["output_hex"] = st.output_hex;
+    j["expect_ok"] = st.expect_ok;
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
 Json stats_json(const harness::RunStats& s) {
   Json j;
   j["instructions"] = s.instructions;
@@ -95,7 +116,7 @@ nlohmann::ordered_json to_json(const harness::RunResult& r) {
   j["driver_entry"] = driver_entry_json(r.driver_entry_status);
   j["devices"] = devices_json(r.devices);
   j["debug_output"] = r.debug_output;
-  j["steps"] = Json::array();  // scenarios are not run yet
+  j["steps"] = steps_json(r.steps);
   j["unload"] = unload_json(r.unload);
   j["findings"] = Json::array();  // the verifier is not wired in yet
   j["stop"] = stop_json(r.stop);

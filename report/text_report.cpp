@@ -174,6 +174,16 @@ void write_unimplemented(Writer& w, const harness::RunResult& r) {
   }
 }
 
+void write_steps(Writer& w, const harness::RunResult& r) {
+  if (r.steps.empty()) return;
+  w.field("requests", plural(r.steps.size(), "request", "requests"));
+  for (const harness::StepResult& st : r.steps) {
+    std::string status = st.status ? status_label(*st.status) + " (" + hex32(*st.status) + ")"
+                                   : (st.pending ? std::string("pending") : std::string("not triggered"));
+    w.indented(1, fmt::format("{} {}: {}", printable(st.op), printable(st.target), status));
+  }
+}
+
 void write_unload(Writer& w, const harness::RunResult& r) {
   const auto& u = r.unload;
   std::string what;
@@ -261,6 +271,7 @@ std::string render_text(const harness::RunResult& r, bool color) {
   write_devices(w, r);
   write_debug_output(w, r);
   write_unimplemented(w, r);
+  write_steps(w, r);
   write_unload(w, r);
   write_stop(w, r);
   w.field("findings", w.s.green("none"));

@@ -183,6 +183,15 @@ NtStatus Scheduler::wait(const std::vector<GuestVa>& objects, bool wait_all, std
   return STATUS_UNSUCCESSFUL;
 }
 
+NtStatus Scheduler::wait_for_completion(GuestVa event) {
+  emu::Machine& m = kernel_.machine();
+  for (int n = 0; n < kMaxSteps && !m.stopped(); ++n) {
+    if (is_signalled(event, m.current_thread().ethread)) return STATUS_SUCCESS;
+    if (!step(true)) break;
+  }
+  return is_signalled(event, m.current_thread().ethread) ? STATUS_SUCCESS : STATUS_PENDING;
+}
+
 // --- progress --------------------------------------------------------------------
 
 std::optional<uint64_t> Scheduler::earliest_deadline() const {

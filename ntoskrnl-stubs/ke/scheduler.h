@@ -100,6 +100,11 @@ class Scheduler : public emu::TrapTarget {
   // True while thread `tid` is suspended in a wait: when it runs again, the
   // routine that waited is called again and must skip its pre-wait steps
   // (lock routines count themselves as waiters before waiting).
+  // The I/O manager waiting for a request it sent on behalf of a client:
+  // runs other work (and lets time move to timers) until `event` is
+  // signalled; STATUS_PENDING when nothing left can signal it.
+  NtStatus wait_for_completion(GuestVa event);
+
   bool wait_suspended(uint32_t tid) const {
     auto it = waits_.find(tid);
     return it != waits_.end() && it->second.suspended;

@@ -41,7 +41,17 @@ ProcessRecord& ProcessManager::create_process(uint32_t pid, const std::string& i
   return r;
 }
 
-const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) {
+const ProcessRecord& ProcessManager::create_user_process(const std::string& image_name) {
+  uint32_t pid = next_pid_;
+  next_pid_ += 4;  // process ids are multiples of 4
+  return create_process(pid, image_name, 0x100000ull + static_cast<uint64_t>(pid) * 0x1000);
+}
+
+const ThreadRecord& ProcessManager::create_user_thread(uint32_t pid) { return create_thread(pid, false); }
+
+const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) { return create_thread(pid, true); }
+
+const ThreadRecord& ProcessManager::create_thread(uint32_t pid, bool system) {
   auto& mem = kernel_.memory();
   const ProcessRecord& p = processes_.at(pid);
   ob::ObjectId id = kernel_.ob().create(ob::TypeIndex::Thread, kt::kSize);
@@ -55,11 +65,14 @@ const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) {
   mem.write(t, header);
   mem.write<uint64_t>(t + kt::kApcStateProcess, p.eprocess.value);
   mem.write<uint64_t>(t + kt::kProcess, p.eprocess.value);
-  mem.write<uint8_t>(t + kt::kPreviousMode, static_cast<uint8_t>(ProcessorMode::KernelMode));
+  mem.write<uint8_t>(t + kt::kPreviousMode,
+                     static_cast<uint8_t>(system ? ProcessorMode::KernelMode : ProcessorMode::UserMode));
   mem.write<int8_t>(t + kt::kPriority, 8);  // system threads start at priority 8
   mem.write<uint64_t>(t + kt::kCidUniqueProcess, pid);
   mem.write<uint64_t>(t + kt::kCidUniqueThread, tid);
-  kernel_.machine().create_thread(tid, pid, t, p.eprocess, true);
+  emu::Thread& mt = kernel_.machine().create_thread(tid, pid, t, p.eprocess, system);
+  // A user thread is in the kernel only inside a system call.
+  if (!system) mt.context = emu::ExecutionContext::SystemService;
   ThreadRecord& r = threads_[tid];
   r = ThreadRecord{tid, pid, id, t};
   return r;

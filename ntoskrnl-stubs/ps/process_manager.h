@@ -47,6 +47,10 @@ class ProcessManager {
 
   // A new system thread in `pid` (ETHREAD object plus a machine thread).
   const ThreadRecord& create_system_thread(uint32_t pid);
+  // A user process (its own pid and handle table) and a thread of it whose
+  // PreviousMode is UserMode: requests it makes enter the kernel as system calls.
+  const ProcessRecord& create_user_process(const std::string& image_name);
+  const ThreadRecord& create_user_thread(uint32_t pid);
 
  private:
   ProcessRecord& create_process(uint32_t pid, const std::string& image_name, uint64_t directory_table_base);
@@ -54,7 +58,9 @@ class ProcessManager {
   Kernel& kernel_;
   std::map<uint32_t, ProcessRecord> processes_;
   std::map<uint32_t, ThreadRecord> threads_;
+  const ThreadRecord& create_thread(uint32_t pid, bool system);
   uint32_t next_tid_ = 0x40;
+  uint32_t next_pid_ = 0x1234;
   uint32_t loader_thread_ = 0;
 };
 

@@ -1,0 +1,214 @@
+// File objects and the requests a client makes on them: NtCreateFile's path
+// to IRP_MJ_CREATE, IRP_MJ_CLEANUP when the last handle closes and
+// IRP_MJ_CLOSE when the last reference goes (semantics.md §5).
+#include <fmt/format.h>
+
+#include "ntoskrnl-stubs/io/io_manager.h"
+#include "ntoskrnl-stubs/io/irp.h"
+#include "ntoskrnl-stubs/ke/scheduler.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+
+namespace kemu::nt::io {
+
+using layout::FILE_OBJECT;
+using layout::IO_STACK_LOCATION;
+using layout::IRP;
+
+namespace {
+constexpr uint32_t kIoTag = 0x20206F49;          // 'Io  '
+constexpr uint32_t kFoSynchronousIo = 0x2;       // FO_SYNCHRONOUS_IO
+constexpr uint32_t kFoHandleCreated = 0x40000;   // FO_HANDLE_CREATED
+constexpr uint32_t kFoCleanupComplete = 0x4000;  // FO_CLEANUP_COMPLETE
+constexpr uint32_t kFileSynchronousIoAlert = 0x10;
+constexpr uint32_t kFileSynchronousIoNonalert = 0x20;
+constexpr uint32_t kIrpSynchronousApi = 0x4;
+constexpr uint32_t kIrpCreateOperation = 0x80;
+constexpr uint32_t kIrpCloseOperation = 0x400;
+// FILE_READ_DATA | FILE_WRITE_DATA | DELETE as they set ReadAccess/WriteAccess/DeleteAccess.
+constexpr uint32_t kFileReadData = 0x1, kFileWriteData = 0x2, kFileAppendData = 0x4, kFileExecute = 0x20,
+                   kDelete = 0x10000;
+}  // namespace
+
+void IoManager::initialize() {
+  kernel_.ob().set_close_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { cleanup_file(id); });
+  kernel_.ob().set_delete_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { close_file(id); });
+}
+
+IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode requestor,
+                                      const std::function<void(GuestVa, GuestVa)>& fill) {
+  auto& mem = kernel_.memory();
+  emu::Machine& m = kernel_.machine();
+  GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
+  int8_t stack_size = mem.read<int8_t>(device + offsetof(layout::DEVICE_OBJECT, StackSize));
+  GuestVa irp = IoAllocateIrp(kernel_, stack_size, false);
+  // The caller's IO_STATUS_BLOCK and event, in kernel pool (kemu is the caller).
+  auto scratch = m.pool().allocate(sizeof(layout::IO_STATUS_BLOCK) + sizeof(layout::KEVENT), 0, kIoTag, GuestVa{});
+  if (!irp || !scratch) return {STATUS_INSUFFICIENT_RESOURCES, 0, false};
+  GuestVa iosb = *scratch;
+  GuestVa event = *scratch + sizeof(layout::IO_STATUS_BLOCK);
+  mem.write(iosb, layout::IO_STATUS_BLOCK{STATUS_PENDING, 0});
+  layout::KEVENT ev{};
+  ev.Header.Type = 0;  // NotificationEvent
+  ev.Header.Size = sizeof(layout::KEVENT) / 4;
+  ev.Header.WaitListHead = {(event + 8).value, (event + 8).value};
+  mem.write(event, ev);
+
+  IRP h = mem.read<IRP>(irp);
+  h.RequestorMode = static_cast<int8_t>(requestor);
+  h.UserIosb = iosb.value;
+  h.UserEvent = event.value;
+  h.Thread = m.current_thread().ethread.value;
+  h.OriginalFileObject = file.value;
+  h.Flags = kIrpSynchronousApi;
+  mem.write(irp, h);
+  GuestVa stack{h.CurrentStackLocation - sizeof(IO_STACK_LOCATION)};
+  IO_STACK_LOCATION sl{};
+  sl.MajorFunction = major;
+  sl.FileObject = file.value;
+  mem.write(stack, sl);
+  fill(irp, stack);
+  threaded_irps_[irp.value] = ThreadedIrp{};
+
+  IoResult result;
+  NtStatus status = IofCallDriver(kernel_, device, irp);
+  if (m.stopped()) return {status, 0, false};
+  if (status == STATUS_PENDING) {
+    // A synchronous caller waits until the request completes.
+    if (kernel_.scheduler().wait_for_completion(event) == STATUS_PENDING) {
+      result.pending = true;
+      result.status = STATUS_PENDING;
+      return result;
+    }
+  }
+  auto io = mem.read<layout::IO_STATUS_BLOCK>(iosb);
+  // For a request that was not pended, the routine's return value is the status.
+  result.status = status == STATUS_PENDING ? static_cast<NtStatus>(io.Status) : status;
+  result.information = io.Information;
+  if (mem.read<layout::DISPATCHER_HEADER>(event).SignalState == 0) {
+    // Returned without completing: the IRP is lost to the caller (reported by
+    // the verifier later); the wait would hang on Windows.
+    result.pending = true;
+  }
+  m.pool().free(*scratch, std::nullopt);
+  return result;
+}
+
+IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
+  *handle = 0;
+  auto& ob = kernel_.ob();
+  auto& mem = kernel_.memory();
+  NtStatus status = STATUS_SUCCESS;
+  auto found = ob.lookup(request.path, true, &status);
+  if (!found) return {status, 0, false};
+  ob::ObjectRecord* target = ob.get(found->object);
+  if (target->type != ob::TypeIndex::Device) {
+    // Files, directories and other objects are opened by the object-manager milestone.
+    return {STATUS_OBJECT_TYPE_MISMATCH, 0, false};
+  }
+  GuestVa device = target->body;
+  // The request goes to the top of the device's attachment stack.
+  for (int guard = 0; guard < 64; ++guard) {
+    GuestVa above{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, AttachedDevice))};
+    if (!above) break;
+    device = above;
+  }
+
+  ob::ObjectId file_id = ob.create(ob::TypeIndex::File, sizeof(FILE_OBJECT));
+  GuestVa file = ob.get(file_id)->body;
+  const ob::TypeDescriptor& file_type = ob::descriptor(ob::TypeIndex::File);
+  uint32_t granted = ob::map_generic(request.desired_access, file_type.mapping);
+  FILE_OBJECT fo{};
+  fo.Type = layout::kIoTypeFile;
+  fo.Size = sizeof(FILE_OBJECT);
+  fo.DeviceObject = device.value;
+  fo.ReadAccess = (granted & (kFileReadData | kFileExecute)) != 0;
+  fo.WriteAccess = (granted & (kFileWriteData | kFileAppendData)) != 0;
+  fo.DeleteAccess = (granted & kDelete) != 0;
+  fo.SharedRead = (request.share_access & 1) != 0;
+  fo.SharedWrite = (request.share_access & 2) != 0;
+  fo.SharedDelete = (request.share_access & 4) != 0;
+  if (request.options & (kFileSynchronousIoAlert | kFileSynchronousIoNonalert)) fo.Flags |= kFoSynchronousIo;
+  // FileName: the part of the path after the device name (semantics.md §5).
+  if (!found->remaining.empty()) {
+    GuestVa name = kernel_.new_unicode_string(found->remaining, 1, kIoTag);
+    fo.FileName = mem.read<layout::UNICODE_STRING>(name);
+  }
+  fo.Lock.Header.Type = 1;  // SynchronizationEvent
+  fo.Lock.Header.Size = sizeof(layout::KEVENT) / 4;
+  fo.Lock.Header.WaitListHead = {(file + offsetof(FILE_OBJECT, Lock) + 8).value,
+                                 (file + offsetof(FILE_OBJECT, Lock) + 8).value};
+  fo.Event.Header.Type = 0;
+  fo.Event.Header.Size = sizeof(layout::KEVENT) / 4;
+  fo.Event.Header.WaitListHead = {(file + offsetof(FILE_OBJECT, Event) + 8).value,
+                                  (file + offsetof(FILE_OBJECT, Event) + 8).value};
+  fo.IrpList = {(file + offsetof(FILE_OBJECT, IrpList)).value, (file + offsetof(FILE_OBJECT, IrpList)).value};
+  mem.write(file, fo);
+  opened_files_[file.value] = false;
+
+  // IO_SECURITY_CONTEXT {SecurityQos, AccessState, DesiredAccess, FullCreateOptions}
+  // with a zeroed ACCESS_STATE carrying the desired and granted access.
+  auto security = kernel_.machine().pool().allocate(0x18 + 0xA0, 0, kIoTag, GuestVa{});
+  if (!security) return {STATUS_INSUFFICIENT_RESOURCES, 0, false};
+  std::vector<uint8_t> zero(0x18 + 0xA0, 0);
+  mem.write(*security, zero.data(), zero.size());
+  GuestVa access_state = *security + 0x18;
+  mem.write<uint64_t>(*security + 0x8, access_state.value);
+  mem.write<uint32_t>(*security + 0x10, request.desired_access);
+  mem.write<uint32_t>(*security + 0x14, request.options);
+  mem.write<uint32_t>(access_state + 0x18, granted);   // ACCESS_STATE.RemainingDesiredAccess
+  mem.write<uint32_t>(access_state + 0x20, request.desired_access);  // OriginalDesiredAccess
+
+  IoResult r = send_file_request(file, irp_mj::kCreate, kernel_.machine().previous_mode(),
+                                 [&](GuestVa irp, GuestVa stack) {
+                                   mem.write<uint32_t>(irp + offsetof(IRP, Flags),
+                                                       kIrpCreateOperation | kIrpSynchronousApi);
+                                   // Parameters.Create: SecurityContext, Options, FileAttributes, ShareAccess.
+                                   mem.write<uint64_t>(stack + 0x08, security->value);
+                                   mem.write<uint32_t>(stack + 0x10, (request.disposition << 24) |
+                                                                         (request.options & 0xFFFFFF));
+                                   mem.write<uint16_t>(stack + 0x18, 0x80);  // FILE_ATTRIBUTE_NORMAL
+                                   mem.write<uint16_t>(stack + 0x1A, static_cast<uint16_t>(request.share_access));
+                                 });
+  kernel_.machine().pool().free(*security, std::nullopt);
+  if (kernel_.machine().stopped() || r.pending || !nt_success(r.status)) {
+    // A failed open: the file object goes without CLEANUP or CLOSE.
+    opened_files_.erase(file.value);
+    if (ob.get(file_id)) ob.dereference(file_id);
+    return r;
+  }
+  opened_files_[file.value] = true;
+  *handle = ob.create_handle(file_id, request.desired_access, request.attributes);
+  mem.write<uint32_t>(file + offsetof(FILE_OBJECT, Flags),
+                      mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) | kFoHandleCreated);
+  ob.dereference(file_id);  // the handle now holds the object
+  return r;
+}
+
+void IoManager::cleanup_file(ob::ObjectId id) {
+  ob::ObjectRecord* r = kernel_.ob().get(id);
+  if (!r || !opened_files_[r->body.value] || kernel_.machine().stopped()) return;
+  GuestVa file = r->body;
+  // IRP_MJ_CLEANUP when the last handle closes (IopCloseFile: KernelMode requestor).
+  send_file_request(file, irp_mj::kCleanup, ProcessorMode::KernelMode, [&](GuestVa irp, GuestVa) {
+    kernel_.memory().write<uint32_t>(irp + offsetof(IRP, Flags), kIrpCloseOperation | kIrpSynchronousApi);
+  });
+  auto& mem = kernel_.memory();
+  mem.write<uint32_t>(file + offsetof(FILE_OBJECT, Flags),
+                      mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) | kFoCleanupComplete);
+}
+
+void IoManager::close_file(ob::ObjectId id) {
+  ob::ObjectRecord* r = kernel_.ob().get(id);
+  if (!r) return;
+  GuestVa file = r->body;
+  bool opened = opened_files_[file.value];
+  opened_files_.erase(file.value);
+  if (!opened || kernel_.machine().stopped()) return;
+  // IRP_MJ_CLOSE when the last reference goes (IopDeleteFile).
+  send_file_request(file, irp_mj::kClose, ProcessorMode::KernelMode, [&](GuestVa irp, GuestVa) {
+    kernel_.memory().write<uint32_t>(irp + offsetof(IRP, Flags), kIrpCloseOperation | kIrpSynchronousApi);
+  });
+}
+
+}  // namespace kemu::nt::io
