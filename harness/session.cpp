@@ -56,6 +56,44 @@ struct Session::Impl {
   bool entry_succeeded = false;
   bool unloaded = false;
   uint32_t client_thread = 0;  // created with the first client request
+  uint32_t client_pid = 0;
+  uint64_t user_cursor = 0x2000'0000;          // next client buffer
+  uint64_t kernel_scratch = 0xFFFF'F900'0000'0000;  // kemu-owned kernel pages for "kernel" placements
+
+  // A client buffer holding `bytes` (padded to `length`) where the placement says.
+  GuestVa place_buffer(const std::vector<uint8_t>& bytes, uint32_t length, Session::Placement placement) {
+    using P = Session::Placement;
+    auto& mem = machine->memory();
+    std::vector<uint8_t> content(std::max<size_t>(bytes.size(), length), 0);
+    std::copy(bytes.begin(), bytes.end(), content.begin());
+    switch (placement) {
+      case P::Null: return GuestVa{};
+      case P::Unmapped: return GuestVa{0xDEAD'0000};  // a user address never mapped
+      case P::KernelUnmapped: return GuestVa{0xFFFF'F9FF'DEAD'0000};
+      case P::Kernel: {
+        uint64_t size = page_up(std::max<uint64_t>(content.size(), 1));
+        GuestVa base{kernel_scratch};
+        kernel_scratch += size + 0x10000;
+        mem.map(base, size, Prot::ReadWrite, emu::RegionKind::Scratch, "kernel scratch buffer");
+        mem.write(base, content.data(), content.size());
+        return base;
+      }
+      default: {
+        bool misaligned = placement == P::Misaligned;
+        uint64_t need = content.size() + (misaligned ? 1 : 0);
+        uint64_t size = page_up(std::max<uint64_t>(need, 1));
+        GuestVa base{user_cursor};
+        user_cursor += size + 0x10000;  // an unmapped gap after every buffer
+        mem.map(base, size, Prot::ReadWrite, emu::RegionKind::UserMemory, "client buffer", client_pid);
+        GuestVa at = base + (misaligned ? 1 : 0);
+        // page_end: the real bytes end on the last byte of the page; the next page is unmapped.
+        if (placement == P::PageEnd) at = base + size - content.size();
+        mem.write(at, content.data(), content.size());
+        if (placement == P::ReadOnly) mem.protect(base, size, Prot::Read);
+        return at;
+      }
+    }
+  }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   RunResult result;
 
@@ -350,6 +388,7 @@ void Session::as_client(Fn fn) {
   emu::Machine& m = *s.machine;
   if (!s.client_thread) {
     const nt::ps::ProcessRecord& p = s.kernel->ps().create_user_process("client.exe");
+    s.client_pid = p.pid;
     s.client_thread = s.kernel->ps().create_user_thread(p.pid).tid;
   }
   // A system call: the client's thread enters the kernel with PreviousMode
@@ -409,6 +448,40 @@ NtStatus Session::close(uint64_t handle) {
   step.status = status;
   s.result.steps.push_back(step);
   return status;
+}
+
+Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
+  Impl& s = *impl_;
+  IoctlOutcome out;
+  StepResult step;
+  step.op = "ioctl";
+  step.target = fmt::format("{:#x} code {:#010x}", request.handle, request.code);
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      GuestVa in = s.place_buffer(request.input, 0, request.input_placement);
+      GuestVa outbuf = s.place_buffer(request.output, request.output_length, request.output_placement);
+      out.input_address = in.value;
+      out.output_address = outbuf.value;
+      uint32_t in_len = request.input_length.value_or(static_cast<uint32_t>(request.input.size()));
+      nt::io::IoResult r = s.kernel->io().device_control(request.handle, request.code, in, in_len, outbuf,
+                                                         request.output_length);
+      out.pending = r.pending;
+      if (!r.pending) out.status = r.status;
+      out.information = r.information;
+      out.output.resize(request.output_length);
+      if (!s.machine->memory().read(outbuf, out.output.data(), out.output.size())) out.output.clear();
+    });
+  }
+  step.status = out.status;
+  step.pending = out.pending;
+  step.information = out.information;
+  static const char* kHex = "0123456789abcdef";
+  for (uint8_t b : out.output) {
+    step.output_hex.push_back(kHex[b >> 4]);
+    step.output_hex.push_back(kHex[b & 15]);
+  }
+  s.result.steps.push_back(step);
+  return out;
 }
 
 const RunResult& Session::run(const std::string& path) {

@@ -62,6 +62,28 @@ class Session {
   // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
   NtStatus close(uint64_t handle);
 
+  // Where a client buffer lives (cli.md placements).
+  enum class Placement { Normal, PageEnd, Null, Unmapped, Kernel, KernelUnmapped, ReadOnly, Misaligned };
+  struct IoctlRequest {
+    uint64_t handle = 0;
+    uint32_t code = 0;
+    std::vector<uint8_t> input;
+    std::optional<uint32_t> input_length;  // defaults to input.size(); may lie
+    std::vector<uint8_t> output;           // initial contents, padded with zeros
+    uint32_t output_length = 0;
+    Placement input_placement = Placement::Normal;
+    Placement output_placement = Placement::Normal;
+  };
+  struct IoctlOutcome {
+    std::optional<NtStatus> status;
+    uint64_t information = 0;
+    bool pending = false;
+    std::vector<uint8_t> output;  // the client's output buffer afterwards (when readable)
+    uint64_t input_address = 0, output_address = 0;
+  };
+  // NtDeviceIoControlFile by the client with buffers in its address space.
+  IoctlOutcome ioctl(const IoctlRequest& request);
+
   // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
   bool stopped() const;
 

@@ -25,6 +25,12 @@ constexpr uint32_t kFileSynchronousIoNonalert = 0x20;
 constexpr uint32_t kIrpSynchronousApi = 0x4;
 constexpr uint32_t kIrpCreateOperation = 0x80;
 constexpr uint32_t kIrpCloseOperation = 0x400;
+constexpr uint32_t kIrpBufferedIo = 0x10;
+constexpr uint32_t kIrpDeallocateBuffer = 0x20;
+constexpr uint32_t kIrpInputOperation = 0x40;
+// What the bytes of a system buffer the caller's input did not fill hold: a
+// recognisable pattern (pool is not zeroed on Windows).
+constexpr uint8_t kUninitializedFill = 0xCD;
 // FILE_READ_DATA | FILE_WRITE_DATA | DELETE as they set ReadAccess/WriteAccess/DeleteAccess.
 constexpr uint32_t kFileReadData = 0x1, kFileWriteData = 0x2, kFileAppendData = 0x4, kFileExecute = 0x20,
                    kDelete = 0x10000;
@@ -36,7 +42,8 @@ void IoManager::initialize() {
 }
 
 IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode requestor,
-                                      const std::function<void(GuestVa, GuestVa)>& fill) {
+                                      const std::function<void(GuestVa, GuestVa)>& fill,
+                                      ThreadedIrp completion) {
   auto& mem = kernel_.memory();
   emu::Machine& m = kernel_.machine();
   GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
@@ -68,7 +75,7 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
   sl.FileObject = file.value;
   mem.write(stack, sl);
   fill(irp, stack);
-  threaded_irps_[irp.value] = ThreadedIrp{};
+  threaded_irps_[irp.value] = completion;
 
   IoResult result;
   NtStatus status = IofCallDriver(kernel_, device, irp);
@@ -183,6 +190,87 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
                       mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) | kFoHandleCreated);
   ob.dereference(file_id);  // the handle now holds the object
   return r;
+}
+
+IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input, uint32_t input_length,
+                                   GuestVa output, uint32_t output_length, bool internal) {
+  auto& ob = kernel_.ob();
+  auto& mem = kernel_.memory();
+  emu::Machine& m = kernel_.machine();
+  ProcessorMode mode = m.previous_mode();
+  ob::ObjectId file_id = ob::kNoObject;
+  ob::HandleInfo info;
+  NtStatus status = ob.reference_by_handle(handle, 0, ob::TypeIndex::File, mode, &file_id, &info);
+  if (!nt_success(status)) return {status, 0, false};
+  GuestVa file = ob.get(file_id)->body;
+  auto done = [&](IoResult r) {
+    if (ob.get(file_id)) ob.dereference(file_id);
+    return r;
+  };
+  // The access bits of the control code, checked before any IRP exists: the
+  // handle needs at least one of the rights they name (FILE_READ_DATA 1,
+  // FILE_WRITE_DATA 2), for UserMode callers.
+  uint32_t required = (code >> 14) & 3;
+  if (mode == ProcessorMode::UserMode && required != 0 && (info.granted_access & required) == 0)
+    return done({STATUS_ACCESS_DENIED, 0, false});
+
+  uint32_t method = code & 3;
+  // The system service probes the caller's buffers (METHOD_NEITHER: not at all).
+  auto in_user_range = [](GuestVa va, uint32_t length) {
+    return length == 0 || (va.value + length >= va.value && va.value + length <= kemu::layout::kUserProbeAddress);
+  };
+  if (mode == ProcessorMode::UserMode && method != 3 &&
+      (!in_user_range(input, input_length) || !in_user_range(output, output_length)))
+    return done({STATUS_ACCESS_VIOLATION, 0, false});
+
+  ThreadedIrp completion;
+  GuestVa system_buffer;
+  if (method == 0 || (method != 3 && input_length)) {
+    // METHOD_BUFFERED: one nonpaged buffer of max(in, out); direct I/O: the input only.
+    uint32_t size = method == 0 ? std::max(input_length, output_length) : input_length;
+    if (size) {
+      auto block = m.pool().allocate(size, 0, kIoTag, GuestVa{});
+      if (!block) return done({STATUS_INSUFFICIENT_RESOURCES, 0, false});
+      system_buffer = *block;
+      std::vector<uint8_t> bytes(size, kUninitializedFill);
+      if (input_length && !mem.read(input, bytes.data(), input_length)) {
+        m.pool().free(system_buffer, std::nullopt);
+        return done({STATUS_ACCESS_VIOLATION, 0, false});
+      }
+      // The input is copied in; the rest is not initialised (a recognisable pattern).
+      mem.write(system_buffer, bytes.data(), bytes.size());
+    }
+  }
+  if (method == 1 || method == 2) {
+    if (output_length) {
+      if (system_buffer) m.pool().free(system_buffer, std::nullopt);
+      m.request_stop({emu::StopKind::Unimplemented,
+                      "METHOD_IN_DIRECT/METHOD_OUT_DIRECT with an output buffer needs MDLs for user "
+                      "pages, not implemented yet",
+                      {}});
+      return done({STATUS_NOT_IMPLEMENTED, 0, false});
+    }
+  }
+  completion.system_buffer = system_buffer;
+  completion.output = output;
+  completion.output_length = output_length;
+  completion.buffered_copy_back = method == 0;
+
+  IoResult r = send_file_request(
+      file, internal ? irp_mj::kInternalDeviceControl : irp_mj::kDeviceControl, mode,
+      [&](GuestVa irp, GuestVa stack) {
+        uint32_t flags = kIrpSynchronousApi;
+        if (method == 0) flags |= kIrpBufferedIo | kIrpDeallocateBuffer | (output_length ? kIrpInputOperation : 0);
+        mem.write<uint32_t>(irp + offsetof(IRP, Flags), flags);
+        mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), system_buffer.value);
+        if (method == 0 || method == 3) mem.write<uint64_t>(irp + offsetof(IRP, UserBuffer), output.value);
+        mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, OutputBufferLength), output_length);
+        mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, InputBufferLength), input_length);
+        mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, IoControlCode), code);
+        if (method == 3) mem.write<uint64_t>(stack + offsetof(IO_STACK_LOCATION, Type3InputBuffer), input.value);
+      },
+      completion);
+  return done(r);
 }
 
 void IoManager::cleanup_file(ob::ObjectId id) {

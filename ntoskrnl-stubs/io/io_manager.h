@@ -92,6 +92,13 @@ class IoManager {
   // and on success creates a handle in the current process's table.
   IoResult open(const OpenRequest& request, uint64_t* handle);
 
+  // NtDeviceIoControlFile from the current thread: the CTL_CODE access check
+  // against the handle's granted access, buffers per the code's method
+  // (semantics.md §5), the IRP sent and waited for, METHOD_BUFFERED output
+  // copied back (Information bytes, unclamped, unless the status is an error).
+  IoResult device_control(uint64_t handle, uint32_t code, GuestVa input, uint32_t input_length,
+                          GuestVa output, uint32_t output_length, bool internal = false);
+
   // Creates \Driver\<service_name>, its DRIVER_EXTENSION, a loader entry and
   // the RegistryPath string; every MajorFunction points at the routine that
   // completes requests with STATUS_INVALID_DEVICE_REQUEST.
@@ -124,7 +131,8 @@ class IoManager {
   // Builds an IRP for `file` with one request, sends it to the file's device
   // and waits for it the way a synchronous caller does.
   IoResult send_file_request(GuestVa file, uint8_t major, ProcessorMode requestor,
-                             const std::function<void(GuestVa irp, GuestVa stack)>& fill);
+                             const std::function<void(GuestVa irp, GuestVa stack)>& fill,
+                             ThreadedIrp completion = {});
   void cleanup_file(ob::ObjectId file);
   void close_file(ob::ObjectId file);
   std::map<uint64_t, bool> opened_files_;  // FILE_OBJECT -> IRP_MJ_CREATE succeeded

@@ -1,0 +1,140 @@
+/*
+ * methods.sys - a device driven by a user-mode client: one IOCTL per buffer
+ * method, an IOCTL that needs FILE_WRITE_ACCESS, and an IOCTL that reports
+ * what the dispatch routine sees (RequestorMode, ExGetPreviousMode, the
+ * current process, the buffers) and the CREATE/CLEANUP/CLOSE counters.
+ */
+#include "kemu_sample.h"
+
+KEMU_DRIVER_ENTRY;
+
+#define METHODS_TYPE 0x8000
+#define IOCTL_BUFFERED_UPPER CTL_CODE(METHODS_TYPE, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_NEITHER_UPPER CTL_CODE(METHODS_TYPE, 0x801, METHOD_NEITHER, FILE_ANY_ACCESS)
+#define IOCTL_NEEDS_WRITE CTL_CODE(METHODS_TYPE, 0x802, METHOD_BUFFERED, FILE_WRITE_ACCESS)
+#define IOCTL_INFO CTL_CODE(METHODS_TYPE, 0x803, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
+typedef struct {
+  ULONG requestor_mode;
+  ULONG previous_mode;
+  ULONG64 process_id;
+  ULONG creates, cleanups, closes;
+  ULONG input_length, output_length;
+  ULONG64 system_buffer;
+  ULONG system_buffer_is_kernel;
+  ULONG pattern_byte; /* the first system-buffer byte past the input */
+} METHODS_INFO;
+
+static PDEVICE_OBJECT g_device;
+static LONG g_creates, g_cleanups, g_closes;
+
+static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+  return status;
+}
+
+static NTSTATUS NTAPI DispatchCreateClose(PDEVICE_OBJECT device, PIRP irp) {
+  UCHAR major = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
+  UNREFERENCED_PARAMETER(device);
+  if (major == IRP_MJ_CREATE) InterlockedIncrement(&g_creates);
+  if (major == IRP_MJ_CLEANUP) InterlockedIncrement(&g_cleanups);
+  if (major == IRP_MJ_CLOSE) InterlockedIncrement(&g_closes);
+  return complete(irp, STATUS_SUCCESS, 0);
+}
+
+/* User memory is touched in a callee, inside the caller's __try. */
+__declspec(noinline) static void upper_copy(char* out, const char* in, ULONG n) {
+  ULONG i;
+  for (i = 0; i < n; ++i) out[i] = (in[i] >= 'a' && in[i] <= 'z') ? in[i] - 32 : in[i];
+}
+
+static NTSTATUS neither_upper(PIO_STACK_LOCATION sl, PIRP irp, ULONG_PTR* info) {
+  PVOID in = sl->Parameters.DeviceIoControl.Type3InputBuffer;
+  PVOID out = irp->UserBuffer;
+  ULONG in_len = sl->Parameters.DeviceIoControl.InputBufferLength;
+  ULONG out_len = sl->Parameters.DeviceIoControl.OutputBufferLength;
+  ULONG n = in_len < out_len ? in_len : out_len;
+  __try {
+    ProbeForRead(in, in_len, 1);
+    ProbeForWrite(out, out_len, 1);
+    upper_copy(out, in, n);
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    return GetExceptionCode();
+  }
+  *info = n;
+  return STATUS_SUCCESS;
+}
+
+static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
+  PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+  ULONG in_len = sl->Parameters.DeviceIoControl.InputBufferLength;
+  ULONG out_len = sl->Parameters.DeviceIoControl.OutputBufferLength;
+  ULONG_PTR info = 0;
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(device);
+  switch (sl->Parameters.DeviceIoControl.IoControlCode) {
+    case IOCTL_BUFFERED_UPPER: {
+      char* buffer = irp->AssociatedIrp.SystemBuffer;
+      ULONG n = in_len < out_len ? in_len : out_len;
+      if (n) upper_copy(buffer, buffer, n);
+      return complete(irp, STATUS_SUCCESS, n);
+    }
+    case IOCTL_NEITHER_UPPER:
+      status = neither_upper(sl, irp, &info);
+      return complete(irp, status, info);
+    case IOCTL_NEEDS_WRITE:
+      return complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_INFO: {
+      METHODS_INFO* mi = irp->AssociatedIrp.SystemBuffer;
+      UCHAR first_free;
+      if (out_len < sizeof(*mi)) return complete(irp, STATUS_BUFFER_TOO_SMALL, 0);
+      first_free = in_len < out_len ? ((UCHAR*)mi)[in_len] : 0;
+      RtlZeroMemory(mi, sizeof(*mi));
+      mi->requestor_mode = irp->RequestorMode;
+      mi->previous_mode = ExGetPreviousMode();
+      mi->process_id = (ULONG64)(ULONG_PTR)PsGetCurrentProcessId();
+      mi->creates = g_creates;
+      mi->cleanups = g_cleanups;
+      mi->closes = g_closes;
+      mi->input_length = in_len;
+      mi->output_length = out_len;
+      mi->system_buffer = (ULONG64)(ULONG_PTR)irp->AssociatedIrp.SystemBuffer;
+      mi->system_buffer_is_kernel = (ULONG_PTR)irp->AssociatedIrp.SystemBuffer >= (ULONG_PTR)MmSystemRangeStart;
+      mi->pattern_byte = first_free;
+      return complete(irp, STATUS_SUCCESS, sizeof(*mi));
+    }
+    default:
+      return complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+  }
+}
+
+static VOID NTAPI Unload(PDRIVER_OBJECT driver) {
+  UNICODE_STRING link;
+  UNREFERENCED_PARAMETER(driver);
+  RtlInitUnicodeString(&link, L"\\??\\KemuMethods");
+  IoDeleteSymbolicLink(&link);
+  IoDeleteDevice(g_device);
+}
+
+NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
+  UNICODE_STRING name, link;
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(RegistryPath);
+  RtlInitUnicodeString(&name, L"\\Device\\KemuMethods");
+  RtlInitUnicodeString(&link, L"\\??\\KemuMethods");
+  status = IoCreateDevice(DriverObject, 0, &name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN, FALSE, &g_device);
+  if (!NT_SUCCESS(status)) return status;
+  status = IoCreateSymbolicLink(&link, &name);
+  if (!NT_SUCCESS(status)) {
+    IoDeleteDevice(g_device);
+    return status;
+  }
+  DriverObject->MajorFunction[IRP_MJ_CREATE] = DispatchCreateClose;
+  DriverObject->MajorFunction[IRP_MJ_CLEANUP] = DispatchCreateClose;
+  DriverObject->MajorFunction[IRP_MJ_CLOSE] = DispatchCreateClose;
+  DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = DispatchControl;
+  DriverObject->DriverUnload = Unload;
+  return STATUS_SUCCESS;
+}

@@ -1,0 +1,119 @@
+// End-to-end: the client drives samples/methods through NtDeviceIoControlFile.
+#include <cstring>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "e2e_paths.h"
+#include "harness/session.h"
+
+namespace {
+
+using kemu::harness::Session;
+
+constexpr uint32_t kBufferedUpper = 0x80002000;
+constexpr uint32_t kNeitherUpper = 0x80002007;
+constexpr uint32_t kNeedsWrite = 0x8000A008;
+constexpr uint32_t kInfo = 0x8000200C;
+constexpr uint32_t kGenericRead = 0x80000000, kGenericWrite = 0x40000000;
+
+struct MethodsInfo {
+  uint32_t requestor_mode, previous_mode;
+  uint64_t process_id;
+  uint32_t creates, cleanups, closes, input_length, output_length, pad;
+  uint64_t system_buffer;
+  uint32_t system_buffer_is_kernel, pattern_byte;
+};
+static_assert(sizeof(MethodsInfo) == 56);
+
+std::vector<uint8_t> bytes(const char* s) { return std::vector<uint8_t>(s, s + std::strlen(s)); }
+
+class E2eMethods : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    session_.load(kemu::e2e::sample("methods"));
+    ASSERT_EQ(session_.driver_entry(), 0u);
+    auto o = session_.open("\\\\.\\KemuMethods", kGenericRead | kGenericWrite);
+    ASSERT_EQ(o.status, 0u);
+    handle_ = o.handle;
+  }
+
+  MethodsInfo info(uint64_t handle, std::vector<uint8_t> input = {}) {
+    Session::IoctlRequest rq;
+    rq.handle = handle;
+    rq.code = kInfo;
+    rq.input = std::move(input);
+    rq.output_length = sizeof(MethodsInfo);
+    auto r = session_.ioctl(rq);
+    EXPECT_EQ(r.status, 0u);
+    EXPECT_EQ(r.information, sizeof(MethodsInfo));
+    MethodsInfo mi{};
+    if (r.output.size() == sizeof(mi)) std::memcpy(&mi, r.output.data(), sizeof(mi));
+    return mi;
+  }
+
+  Session session_;
+  uint64_t handle_ = 0;
+};
+
+TEST_F(E2eMethods, BufferedCopiesInformationBytesBack) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kBufferedUpper;
+  rq.input = bytes("hello");
+  rq.output = bytes("zzzzzzzz");
+  rq.output_length = 8;
+  auto r = session_.ioctl(rq);
+  ASSERT_EQ(r.status, 0u);
+  EXPECT_EQ(r.information, 5u);
+  // Exactly Information bytes come back; the rest of the caller's buffer is untouched.
+  EXPECT_EQ(std::string(r.output.begin(), r.output.end()), "HELLOzzz");
+  EXPECT_LT(r.input_address, 0x7FFFFFFF0000ull);
+}
+
+TEST_F(E2eMethods, DispatchRunsInTheClientWithUserModeRequestor) {
+  MethodsInfo mi = info(handle_, {1, 2, 3, 4});
+  EXPECT_EQ(mi.requestor_mode, 1u);  // Irp->RequestorMode: UserMode
+  EXPECT_EQ(mi.previous_mode, 1u);   // ExGetPreviousMode(): UserMode
+  EXPECT_EQ(mi.process_id, 0x1234u);  // the client process is current
+  EXPECT_EQ(mi.creates, 1u);
+  EXPECT_EQ(mi.input_length, 4u);
+  EXPECT_EQ(mi.output_length, sizeof(MethodsInfo));
+  // METHOD_BUFFERED: a kernel buffer of max(in, out); past the input, not initialised.
+  EXPECT_EQ(mi.system_buffer_is_kernel, 1u);
+  EXPECT_EQ(mi.pattern_byte, 0xCDu);
+}
+
+TEST_F(E2eMethods, WriteAccessIoctlOnAReadOnlyHandleIsDeniedBeforeTheDriver) {
+  auto ro = session_.open("\\\\.\\KemuMethods", kGenericRead);
+  ASSERT_EQ(ro.status, 0u);
+  Session::IoctlRequest rq;
+  rq.handle = ro.handle;
+  rq.code = kNeedsWrite;
+  EXPECT_EQ(session_.ioctl(rq).status, 0xC0000022u);  // STATUS_ACCESS_DENIED
+  rq.handle = handle_;
+  EXPECT_EQ(session_.ioctl(rq).status, 0u);
+}
+
+TEST_F(E2eMethods, NeitherPassesTheCallersPointers) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kNeitherUpper;
+  rq.input = bytes("abc");
+  rq.output_length = 3;
+  auto r = session_.ioctl(rq);
+  ASSERT_EQ(r.status, 0u);
+  EXPECT_EQ(std::string(r.output.begin(), r.output.end()), "ABC");
+}
+
+TEST_F(E2eMethods, CleanupOnLastHandleCloseOnLastReference) {
+  auto second = session_.open("\\Device\\KemuMethods");
+  ASSERT_EQ(second.status, 0u);
+  EXPECT_EQ(session_.close(second.handle), 0u);
+  MethodsInfo mi = info(handle_);
+  EXPECT_EQ(mi.creates, 2u);
+  EXPECT_EQ(mi.cleanups, 1u);
+  EXPECT_EQ(mi.closes, 1u);
+}
+
+}  // namespace
