@@ -7,6 +7,9 @@ int exit_status(const harness::RunResult& r) {
   // TODO(verifier): any finding is also 1 once RunResult carries findings.
   switch (r.stop.reason) {
     case StopReason::Completed:
+      // Every `expect` of the scenario must have held (cli.md).
+      for (const harness::StepResult& step : r.steps)
+        if (!step.expect_ok) return kExitProblem;
       return kExitClean;
     case StopReason::Bugcheck:
     case StopReason::Timeout:

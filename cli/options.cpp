@@ -205,7 +205,6 @@ std::variant<RunOptions, std::string> parse_run_options(int argc, const char* co
 }
 
 std::optional<std::string> first_unimplemented_option(const RunOptions& o) {
-  if (!o.scenario.empty()) return "--scenario";
   if (!o.sarif.empty()) return "--sarif";
   if (o.explain) return "--explain";
   if (!o.files.empty()) return "--files";

@@ -18,7 +18,7 @@ namespace kemu::cli {
 // `kemu run DRIVER.sys [options]`.
 struct RunOptions {
   std::string driver;
-  std::string scenario;     // --scenario (not implemented yet)
+  std::string scenario;     // --scenario FILE.yaml
   std::string as = "user";  // --as user|admin (accepted, no effect yet)
   std::string json;         // --json PATH, "-" for stdout, empty for none
   std::string sarif;        // --sarif PATH (not implemented yet)

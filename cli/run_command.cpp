@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/exit_status.h"
 #include "cli/io.h"
+#include "harness/scenario.h"
 #include "harness/session.h"
 #include "report/json_report.h"
 #include "report/text_report.h"
@@ -22,7 +23,13 @@ int run_command(const RunOptions& o) {
   harness::RunResult result;
   try {
     harness::Session session(to_session_options(o));
-    result = session.run(o.driver);
+    if (o.scenario.empty()) {
+      result = session.run(o.driver);
+    } else {
+      // The whole scenario is validated before the driver runs (exit 2 on an error).
+      harness::Scenario scenario = harness::parse_scenario(o.scenario);
+      result = harness::run_scenario(session, o.driver, scenario);
+    }
   } catch (const std::exception& e) {
     // SessionError (bad PE, unreadable file) and anything else host-side.
     put(stderr, fmt::format("kemu: {}\n", e.what()));

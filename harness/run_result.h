@@ -69,6 +69,7 @@ struct DriverInfo {
 struct StepResult {
   std::string op;      // "open", "close", ...
   std::string target;  // the path or the handle's name
+  std::optional<uint32_t> code;  // ioctl: the control code
   std::optional<uint32_t> status;  // absent when the request never completed
   bool pending = false;            // the driver pended it and never completed it
   uint64_t information = 0;

@@ -14,6 +14,7 @@
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 #include "report/sha256.h"
 
@@ -455,7 +456,8 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   IoctlOutcome out;
   StepResult step;
   step.op = "ioctl";
-  step.target = fmt::format("{:#x} code {:#010x}", request.handle, request.code);
+  step.target = fmt::format("{:#x}", request.handle);
+  step.code = request.code;
   if (s.machine && !s.machine->stopped()) {
     as_client([&] {
       GuestVa in = s.place_buffer(request.input, 0, request.input_placement);
@@ -482,6 +484,62 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   }
   s.result.steps.push_back(step);
   return out;
+}
+
+Session::EventOutcome Session::create_event(bool synchronization, bool signaled) {
+  Impl& s = *impl_;
+  EventOutcome out;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      auto& ob = s.kernel->ob();
+      nt::ob::ObjectId id = ob.create(nt::ob::TypeIndex::Event, sizeof(nt::layout::KEVENT));
+      GuestVa body = ob.get(id)->body;
+      nt::layout::KEVENT ev{};
+      ev.Header.Type = synchronization ? 1 : 0;
+      ev.Header.Size = sizeof(nt::layout::KEVENT) / 4;
+      ev.Header.SignalState = signaled ? 1 : 0;
+      ev.Header.WaitListHead = {(body + 8).value, (body + 8).value};
+      s.machine->memory().write(body, ev);
+      out.handle = ob.create_handle(id, 0x1F0003 /* EVENT_ALL_ACCESS */, 0);
+      ob.dereference(id);  // the handle holds it
+    });
+  }
+  StepResult step;
+  step.op = "event";
+  step.target = synchronization ? "synchronization" : "notification";
+  step.status = out.status;
+  step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
+}
+
+void Session::run_pending() {
+  Impl& s = *impl_;
+  if (s.machine && !s.machine->stopped()) s.guarded([&] { s.kernel->scheduler().run_pending(); });
+  StepResult step;
+  step.op = "run_pending";
+  step.status = STATUS_SUCCESS;
+  s.result.steps.push_back(step);
+}
+
+void Session::advance_time_ms(uint64_t ms) {
+  Impl& s = *impl_;
+  if (s.machine && !s.machine->stopped())
+    s.guarded([&] {
+      s.kernel->scheduler().advance_time(ms * 10'000);
+      s.kernel->scheduler().run_pending();
+    });
+  StepResult step;
+  step.op = "advance_time";
+  step.target = fmt::format("{} ms", ms);
+  step.status = STATUS_SUCCESS;
+  s.result.steps.push_back(step);
+}
+
+void Session::add_step(StepResult step) { impl_->result.steps.push_back(std::move(step)); }
+
+void Session::mark_last_step_expectation(bool ok) {
+  if (!impl_->result.steps.empty()) impl_->result.steps.back().expect_ok = ok;
 }
 
 const RunResult& Session::run(const std::string& path) {

@@ -84,6 +84,21 @@ class Session {
   // NtDeviceIoControlFile by the client with buffers in its address space.
   IoctlOutcome ioctl(const IoctlRequest& request);
 
+  struct EventOutcome {
+    NtStatus status = STATUS_SUCCESS;
+    uint64_t handle = 0;
+  };
+  // NtCreateEvent by the client (EVENT_ALL_ACCESS), a handle in its table.
+  EventOutcome create_event(bool synchronization, bool signaled);
+  // Runs queued work items, DPCs and system threads until they wait or end.
+  void run_pending();
+  // Moves virtual time forward (timers fire) and runs what became ready.
+  void advance_time_ms(uint64_t ms);
+  // Records a step that is not a client request (e.g. a scenario's unload).
+  void add_step(StepResult step);
+  // Records whether the last step's `expect` held (false makes the exit status 1).
+  void mark_last_step_expectation(bool ok);
+
   // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
   bool stopped() const;
 

@@ -83,7 +83,12 @@ Json steps_json(const std::vector<harness::StepResult>& steps) {
   for (const harness::StepResult& st : steps) {
     Json j;
     j["op"] = st.op;
-    j["path"] = st.target;
+    if (st.code) {
+      j["code"] = hex32(*st.code);
+      j["handle"] = st.target;
+    } else if (!st.target.empty()) {
+      j[st.op == "open" ? "path" : "target"] = st.target;
+    }
     if (st.status) {
       j["status"] = hex32(*st.status);
       j["status_name"] = status_label(*st.status);
@@ -91,7 +96,7 @@ Json steps_json(const std::vector<harness::StepResult>& steps) {
       j["status"] = st.pending ? "pending" : "not_triggered";
     }
     j["information"] = st.information;
-    if (st.handle) j["handle"] = hex_addr(st.handle);
+    if (st.handle && !st.code) j["handle"] = hex_addr(st.handle);
     j["output_hex"] = st.output_hex;
     j["expect_ok"] = st.expect_ok;
     arr.push_back(std::move(j));

@@ -180,7 +180,11 @@ void write_steps(Writer& w, const harness::RunResult& r) {
   for (const harness::StepResult& st : r.steps) {
     std::string status = st.status ? status_label(*st.status) + " (" + hex32(*st.status) + ")"
                                    : (st.pending ? std::string("pending") : std::string("not triggered"));
-    w.indented(1, fmt::format("{} {}: {}", printable(st.op), printable(st.target), status));
+    std::string what = printable(st.op);
+    if (!st.target.empty()) what += " " + printable(st.target);
+    if (st.code) what += " " + hex32(*st.code);
+    if (st.op == "ioctl" || st.op == "read") what += fmt::format(", information {}", st.information);
+    w.indented(1, fmt::format("{}: {}{}", what, status, st.expect_ok ? "" : w.s.red("  (expect did not hold)")));
   }
 }
 

@@ -303,5 +303,52 @@ TEST(E2eCli, BadArgumentsExitTwo) {
   EXPECT_EQ(run_kemu({"run"}).exit_code, 2);
 }
 
+
+// ---------------------------------------------------------------- scenarios
+
+TEST(E2eScenario, MethodsDemoRunsAndEveryExpectHolds) {
+  Outcome o = run_kemu({"run", sample("methods"), "--scenario",
+                        std::string(KEMU_SOURCE_DIR) + "/samples/methods/demo.yaml", "--json", "-"});
+  EXPECT_EQ(o.exit_code, 0) << describe(o);
+  nlohmann::json j = parse_json(o);
+  ASSERT_EQ(j["steps"].size(), 9u);
+  EXPECT_EQ(j["steps"][2]["op"], "ioctl");
+  EXPECT_EQ(j["steps"][2]["code"], "0x80002000");
+  EXPECT_EQ(j["steps"][2]["output_hex"], "48454c4c4f000000");  // "HELLO" + the untouched zeros
+  EXPECT_EQ(j["steps"][3]["status_name"], "STATUS_ACCESS_DENIED");
+  for (const auto& step : j["steps"]) EXPECT_EQ(step["expect_ok"], true);
+}
+
+TEST(E2eScenario, AnExpectThatDoesNotHoldExitsOne) {
+  TempDir tmp;
+  write_file(tmp / "s.yaml",
+             "steps:\n"
+             "  - open: { path: '\\\\.\\KemuMethods', as: dev }\n"
+             "  - ioctl: { handle: dev, code: 0x80002000, input: { hex: \"61\" }, output_length: 1,\n"
+             "             expect: { status: STATUS_SUCCESS, information: 7 } }\n");
+  Outcome o = run_kemu({"run", sample("methods"), "--scenario", (tmp / "s.yaml").string(), "--json", "-"});
+  EXPECT_EQ(o.exit_code, 1) << describe(o);
+  nlohmann::json j = parse_json(o);
+  EXPECT_EQ(j["steps"][1]["expect_ok"], false);
+  EXPECT_EQ(j["steps"][1]["information"], 1);
+}
+
+TEST(E2eScenario, AMalformedScenarioNamesTheFileAndLine) {
+  TempDir tmp;
+  write_file(tmp / "bad.yaml", "steps:\n  - open: { path: x }\n  - frobnicate: {}\n");
+  Outcome o = run_kemu({"run", sample("methods"), "--scenario", (tmp / "bad.yaml").string()});
+  expect_one_error_line(o);
+  EXPECT_THAT(o.err, HasSubstr("bad.yaml:3:")) << describe(o);
+  EXPECT_THAT(o.err, HasSubstr("unknown step 'frobnicate'")) << describe(o);
+}
+
+TEST(E2eScenario, AnUnboundHandleNameIsAScenarioError) {
+  TempDir tmp;
+  write_file(tmp / "s.yaml", "steps:\n  - close: nothing\n");
+  Outcome o = run_kemu({"run", sample("methods"), "--scenario", (tmp / "s.yaml").string()});
+  expect_one_error_line(o);
+  EXPECT_THAT(o.err, HasSubstr("no handle named 'nothing'")) << describe(o);
+}
+
 }  // namespace
 }  // namespace kemu::e2e
