@@ -167,7 +167,16 @@ Scenario parse_scenario(const std::string& path) {
       } else if (st.op == "run_pending" || st.op == "unload") {
       } else if (st.op == "advance_time") {
         st.ms = to_number(path, body["ms"], "ms");
-      } else if (st.op == "read" || st.op == "write" || st.op == "file" || st.op == "section" ||
+      } else if (st.op == "read" || st.op == "write") {
+        st.handle = required(path, body, "handle");
+        if (st.op == "read") st.length = static_cast<uint32_t>(to_number(path, body["length"], "length"));
+        if (st.op == "write") {
+          if (!body["data"]) fail(path, body, "missing 'data'");
+          parse_bytes(path, body["data"], st, true);
+        }
+        if (body["offset"]) st.offset = static_cast<int64_t>(to_number(path, body["offset"], "offset"));
+        if (body["placement"]) st.input_placement = placement_of(path, body["placement"]);
+      } else if (st.op == "file" || st.op == "section" ||
                  st.op == "open_process" || st.op == "close_during") {
         fail(path, item, fmt::format("the '{}' step is not implemented yet", st.op));
       } else {
@@ -232,6 +241,11 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
       rq.input_placement = st.input_placement;
       rq.output_placement = st.output_placement;
       auto r = session.ioctl(rq);
+      status = r.status;
+      information = r.information;
+    } else if (st.op == "read" || st.op == "write") {
+      auto r = st.op == "read" ? session.read(handle_of(st, st.handle), st.length, st.offset, st.input_placement)
+                               : session.write(handle_of(st, st.handle), st.input, st.offset, st.input_placement);
       status = r.status;
       information = r.information;
     } else if (st.op == "run_pending") {

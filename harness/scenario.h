@@ -18,7 +18,7 @@ struct ScenarioError : SessionError {
 };
 
 struct ScenarioStep {
-  std::string op;  // open | close | event | ioctl | run_pending | advance_time | unload
+  std::string op;  // open | close | event | ioctl | read | write | run_pending | advance_time | unload
   int line = 0;
   // open
   std::string path;
@@ -39,6 +39,9 @@ struct ScenarioStep {
   uint32_t output_length = 0;
   Session::Placement input_placement = Session::Placement::Normal;
   Session::Placement output_placement = Session::Placement::Normal;
+  // read / write
+  uint32_t length = 0;
+  std::optional<int64_t> offset;
   // advance_time
   uint64_t ms = 0;
   // expect

@@ -486,6 +486,50 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   return out;
 }
 
+Session::IoctlOutcome Session::read(uint64_t handle, uint32_t length, std::optional<int64_t> offset,
+                                    Placement placement) {
+  return transfer(handle, false, {}, length, offset, placement);
+}
+
+Session::IoctlOutcome Session::write(uint64_t handle, const std::vector<uint8_t>& data,
+                                     std::optional<int64_t> offset, Placement placement) {
+  return transfer(handle, true, data, static_cast<uint32_t>(data.size()), offset, placement);
+}
+
+Session::IoctlOutcome Session::transfer(uint64_t handle, bool is_write, const std::vector<uint8_t>& data,
+                                        uint32_t length, std::optional<int64_t> offset, Placement placement) {
+  Impl& s = *impl_;
+  IoctlOutcome out;
+  StepResult step;
+  step.op = is_write ? "write" : "read";
+  step.target = fmt::format("{:#x}", handle);
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      GuestVa buffer = s.place_buffer(data, length, placement);
+      out.output_address = buffer.value;
+      nt::io::IoResult r = s.kernel->io().read_write(handle, is_write, buffer, length, offset);
+      out.pending = r.pending;
+      if (!r.pending) out.status = r.status;
+      out.information = r.information;
+      if (!is_write) {
+        // For a read, output_hex is the bytes read.
+        out.output.resize(std::min<uint64_t>(r.information, length));
+        if (!s.machine->memory().read(buffer, out.output.data(), out.output.size())) out.output.clear();
+      }
+    });
+  }
+  step.status = out.status;
+  step.pending = out.pending;
+  step.information = out.information;
+  static const char* kHex = "0123456789abcdef";
+  for (uint8_t b : out.output) {
+    step.output_hex.push_back(kHex[b >> 4]);
+    step.output_hex.push_back(kHex[b & 15]);
+  }
+  s.result.steps.push_back(step);
+  return out;
+}
+
 Session::EventOutcome Session::create_event(bool synchronization, bool signaled) {
   Impl& s = *impl_;
   EventOutcome out;

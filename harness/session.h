@@ -84,6 +84,12 @@ class Session {
   // NtDeviceIoControlFile by the client with buffers in its address space.
   IoctlOutcome ioctl(const IoctlRequest& request);
 
+  // NtReadFile / NtWriteFile by the client (offset absent: the file position).
+  IoctlOutcome read(uint64_t handle, uint32_t length, std::optional<int64_t> offset = std::nullopt,
+                    Placement placement = Placement::Normal);
+  IoctlOutcome write(uint64_t handle, const std::vector<uint8_t>& data, std::optional<int64_t> offset = std::nullopt,
+                     Placement placement = Placement::Normal);
+
   struct EventOutcome {
     NtStatus status = STATUS_SUCCESS;
     uint64_t handle = 0;
@@ -112,6 +118,8 @@ class Session {
   std::optional<NtStatus> driver_entry_unguarded();
   template <class Fn>
   void as_client(Fn fn);
+  IoctlOutcome transfer(uint64_t handle, bool is_write, const std::vector<uint8_t>& data, uint32_t length,
+                        std::optional<int64_t> offset, Placement placement);
   void unload_unguarded();
 
   struct Impl;

@@ -273,6 +273,75 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
   return done(r);
 }
 
+IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint32_t length,
+                               std::optional<int64_t> offset) {
+  auto& ob = kernel_.ob();
+  auto& mem = kernel_.memory();
+  emu::Machine& m = kernel_.machine();
+  ProcessorMode mode = m.previous_mode();
+  ob::ObjectId file_id = ob::kNoObject;
+  ob::HandleInfo info;
+  // NtReadFile needs FILE_READ_DATA, NtWriteFile FILE_WRITE_DATA on the handle.
+  uint32_t needed = write ? kFileWriteData : kFileReadData;
+  NtStatus status = ob.reference_by_handle(handle, needed, ob::TypeIndex::File, mode, &file_id, &info);
+  if (!nt_success(status)) return {status, 0, false};
+  GuestVa file = ob.get(file_id)->body;
+  auto done = [&](IoResult r) {
+    if (ob.get(file_id)) ob.dereference(file_id);
+    return r;
+  };
+  if (mode == ProcessorMode::UserMode && length &&
+      (buffer.value + length < buffer.value || buffer.value + length > kemu::layout::kUserProbeAddress))
+    return done({STATUS_ACCESS_VIOLATION, 0, false});
+  bool synchronous = (mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) & kFoSynchronousIo) != 0;
+  int64_t position = offset.value_or(mem.read<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset)));
+  // FILE_USE_FILE_POINTER_POSITION (-2 in the high part): the current position.
+  if (offset && *offset == -2 && synchronous) position = mem.read<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset));
+  GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
+  uint32_t device_flags = mem.read<uint32_t>(device + offsetof(layout::DEVICE_OBJECT, Flags));
+  bool buffered = (device_flags & kDoBufferedIo) != 0;
+  if (!buffered && (device_flags & kDoDirectIo)) {
+    m.request_stop({emu::StopKind::Unimplemented,
+                    "DO_DIRECT_IO reads and writes need MDLs for user pages, not implemented yet", {}});
+    return done({STATUS_NOT_IMPLEMENTED, 0, false});
+  }
+  ThreadedIrp completion;
+  GuestVa system_buffer;
+  if (buffered && length) {
+    auto block = m.pool().allocate(length, 0, kIoTag, GuestVa{});
+    if (!block) return done({STATUS_INSUFFICIENT_RESOURCES, 0, false});
+    system_buffer = *block;
+    std::vector<uint8_t> bytes(length, kUninitializedFill);
+    if (write && !mem.read(buffer, bytes.data(), length)) {
+      m.pool().free(system_buffer, std::nullopt);
+      return done({STATUS_ACCESS_VIOLATION, 0, false});
+    }
+    mem.write(system_buffer, bytes.data(), bytes.size());
+    completion.system_buffer = system_buffer;
+    completion.output = write ? GuestVa{} : buffer;
+    completion.output_length = write ? 0 : length;
+    completion.buffered_copy_back = !write;
+  }
+  IoResult r = send_file_request(
+      file, write ? irp_mj::kWrite : irp_mj::kRead, mode,
+      [&](GuestVa irp, GuestVa stack) {
+        uint32_t flags = kIrpSynchronousApi;
+        if (buffered) flags |= kIrpBufferedIo | kIrpDeallocateBuffer | (write ? 0 : kIrpInputOperation);
+        mem.write<uint32_t>(irp + offsetof(IRP, Flags), flags);
+        mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), system_buffer.value);
+        mem.write<uint64_t>(irp + offsetof(IRP, UserBuffer), buffer.value);
+        // Parameters.Read/Write: Length, Key, ByteOffset.
+        mem.write<uint32_t>(stack + 0x08, length);
+        mem.write<uint32_t>(stack + 0x10, 0);
+        mem.write<int64_t>(stack + 0x18, position);
+      },
+      completion);
+  // A synchronous handle's position moves by what was transferred.
+  if (synchronous && !r.pending && nt_success(r.status))
+    mem.write<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset), position + static_cast<int64_t>(r.information));
+  return done(r);
+}
+
 void IoManager::cleanup_file(ob::ObjectId id) {
   ob::ObjectRecord* r = kernel_.ob().get(id);
   if (!r || !opened_files_[r->body.value] || kernel_.machine().stopped()) return;

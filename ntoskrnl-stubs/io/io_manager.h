@@ -99,6 +99,12 @@ class IoManager {
   IoResult device_control(uint64_t handle, uint32_t code, GuestVa input, uint32_t input_length,
                           GuestVa output, uint32_t output_length, bool internal = false);
 
+  // NtReadFile / NtWriteFile: buffered or neither transfers per the device's
+  // DO_BUFFERED_IO / DO_DIRECT_IO flags; without an offset a synchronous
+  // handle uses (and advances) the file position.
+  IoResult read_write(uint64_t handle, bool write, GuestVa buffer, uint32_t length,
+                      std::optional<int64_t> offset);
+
   // Creates \Driver\<service_name>, its DRIVER_EXTENSION, a loader entry and
   // the RegistryPath string; every MajorFunction points at the routine that
   // completes requests with STATUS_INVALID_DEVICE_REQUEST.

@@ -27,6 +27,8 @@ typedef struct {
 
 static PDEVICE_OBJECT g_device;
 static LONG g_creates, g_cleanups, g_closes;
+static char g_store[64] = "kemu-methods";
+static ULONG g_stored = 12;
 
 static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   irp->IoStatus.Status = status;
@@ -110,6 +112,29 @@ static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
   }
 }
 
+/* DO_BUFFERED_IO reads and writes: a 64-byte store addressed by ByteOffset. */
+static NTSTATUS NTAPI DispatchReadWrite(PDEVICE_OBJECT device, PIRP irp) {
+  PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+  char* buffer = irp->AssociatedIrp.SystemBuffer;
+  ULONG length = sl->Parameters.Read.Length;
+  LONGLONG offset = sl->Parameters.Read.ByteOffset.QuadPart;
+  ULONG n, i;
+  UNREFERENCED_PARAMETER(device);
+  if (offset < 0 || offset > (LONGLONG)sizeof(g_store)) return complete(irp, STATUS_INVALID_PARAMETER, 0);
+  if (sl->MajorFunction == IRP_MJ_READ) {
+    if (offset >= g_stored) return complete(irp, STATUS_END_OF_FILE, 0);
+    n = g_stored - (ULONG)offset;
+    if (n > length) n = length;
+    for (i = 0; i < n; ++i) buffer[i] = g_store[offset + i];
+    return complete(irp, STATUS_SUCCESS, n);
+  }
+  n = sizeof(g_store) - (ULONG)offset;
+  if (n > length) n = length;
+  for (i = 0; i < n; ++i) g_store[offset + i] = buffer[i];
+  if (offset + n > g_stored) g_stored = (ULONG)offset + n;
+  return complete(irp, STATUS_SUCCESS, n);
+}
+
 static VOID NTAPI Unload(PDRIVER_OBJECT driver) {
   UNICODE_STRING link;
   UNREFERENCED_PARAMETER(driver);
@@ -135,6 +160,9 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
   DriverObject->MajorFunction[IRP_MJ_CLEANUP] = DispatchCreateClose;
   DriverObject->MajorFunction[IRP_MJ_CLOSE] = DispatchCreateClose;
   DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = DispatchControl;
+  DriverObject->MajorFunction[IRP_MJ_READ] = DispatchReadWrite;
+  DriverObject->MajorFunction[IRP_MJ_WRITE] = DispatchReadWrite;
+  g_device->Flags |= DO_BUFFERED_IO;
   DriverObject->DriverUnload = Unload;
   return STATUS_SUCCESS;
 }

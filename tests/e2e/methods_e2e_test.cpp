@@ -116,4 +116,26 @@ TEST_F(E2eMethods, CleanupOnLastHandleCloseOnLastReference) {
   EXPECT_EQ(mi.closes, 1u);
 }
 
+TEST_F(E2eMethods, BufferedReadsAndWritesShareTheFilePosition) {
+  // A synchronous handle without an offset reads and writes at the file position.
+  auto r1 = session_.read(handle_, 4);
+  ASSERT_EQ(r1.status, 0u);
+  EXPECT_EQ(std::string(r1.output.begin(), r1.output.end()), "kemu");
+  auto r2 = session_.read(handle_, 4);
+  EXPECT_EQ(std::string(r2.output.begin(), r2.output.end()), "-met");
+  auto w = session_.write(handle_, bytes("XY"), 0);  // an explicit offset
+  ASSERT_EQ(w.status, 0u);
+  EXPECT_EQ(w.information, 2u);
+  auto r3 = session_.read(handle_, 64, 0);
+  EXPECT_EQ(std::string(r3.output.begin(), r3.output.end()), "XYmu-methods");
+  auto eof = session_.read(handle_, 4, 100);
+  EXPECT_EQ(eof.status, 0xC000000Du);  // STATUS_INVALID_PARAMETER from the driver
+}
+
+TEST_F(E2eMethods, AReadOnlyHandleCannotWrite) {
+  auto ro = session_.open("\\\\.\\KemuMethods", kGenericRead);
+  ASSERT_EQ(ro.status, 0u);
+  EXPECT_EQ(session_.write(ro.handle, bytes("no")).status, 0xC0000022u);
+}
+
 }  // namespace
