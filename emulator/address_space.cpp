@@ -72,9 +72,8 @@ void check_uc(uc_err err, const char* what, uint64_t va) {
 
 AddressSpace::AddressSpace(uint64_t cap_bytes) : cap_bytes_(cap_bytes) {}
 
-AddressSpace::~AddressSpace() {
-  for (auto& [base, r] : regions_) munmap(r.host, r.size);
-}
+// Host memory is released by the last Region holding its `backing`.
+AddressSpace::~AddressSpace() = default;
 
 void AddressSpace::attach(uc_struct* uc) {
   uc_ = uc;
@@ -90,8 +89,7 @@ void AddressSpace::mirror_map(const Region& r) {
   });
 }
 
-Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kind,
-                          std::string name, uint32_t owner) {
+void AddressSpace::check_free(GuestVa base, uint64_t size, const std::string& name) const {
   if (size == 0 || base.value % kPageSize || size % kPageSize)
     throw std::invalid_argument(fmt::format("map of {} at {:#x}+{:#x}: not page aligned", name,
                                             base.value, size));
@@ -110,6 +108,26 @@ Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kin
   if (mapped_bytes_ + size > cap_bytes_)
     throw GuestMemoryExhausted(fmt::format("guest memory cap of {} MiB reached mapping {}",
                                            cap_bytes_ >> 20, name));
+}
+
+Region& AddressSpace::insert(Region r) {
+  uint64_t size = r.size;
+  auto [it, inserted] = regions_.emplace(r.base.value, std::move(r));
+  mapped_bytes_ += size;
+  last_hit_ = nullptr;
+  try {
+    mirror_map(it->second);
+  } catch (...) {
+    mapped_bytes_ -= size;
+    regions_.erase(it);
+    throw;
+  }
+  return it->second;
+}
+
+Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kind,
+                          std::string name, uint32_t owner) {
+  check_free(base, size, name);
   void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
   if (mem == MAP_FAILED) throw GuestMemoryExhausted("host mmap failed for " + name);
@@ -122,18 +140,27 @@ Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kin
   r.name = std::move(name);
   r.page_prot.assign(size / kPageSize, prot);
   r.host = static_cast<uint8_t*>(mem);
-  auto [it, inserted] = regions_.emplace(base.value, std::move(r));
-  mapped_bytes_ += size;
-  last_hit_ = nullptr;
-  try {
-    mirror_map(it->second);
-  } catch (...) {
-    munmap(it->second.host, size);
-    mapped_bytes_ -= size;
-    regions_.erase(it);
-    throw;
-  }
-  return it->second;
+  r.backing = std::shared_ptr<uint8_t>(r.host, [size](uint8_t* p) { munmap(p, size); });
+  return insert(std::move(r));
+}
+
+Region& AddressSpace::map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size,
+                                Prot prot, RegionKind kind, std::string name) {
+  if (offset % kPageSize || offset > source.size || size > source.size - offset)
+    throw std::invalid_argument(fmt::format("alias {} of {}+{:#x}+{:#x}: not whole pages of the source",
+                                            name, source.name, offset, size));
+  check_free(base, size, name);
+  Region r;
+  r.base = base;
+  r.size = size;
+  r.kind = kind;
+  r.owner = kKernelOwner;
+  r.name = std::move(name);
+  r.page_prot.assign(size / kPageSize, prot);
+  r.host = source.host + offset;
+  r.backing = source.backing;  // shared: unmapping either side leaves the bytes to the other
+  r.alias_of = source.alias_of.value_or(source.base) + offset;
+  return insert(std::move(r));
 }
 
 void AddressSpace::unmap(GuestVa base) {
@@ -141,8 +168,7 @@ void AddressSpace::unmap(GuestVa base) {
   if (it == regions_.end())
     throw std::invalid_argument(fmt::format("unmap of {:#x}: no region starts there", base.value));
   if (uc_) check_uc(uc_mem_unmap(uc_, base.value, it->second.size), "unmap", base.value);
-  munmap(it->second.host, it->second.size);
-  mapped_bytes_ -= it->second.size;
+  mapped_bytes_ -= it->second.size;  // the host bytes go with the last holder of `backing`
   regions_.erase(it);
   last_hit_ = nullptr;
 }

@@ -1,5 +1,7 @@
 // The guest address space: a table of page-aligned regions, each with an owner,
-// a kind and per-page protections, backed by host memory kemu owns. When a
+// a kind and per-page protections, backed by host memory kemu owns. An alias
+// region (map_alias) is a second guest mapping of another region's host bytes,
+// as when the kernel maps locked pages again at a system address. When a
 // Unicorn engine is attached, every map/unmap/protect is mirrored into it with
 // uc_mem_map_ptr, so the CPU and kemu's handlers see the same bytes.
 //
@@ -47,6 +49,12 @@ struct Region {
   std::string name;
   std::vector<Prot> page_prot;  // one entry per page
   uint8_t* host = nullptr;      // size bytes, page aligned
+  // The host memory, shared by a region and its aliases: the bytes stay valid
+  // until the last guest mapping of them is gone.
+  std::shared_ptr<uint8_t> backing;
+  // For an alias: where its first byte was mapped in the source region when
+  // the alias was made (the "same page" two mappings share).
+  std::optional<GuestVa> alias_of;
 
   GuestVa end() const { return base + size; }
   bool contains(GuestVa va) const { return va >= base && va < end(); }
@@ -82,6 +90,12 @@ class AddressSpace {
   // Maps [base, base+size) (page aligned, not overlapping) zero-filled.
   Region& map(GuestVa base, uint64_t size, Prot prot, RegionKind kind, std::string name,
               uint32_t owner = kKernelOwner);
+  // Maps [base, base+size) over the host bytes of `source` from `offset` on:
+  // both mappings show the same bytes, a write through either is seen through
+  // the other. The alias never frees those bytes (they live as long as any
+  // mapping of them). offset and size are whole pages inside source.
+  Region& map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size, Prot prot,
+                    RegionKind kind, std::string name);
   void unmap(GuestVa base);
   // Changes the protection of whole pages inside one region.
   void protect(GuestVa base, uint64_t size, Prot prot);
@@ -130,6 +144,10 @@ class AddressSpace {
  private:
   void mirror_map(const Region& r);
   void mirror_protect(const Region& r, uint64_t first_page, uint64_t pages);
+  // Throws unless [base, base+size) is page aligned, free and within the cap.
+  void check_free(GuestVa base, uint64_t size, const std::string& name) const;
+  // Adds a prepared region and mirrors it into the engine.
+  Region& insert(Region r);
 
   std::map<uint64_t, Region> regions_;  // keyed by base
   uint64_t mapped_bytes_ = 0;

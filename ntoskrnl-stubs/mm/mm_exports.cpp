@@ -3,6 +3,7 @@
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/mm/mm.h"
 
 namespace kemu::nt {
 
@@ -25,6 +26,8 @@ uint8_t MmIsAddressValid(Kernel& k, GuestVa va) { return k.memory().accessible(v
 void register_mm_exports(Registry& r) {
   KEMU_EXPORT(r, MmGetSystemRoutineAddress);
   KEMU_EXPORT(r, MmIsAddressValid);
+  register_probe_exports(r);
+  register_mdl_exports(r);
 }
 
 }  // namespace kemu::nt
