@@ -754,6 +754,9 @@ void Machine::bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uin
   record.params[3] = p4;
   record.rip = where;
   record.registers = registers ? *registers : cpu_.save();
+  record.thread = current_thread().id;
+  record.process = current_thread().process_id;
+  record.irql = irql();
   // A null location: kernel work with no driver code running (e.g. a check
   // made while unloading). There is no faulting instruction and no stack.
   if (where.is_null()) {

@@ -70,6 +70,9 @@ struct BugcheckRecord {
   uint64_t params[4] = {};
   GuestVa rip;  // faulting instruction or the call site
   RegisterContext registers;
+  uint32_t thread = 0;   // the thread running when it happened
+  uint32_t process = 0;  // its process id
+  uint8_t irql = 0;
   std::vector<GuestVa> stack;  // return addresses, innermost first
 };
 

@@ -25,6 +25,35 @@ struct BugcheckInfo {
   std::vector<std::pair<std::string, uint64_t>> registers;  // name, value
 };
 
+// A finding (checks.md): what was wrong, where, in what context.
+struct FindingLocation {
+  std::string module;
+  uint64_t offset = 0;
+  std::string symbol;
+  std::string instruction;
+};
+
+struct FindingContext {
+  std::string process;  // "client.exe" or "System"
+  uint32_t thread = 0;
+  uint32_t irql = 0;
+  std::string major;  // IRP major function when inside a request, else empty
+  std::optional<uint32_t> ioctl;
+};
+
+struct Finding {
+  std::string check;     // stable id, e.g. "crash.bugcheck"
+  std::string severity;  // error | warning | note
+  uint64_t count = 1;
+  std::string title;
+  std::string message;
+  std::string microsoft;  // the Microsoft equivalent
+  FindingLocation location;
+  std::vector<std::string> stack;
+  FindingContext context;
+  std::vector<std::pair<std::string, std::string>> values;
+};
+
 struct StopInfo {
   StopReason reason = StopReason::Completed;
   std::string message;  // human detail (the unimplemented API, the error, ...)
@@ -91,6 +120,8 @@ struct RunResult {
   std::vector<DeviceInfo> devices;             // devices alive after DriverEntry
   std::vector<std::string> debug_output;       // one entry per DbgPrint*, without trailing newline
   std::vector<StepResult> steps;
+  std::vector<Finding> findings;
+  std::vector<std::string> breakpoints;  // int3 / DbgBreakPoint sites (no debugger: execution went on)
   UnloadInfo unload;
   StopInfo stop;
   std::vector<UnimplementedCall> unimplemented;

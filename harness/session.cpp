@@ -142,6 +142,7 @@ struct Session::Impl {
     result.stats.wall_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
     result.stop = StopInfo{};
+    result.findings.clear();
     if (machine && machine->stop()) {
       const emu::Stop& s = *machine->stop();
       result.stop.message = s.message;
@@ -153,8 +154,38 @@ struct Session::Impl {
         case emu::StopKind::Unimplemented: result.stop.reason = StopReason::Unimplemented; break;
         case emu::StopKind::Error: result.stop.reason = StopReason::Error; break;
       }
-      if (s.bugcheck) result.stop.bugcheck = describe(*s.bugcheck);
+      if (s.bugcheck) {
+        result.stop.bugcheck = describe(*s.bugcheck);
+        result.findings.push_back(bugcheck_finding(*s.bugcheck, *result.stop.bugcheck, s.message));
+      }
     }
+    sync_breakpoints();
+  }
+
+  // Breakpoints are named while their module is still loaded.
+  void sync_breakpoints() {
+    if (!machine) return;
+    const auto& all = machine->breakpoints();
+    for (size_t i = result.breakpoints.size(); i < all.size(); ++i) result.breakpoints.push_back(frame_text(all[i]));
+  }
+
+  // Every bugcheck is the finding crash.bugcheck (checks.md).
+  Finding bugcheck_finding(const emu::BugcheckRecord& b, const BugcheckInfo& info, const std::string& why) const {
+    Finding f;
+    f.check = "crash.bugcheck";
+    f.severity = "error";
+    f.title = fmt::format("the driver crashed the emulated system: bug check {:#x} {}", info.code,
+                          info.name.empty() ? "(unnamed)" : info.name);
+    f.message = why.empty() ? fmt::format("Windows would stop with bug check {:#010x} here.", info.code) : why;
+    f.microsoft = fmt::format("bug check {:#x}", info.code);
+    f.location = {info.module, info.offset, info.symbol, info.instruction};
+    f.stack = info.stack;
+    const nt::ps::ProcessRecord* p = kernel->ps().process(b.process);
+    f.context.process = p ? p->image_name : "System";
+    f.context.thread = b.thread;
+    f.context.irql = b.irql;
+    for (int i = 0; i < 4; ++i) f.values.emplace_back(fmt::format("p{}", i + 1), fmt::format("{:#x}", info.params[i]));
+    return f;
   }
 
   BugcheckInfo describe(const emu::BugcheckRecord& b) const {
@@ -366,6 +397,7 @@ void Session::unload_unguarded() {
     s.check_image_objects();
   }
   if (s.entry_succeeded && !m.stopped()) {
+    s.sync_breakpoints();
     m.unload_module(s.image.base);
     for (int n = 0; n < 256 && !m.stopped() && !s.kernel->scheduler().timers().empty(); ++n)
       if (!s.kernel->scheduler().step(true)) break;

@@ -104,6 +104,38 @@ Json steps_json(const std::vector<harness::StepResult>& steps) {
   return arr;
 }
 
+Json findings_json(const std::vector<harness::Finding>& findings) {
+  Json arr = Json::array();
+  for (const harness::Finding& f : findings) {
+    Json j;
+    j["check"] = f.check;
+    j["severity"] = f.severity;
+    j["count"] = f.count;
+    j["title"] = f.title;
+    j["message"] = f.message;
+    j["microsoft"] = f.microsoft;
+    Json loc;
+    loc["module"] = f.location.module;
+    loc["offset"] = hex_addr(f.location.offset);
+    loc["symbol"] = f.location.symbol;
+    loc["instruction"] = f.location.instruction;
+    j["location"] = loc;
+    j["stack"] = f.stack;
+    Json ctx;
+    ctx["process"] = f.context.process;
+    ctx["thread"] = f.context.thread;
+    ctx["irql"] = f.context.irql;
+    if (!f.context.major.empty()) ctx["major"] = f.context.major;
+    if (f.context.ioctl) ctx["ioctl"] = hex32(*f.context.ioctl);
+    j["context"] = ctx;
+    Json values = Json::object();
+    for (const auto& [k, v] : f.values) values[k] = v;
+    j["values"] = values;
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
 Json stats_json(const harness::RunStats& s) {
   Json j;
   j["instructions"] = s.instructions;
@@ -123,10 +155,11 @@ nlohmann::ordered_json to_json(const harness::RunResult& r) {
   j["debug_output"] = r.debug_output;
   j["steps"] = steps_json(r.steps);
   j["unload"] = unload_json(r.unload);
-  j["findings"] = Json::array();  // the verifier is not wired in yet
+  j["findings"] = findings_json(r.findings);
   j["stop"] = stop_json(r.stop);
   j["unimplemented"] = unimplemented_json(r.unimplemented);
   j["stats"] = stats_json(r.stats);
+  if (!r.breakpoints.empty()) j["breakpoints"] = r.breakpoints;  // extension
   return j;
 }
 

@@ -278,7 +278,20 @@ std::string render_text(const harness::RunResult& r, bool color) {
   write_steps(w, r);
   write_unload(w, r);
   write_stop(w, r);
-  w.field("findings", w.s.green("none"));
+  if (r.findings.empty()) {
+    w.field("findings", w.s.green("none"));
+  } else {
+    w.field("findings", w.s.red(plural(r.findings.size(), "finding", "findings")));
+    for (const harness::Finding& f : r.findings) {
+      w.indented(1, w.s.red(f.severity) + " " + printable(f.check) + ": " + printable(f.title));
+      std::string at = f.location.module.empty() ? "no driver instruction"
+                                                 : fmt::format("{}+{}", printable(f.location.module), hex_addr(f.location.offset));
+      w.indented(2, "at " + at + (f.location.instruction.empty() ? "" : "  " + printable(f.location.instruction)));
+      w.indented(2, fmt::format("in {} thread {} at IRQL {}", printable(f.context.process), f.context.thread,
+                                f.context.irql));
+    }
+  }
+  for (const std::string& bp : r.breakpoints) w.field("breakpoint", printable(bp) + " (no debugger: execution continued)");
   w.field("stats",
           fmt::format("{}, {}, {} ms", plural(r.stats.instructions, "instruction", "instructions"),
                       plural(r.stats.api_calls, "API call", "API calls"),

@@ -411,5 +411,31 @@ TEST_P(E2eDeterminism, TwoRunsGiveByteIdenticalReports) {
 
 INSTANTIATE_TEST_SUITE_P(SehAndSched, E2eDeterminism, ::testing::Values("seh", "sched"));
 
+// Every bugcheck is also the finding crash.bugcheck, located at the faulting
+// instruction, with the context it happened in (checks.md).
+TEST(E2eFindings, ABugcheckIsTheFindingCrashBugcheck) {
+  Session session;
+  const RunResult& r = session.run(sample("crash_kernel_write"));
+  ASSERT_EQ(r.findings.size(), 1u);
+  const auto& f = r.findings[0];
+  EXPECT_EQ(f.check, "crash.bugcheck");
+  EXPECT_EQ(f.severity, "error");
+  EXPECT_THAT(f.title, ::testing::HasSubstr("PAGE_FAULT_IN_NONPAGED_AREA"));
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  EXPECT_EQ(f.location.module, "crash_kernel_write.sys");
+  EXPECT_EQ(f.location.offset, r.stop.bugcheck->offset);
+  EXPECT_EQ(f.context.process, "System");  // DriverEntry runs in a system thread
+  EXPECT_EQ(f.context.irql, 0u);
+  EXPECT_EQ(f.stack, r.stop.bugcheck->stack);
+}
+
+TEST(E2eFindings, BreakpointsWithoutADebuggerAreRecordedAndTheRunGoesOn) {
+  Session session;
+  const RunResult& r = session.run(sample("seh"));
+  EXPECT_TRUE(r.findings.empty());
+  ASSERT_EQ(r.breakpoints.size(), 2u);  // DbgBreakPoint() and __debugbreak()
+  for (const auto& bp : r.breakpoints) EXPECT_THAT(bp, ::testing::StartsWith("seh.sys+0x"));
+}
+
 }  // namespace
 }  // namespace kemu::e2e
