@@ -145,7 +145,7 @@ bool KeReadStateTimer(Kernel& k, GuestVa timer) { return signal_state(k, timer) 
 // --- waits --------------------------------------------------------------------------------
 NtStatus KeWaitForSingleObject(Kernel& k, GuestVa object, uint32_t reason, uint8_t mode, bool alertable,
                                GuestVa timeout) {
-  return k.scheduler().wait({object}, false, read_timeout(k, timeout));
+  return k.scheduler().wait({object}, false, read_timeout(k, timeout), false, alertable);
 }
 
 // WaitType: WaitAll 0, WaitAny 1. More than THREAD_WAIT_OBJECTS (3) objects
@@ -160,11 +160,11 @@ NtStatus KeWaitForMultipleObjects(Kernel& k, uint32_t count, GuestVa objects, ui
   }
   std::vector<GuestVa> list;
   for (uint32_t i = 0; i < count; ++i) list.push_back(GuestVa{k.memory().read<uint64_t>(objects + 8ull * i)});
-  return k.scheduler().wait(list, wait_type == 0, read_timeout(k, timeout));
+  return k.scheduler().wait(list, wait_type == 0, read_timeout(k, timeout), false, alertable);
 }
 
 NtStatus KeDelayExecutionThread(Kernel& k, uint8_t mode, bool alertable, GuestVa interval) {
-  return k.scheduler().wait({}, false, read_timeout(k, interval), true);
+  return k.scheduler().wait({}, false, read_timeout(k, interval), true, alertable);
 }
 
 // KeStallExecutionProcessor busy-waits: virtual time moves on by that much.

@@ -130,7 +130,7 @@ std::string Scheduler::describe_object(GuestVa object) const {
 // --- waits ----------------------------------------------------------------------
 
 NtStatus Scheduler::wait(const std::vector<GuestVa>& objects, bool wait_all, std::optional<int64_t> timeout,
-                         bool delay) {
+                         bool delay, bool alertable) {
   emu::Machine& m = kernel_.machine();
   uint32_t me = m.current_thread().id;
   auto it = waits_.find(me);
@@ -140,6 +140,7 @@ NtStatus Scheduler::wait(const std::vector<GuestVa>& objects, bool wait_all, std
     w.objects = objects;
     w.wait_all = wait_all;
     w.delay = delay;
+    w.alertable = alertable;
     w.sequence = ++sequence_;
     if (timeout) {
       uint64_t now = m.interrupt_time();

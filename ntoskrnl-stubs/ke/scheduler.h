@@ -66,6 +66,7 @@ struct WaitRecord {
   uint64_t sequence = 0;              // wait order
   std::optional<NtStatus> result;     // granted by a signal or a timeout
   bool suspended = false;             // the thread is suspended on its wait trap
+  bool alertable = false;             // as the caller asked; no APC ever alerts it
 };
 
 struct TimerRecord {
@@ -93,8 +94,9 @@ class Scheduler : public emu::TrapTarget {
   // KeWaitForSingleObject/MultipleObjects/KeDelayExecutionThread. `timeout`
   // is the raw LARGE_INTEGER (negative: relative, positive: absolute system
   // time) or nullopt for none.
+  // `alertable` is recorded (kemu delivers no APCs, so no wait is alerted).
   NtStatus wait(const std::vector<GuestVa>& objects, bool wait_all, std::optional<int64_t> timeout,
-                bool delay = false);
+                bool delay = false, bool alertable = false);
   // After a state change: grant signalled objects to waiters in wait order.
   void signal_test();
   // True while thread `tid` is suspended in a wait: when it runs again, the
