@@ -16,6 +16,7 @@
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "report/format.h"
 #include "report/sha256.h"
 
 #ifndef KEMU_VERSION
@@ -509,11 +510,7 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   step.status = out.status;
   step.pending = out.pending;
   step.information = out.information;
-  static const char* kHex = "0123456789abcdef";
-  for (uint8_t b : out.output) {
-    step.output_hex.push_back(kHex[b >> 4]);
-    step.output_hex.push_back(kHex[b & 15]);
-  }
+  step.output_hex = report::hex_bytes(out.output);
   s.result.steps.push_back(step);
   return out;
 }
@@ -553,11 +550,7 @@ Session::IoctlOutcome Session::transfer(uint64_t handle, bool is_write, const st
   step.status = out.status;
   step.pending = out.pending;
   step.information = out.information;
-  static const char* kHex = "0123456789abcdef";
-  for (uint8_t b : out.output) {
-    step.output_hex.push_back(kHex[b >> 4]);
-    step.output_hex.push_back(kHex[b & 15]);
-  }
+  step.output_hex = report::hex_bytes(out.output);
   s.result.steps.push_back(step);
   return out;
 }

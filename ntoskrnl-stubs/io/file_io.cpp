@@ -36,6 +36,23 @@ constexpr uint32_t kFileReadData = 0x1, kFileWriteData = 0x2, kFileAppendData = 
                    kDelete = 0x10000;
 }  // namespace
 
+// A system buffer of `size` bytes in nonpaged pool holding the caller's
+// `input_length` bytes; the rest is not initialised (a recognisable
+// pattern). STATUS_ACCESS_VIOLATION when the caller's bytes cannot be read.
+NtStatus IoManager::make_system_buffer(uint32_t size, GuestVa input, uint32_t input_length, GuestVa* out) {
+  auto& m = kernel_.machine();
+  auto block = m.pool().allocate(size, 0, kIoTag, GuestVa{});
+  if (!block) return STATUS_INSUFFICIENT_RESOURCES;
+  std::vector<uint8_t> bytes(size, kUninitializedFill);
+  if (input_length && !kernel_.memory().read(input, bytes.data(), input_length)) {
+    m.pool().free(*block, std::nullopt);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  kernel_.memory().write(*block, bytes.data(), bytes.size());
+  *out = *block;
+  return STATUS_SUCCESS;
+}
+
 void IoManager::initialize() {
   kernel_.ob().set_close_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { cleanup_file(id); });
   kernel_.ob().set_delete_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { close_file(id); });
@@ -229,16 +246,8 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
     // METHOD_BUFFERED: one nonpaged buffer of max(in, out); direct I/O: the input only.
     uint32_t size = method == 0 ? std::max(input_length, output_length) : input_length;
     if (size) {
-      auto block = m.pool().allocate(size, 0, kIoTag, GuestVa{});
-      if (!block) return done({STATUS_INSUFFICIENT_RESOURCES, 0, false});
-      system_buffer = *block;
-      std::vector<uint8_t> bytes(size, kUninitializedFill);
-      if (input_length && !mem.read(input, bytes.data(), input_length)) {
-        m.pool().free(system_buffer, std::nullopt);
-        return done({STATUS_ACCESS_VIOLATION, 0, false});
-      }
-      // The input is copied in; the rest is not initialised (a recognisable pattern).
-      mem.write(system_buffer, bytes.data(), bytes.size());
+      NtStatus st = make_system_buffer(size, input, input_length, &system_buffer);
+      if (!nt_success(st)) return done({st, 0, false});
     }
   }
   if (method == 1 || method == 2) {
@@ -308,15 +317,8 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
   ThreadedIrp completion;
   GuestVa system_buffer;
   if (buffered && length) {
-    auto block = m.pool().allocate(length, 0, kIoTag, GuestVa{});
-    if (!block) return done({STATUS_INSUFFICIENT_RESOURCES, 0, false});
-    system_buffer = *block;
-    std::vector<uint8_t> bytes(length, kUninitializedFill);
-    if (write && !mem.read(buffer, bytes.data(), length)) {
-      m.pool().free(system_buffer, std::nullopt);
-      return done({STATUS_ACCESS_VIOLATION, 0, false});
-    }
-    mem.write(system_buffer, bytes.data(), bytes.size());
+    NtStatus st = make_system_buffer(length, buffer, write ? length : 0, &system_buffer);
+    if (!nt_success(st)) return done({st, 0, false});
     completion.system_buffer = system_buffer;
     completion.output = write ? GuestVa{} : buffer;
     completion.output_length = write ? 0 : length;

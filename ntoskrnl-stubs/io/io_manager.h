@@ -139,6 +139,7 @@ class IoManager {
   IoResult send_file_request(GuestVa file, uint8_t major, ProcessorMode requestor,
                              const std::function<void(GuestVa irp, GuestVa stack)>& fill,
                              ThreadedIrp completion = {});
+  NtStatus make_system_buffer(uint32_t size, GuestVa input, uint32_t input_length, GuestVa* out);
   void cleanup_file(ob::ObjectId file);
   void close_file(ob::ObjectId file);
   std::map<uint64_t, bool> opened_files_;  // FILE_OBJECT -> IRP_MJ_CREATE succeeded
