@@ -184,8 +184,25 @@ void AddressSpace::protect(GuestVa base, uint64_t size, Prot prot) {
   mirror_protect(*r, first, pages);
 }
 
+void AddressSpace::set_owner_visible(uint32_t owner, bool visible) {
+  if (owner == kKernelOwner) return;
+  for (auto& [base, r] : regions_) {
+    if (r.kind != RegionKind::UserMemory || r.owner != owner || r.hidden == !visible) continue;
+    r.hidden = !visible;
+    if (!uc_) continue;
+    if (r.hidden) {
+      check_uc(uc_mem_protect(uc_, r.base.value, r.size, UC_PROT_NONE), "hide", r.base.value);
+    } else {
+      for_each_run(r, [&](size_t first, size_t count, Prot p) {
+        uint64_t va = r.base.value + first * kPageSize;
+        check_uc(uc_mem_protect(uc_, va, count * kPageSize, uc_perms(p)), "show", va);
+      });
+    }
+  }
+}
+
 void AddressSpace::mirror_protect(const Region& r, uint64_t first_page, uint64_t pages) {
-  if (!uc_) return;
+  if (!uc_ || r.hidden) return;
   // The pages were mapped with uc_mem_map_ptr; uc_mem_protect splits such
   // mappings correctly in Unicorn 2 (pinned by tests/unit/emulator).
   uint64_t va = r.base.value + first_page * kPageSize;
@@ -214,7 +231,7 @@ bool AddressSpace::accessible(GuestVa va, uint64_t size, Prot need) const {
   uint64_t last = va.value + size - 1;
   while (page <= last) {
     const Region* r = find(GuestVa{page});
-    if (!r || !has(r->prot_at(GuestVa{page}), need)) return false;
+    if (!r || r->hidden || !has(r->prot_at(GuestVa{page}), need)) return false;
     if (page + kPageSize < page) break;
     page += kPageSize;
   }

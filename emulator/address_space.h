@@ -48,6 +48,9 @@ struct Region {
   uint32_t owner = kKernelOwner;  // process id for user memory
   std::string name;
   std::vector<Prot> page_prot;  // one entry per page
+  // User memory of a process that is not current: mapped for kemu, but no
+  // guest access reaches it (the user half switches with the process).
+  bool hidden = false;
   uint8_t* host = nullptr;      // size bytes, page aligned
   // The host memory, shared by a region and its aliases: the bytes stay valid
   // until the last guest mapping of them is gone.
@@ -97,6 +100,9 @@ class AddressSpace {
   Region& map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size, Prot prot,
                     RegionKind kind, std::string name);
   void unmap(GuestVa base);
+  // Shows or hides the user memory of process `owner` (RegionKind::UserMemory):
+  // the user half belongs to the current process only.
+  void set_owner_visible(uint32_t owner, bool visible);
   // Changes the protection of whole pages inside one region.
   void protect(GuestVa base, uint64_t size, Prot prot);
 

@@ -484,8 +484,14 @@ void Machine::switch_to(uint32_t id) {
   Thread* next = find_thread(id);
   if (!next) throw std::invalid_argument(fmt::format("switch_to: no thread {}", id));
   current_thread().registers = cpu_.save();
+  uint32_t previous_process = current_thread().process_id;
   current_ = id;
   cpu_.restore(next->registers);
+  // The user half belongs to the current process.
+  if (previous_process != next->process_id) {
+    space_.set_owner_visible(previous_process, false);
+    space_.set_owner_visible(next->process_id, true);
+  }
   space_.write<uint64_t>(kKpcrBase + kpcr::kPrcb + kprcb::kCurrentThread, next->ethread.value);
   space_.write<uint8_t>(kKpcrBase + kpcr::kIrql, next->irql);
 }

@@ -291,3 +291,25 @@ TEST(AddressSpaceTest, RegionKindsHaveStableNames) {
 
 }  // namespace
 }  // namespace kemu::emu
+
+namespace {
+
+// The user half switches with the process: another process's user memory is
+// not accessible, and comes back with its protections when shown again.
+TEST(AddressSpaceUserHalf, HiddenUserMemoryIsNotAccessibleAndKeepsItsProtections) {
+  kemu::emu::AddressSpace space;
+  using kemu::GuestVa;
+  using kemu::Prot;
+  space.map(GuestVa{0x20000000}, 0x2000, Prot::ReadWrite, kemu::emu::RegionKind::UserMemory, "client", 0x1234);
+  space.protect(GuestVa{0x20001000}, 0x1000, Prot::Read);
+  EXPECT_TRUE(space.accessible(GuestVa{0x20000000}, 1, Prot::Write));
+  space.set_owner_visible(0x1234, false);
+  EXPECT_FALSE(space.accessible(GuestVa{0x20000000}, 1, Prot::Read));
+  EXPECT_FALSE(space.accessible(GuestVa{0x20001000}, 1, Prot::Read));
+  space.set_owner_visible(0x1234, true);
+  EXPECT_TRUE(space.accessible(GuestVa{0x20000000}, 1, Prot::Write));
+  EXPECT_TRUE(space.accessible(GuestVa{0x20001000}, 1, Prot::Read));
+  EXPECT_FALSE(space.accessible(GuestVa{0x20001000}, 1, Prot::Write));
+}
+
+}  // namespace
