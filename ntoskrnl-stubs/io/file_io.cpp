@@ -8,6 +8,7 @@
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/mm/mm.h"
 
 namespace kemu::nt::io {
 
@@ -51,6 +52,20 @@ NtStatus IoManager::make_system_buffer(uint32_t size, GuestVa input, uint32_t in
   kernel_.memory().write(*block, bytes.data(), bytes.size());
   *out = *block;
   return STATUS_SUCCESS;
+}
+
+// An MDL for a caller's buffer, probed and locked as the I/O manager does
+// for direct I/O (a bad range fails the request with the probe's status).
+NtStatus IoManager::lock_user_buffer(GuestVa buffer, uint32_t length, uint32_t operation, ProcessorMode mode,
+                                     GuestVa* mdl) {
+  *mdl = IoAllocateMdl(kernel_, buffer, length, false, false, GuestVa{});
+  if (!*mdl) return STATUS_INSUFFICIENT_RESOURCES;
+  NtStatus st = mm::probe_and_lock(kernel_, *mdl, mode, operation);
+  if (!nt_success(st)) {
+    IoFreeMdl(kernel_, *mdl);
+    *mdl = GuestVa{};
+  }
+  return st;
 }
 
 void IoManager::initialize() {
@@ -250,20 +265,22 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
       if (!nt_success(st)) return done({st, 0, false});
     }
   }
-  if (method == 1 || method == 2) {
-    if (output_length) {
+  GuestVa mdl;
+  if ((method == 1 || method == 2) && output_length) {
+    // Direct I/O: the output buffer is described by an MDL, probed and locked
+    // for read (IN_DIRECT) or write (OUT_DIRECT); no MDL for a zero length.
+    NtStatus st = lock_user_buffer(output, output_length, method == 1 ? mm::kIoReadAccess : mm::kIoWriteAccess,
+                                   mode, &mdl);
+    if (!nt_success(st)) {
       if (system_buffer) m.pool().free(system_buffer, std::nullopt);
-      m.request_stop({emu::StopKind::Unimplemented,
-                      "METHOD_IN_DIRECT/METHOD_OUT_DIRECT with an output buffer needs MDLs for user "
-                      "pages, not implemented yet",
-                      {}});
-      return done({STATUS_NOT_IMPLEMENTED, 0, false});
+      return done({st, 0, false});
     }
   }
   completion.system_buffer = system_buffer;
   completion.output = output;
   completion.output_length = output_length;
   completion.buffered_copy_back = method == 0;
+  completion.mdl = mdl;
 
   IoResult r = send_file_request(
       file, internal ? irp_mj::kInternalDeviceControl : irp_mj::kDeviceControl, mode,
@@ -272,6 +289,7 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
         if (method == 0) flags |= kIrpBufferedIo | kIrpDeallocateBuffer | (output_length ? kIrpInputOperation : 0);
         mem.write<uint32_t>(irp + offsetof(IRP, Flags), flags);
         mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), system_buffer.value);
+        mem.write<uint64_t>(irp + offsetof(IRP, MdlAddress), mdl.value);
         if (method == 0 || method == 3) mem.write<uint64_t>(irp + offsetof(IRP, UserBuffer), output.value);
         mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, OutputBufferLength), output_length);
         mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, InputBufferLength), input_length);
@@ -309,12 +327,14 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
   GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
   uint32_t device_flags = mem.read<uint32_t>(device + offsetof(layout::DEVICE_OBJECT, Flags));
   bool buffered = (device_flags & kDoBufferedIo) != 0;
-  if (!buffered && (device_flags & kDoDirectIo)) {
-    m.request_stop({emu::StopKind::Unimplemented,
-                    "DO_DIRECT_IO reads and writes need MDLs for user pages, not implemented yet", {}});
-    return done({STATUS_NOT_IMPLEMENTED, 0, false});
-  }
   ThreadedIrp completion;
+  GuestVa mdl;
+  if (!buffered && (device_flags & kDoDirectIo) && length) {
+    // A read fills the caller's pages (IoWriteAccess); a write reads them.
+    NtStatus st = lock_user_buffer(buffer, length, write ? mm::kIoReadAccess : mm::kIoWriteAccess, mode, &mdl);
+    if (!nt_success(st)) return done({st, 0, false});
+    completion.mdl = mdl;
+  }
   GuestVa system_buffer;
   if (buffered && length) {
     NtStatus st = make_system_buffer(length, buffer, write ? length : 0, &system_buffer);
@@ -332,6 +352,7 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
         mem.write<uint32_t>(irp + offsetof(IRP, Flags), flags);
         mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), system_buffer.value);
         mem.write<uint64_t>(irp + offsetof(IRP, UserBuffer), buffer.value);
+        mem.write<uint64_t>(irp + offsetof(IRP, MdlAddress), mdl.value);
         // Parameters.Read/Write: Length, Key, ByteOffset.
         mem.write<uint32_t>(stack + 0x08, length);
         mem.write<uint32_t>(stack + 0x10, 0);

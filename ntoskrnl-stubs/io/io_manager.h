@@ -63,6 +63,7 @@ struct ThreadedIrp {
   GuestVa output;  // caller's output buffer for METHOD_BUFFERED copy-back
   uint32_t output_length = 0;
   bool buffered_copy_back = false;
+  GuestVa mdl;  // direct I/O: unlocked and freed at completion
 };
 
 // An NtCreateFile-style open (what the client asks for).
@@ -140,6 +141,7 @@ class IoManager {
                              const std::function<void(GuestVa irp, GuestVa stack)>& fill,
                              ThreadedIrp completion = {});
   NtStatus make_system_buffer(uint32_t size, GuestVa input, uint32_t input_length, GuestVa* out);
+  NtStatus lock_user_buffer(GuestVa buffer, uint32_t length, uint32_t operation, ProcessorMode mode, GuestVa* mdl);
   void cleanup_file(ob::ObjectId file);
   void close_file(ob::ObjectId file);
   std::map<uint64_t, bool> opened_files_;  // FILE_OBJECT -> IRP_MJ_CREATE succeeded

@@ -16,6 +16,7 @@
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/mm/mm.h"
 
 namespace kemu::nt {
 
@@ -168,6 +169,11 @@ void IofCompleteRequest(Kernel& k, GuestVa irp, int8_t boost) {
       uint64_t n = h.IoStatus.Information;
       std::vector<uint8_t> bytes(std::min<uint64_t>(n, 1 << 24));
       if (mem.read(t.system_buffer, bytes.data(), bytes.size())) mem.write(t.output, bytes.data(), bytes.size());
+    }
+    if (t.mdl) {
+      // The I/O manager unlocks (and unmaps) and frees the MDL it built.
+      MmUnlockPages(k, t.mdl);
+      IoFreeMdl(k, t.mdl);
     }
     if (h.UserIosb) mem.write(GuestVa{h.UserIosb}, h.IoStatus);
     if (t.system_buffer) m.pool().free(t.system_buffer, std::nullopt);

@@ -13,6 +13,8 @@ KEMU_DRIVER_ENTRY;
 #define IOCTL_NEITHER_UPPER CTL_CODE(METHODS_TYPE, 0x801, METHOD_NEITHER, FILE_ANY_ACCESS)
 #define IOCTL_NEEDS_WRITE CTL_CODE(METHODS_TYPE, 0x802, METHOD_BUFFERED, FILE_WRITE_ACCESS)
 #define IOCTL_INFO CTL_CODE(METHODS_TYPE, 0x803, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_OUT_DIRECT_UPPER CTL_CODE(METHODS_TYPE, 0x804, METHOD_OUT_DIRECT, FILE_ANY_ACCESS)
+#define IOCTL_IN_DIRECT_SUM CTL_CODE(METHODS_TYPE, 0x805, METHOD_IN_DIRECT, FILE_ANY_ACCESS)
 
 typedef struct {
   ULONG requestor_mode;
@@ -86,6 +88,29 @@ static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
     case IOCTL_NEITHER_UPPER:
       status = neither_upper(sl, irp, &info);
       return complete(irp, status, info);
+    case IOCTL_OUT_DIRECT_UPPER: {
+      /* The input arrives in the system buffer, the output is an MDL (NULL
+         when the output length is 0). */
+      char* out;
+      ULONG n;
+      if (!irp->MdlAddress) return complete(irp, STATUS_INVALID_PARAMETER, 0);
+      out = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority);
+      if (!out) return complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+      n = MmGetMdlByteCount(irp->MdlAddress);
+      if (n > in_len) n = in_len;
+      if (n) upper_copy(out, irp->AssociatedIrp.SystemBuffer, n);
+      return complete(irp, STATUS_SUCCESS, n);
+    }
+    case IOCTL_IN_DIRECT_SUM: {
+      /* METHOD_IN_DIRECT: the "output" buffer carries data to the driver. */
+      const UCHAR* data;
+      ULONG i, sum = 0;
+      if (!irp->MdlAddress) return complete(irp, STATUS_INVALID_PARAMETER, 0);
+      data = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority);
+      if (!data) return complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+      for (i = 0; i < MmGetMdlByteCount(irp->MdlAddress); ++i) sum += data[i];
+      return complete(irp, STATUS_SUCCESS, sum);
+    }
     case IOCTL_NEEDS_WRITE:
       return complete(irp, STATUS_SUCCESS, 0);
     case IOCTL_INFO: {

@@ -15,6 +15,8 @@ constexpr uint32_t kBufferedUpper = 0x80002000;
 constexpr uint32_t kNeitherUpper = 0x80002007;
 constexpr uint32_t kNeedsWrite = 0x8000A008;
 constexpr uint32_t kInfo = 0x8000200C;
+constexpr uint32_t kOutDirectUpper = 0x80002012;
+constexpr uint32_t kInDirectSum = 0x80002015;
 constexpr uint32_t kGenericRead = 0x80000000, kGenericWrite = 0x40000000;
 
 struct MethodsInfo {
@@ -114,6 +116,48 @@ TEST_F(E2eMethods, CleanupOnLastHandleCloseOnLastReference) {
   EXPECT_EQ(mi.creates, 2u);
   EXPECT_EQ(mi.cleanups, 1u);
   EXPECT_EQ(mi.closes, 1u);
+}
+
+TEST_F(E2eMethods, OutDirectWritesTheCallersPagesThroughTheMdl) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kOutDirectUpper;
+  rq.input = bytes("direct");
+  rq.output_length = 6;
+  rq.output_placement = Session::Placement::PageEnd;  // the MDL ends on the last byte of a page
+  auto r = session_.ioctl(rq);
+  ASSERT_EQ(r.status, 0u);
+  EXPECT_EQ(r.information, 6u);
+  EXPECT_EQ(std::string(r.output.begin(), r.output.end()), "DIRECT");
+}
+
+TEST_F(E2eMethods, ZeroLengthDirectOutputHasNoMdl) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kOutDirectUpper;
+  rq.input = bytes("x");
+  EXPECT_EQ(session_.ioctl(rq).status, 0xC000000Du);  // the driver saw MdlAddress == NULL
+}
+
+TEST_F(E2eMethods, InDirectReadsTheCallersBytesThroughTheMdl) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kInDirectSum;
+  rq.output = {1, 2, 3, 250};
+  rq.output_length = 4;
+  auto r = session_.ioctl(rq);
+  ASSERT_EQ(r.status, 0u);
+  EXPECT_EQ(r.information, 256u);
+}
+
+TEST_F(E2eMethods, DirectIoWithAnUnmappedBufferFailsTheProbe) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kOutDirectUpper;
+  rq.input = bytes("abc");
+  rq.output_length = 3;
+  rq.output_placement = Session::Placement::Unmapped;
+  EXPECT_EQ(session_.ioctl(rq).status, 0xC0000005u);  // MmProbeAndLockPages fails: STATUS_ACCESS_VIOLATION
 }
 
 TEST_F(E2eMethods, BufferedReadsAndWritesShareTheFilePosition) {
