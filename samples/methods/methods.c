@@ -15,6 +15,8 @@ KEMU_DRIVER_ENTRY;
 #define IOCTL_INFO CTL_CODE(METHODS_TYPE, 0x803, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_OUT_DIRECT_UPPER CTL_CODE(METHODS_TYPE, 0x804, METHOD_OUT_DIRECT, FILE_ANY_ACCESS)
 #define IOCTL_IN_DIRECT_SUM CTL_CODE(METHODS_TYPE, 0x805, METHOD_IN_DIRECT, FILE_ANY_ACCESS)
+#define IOCTL_NEITHER_STORE_ULONG CTL_CODE(METHODS_TYPE, 0x806, METHOD_NEITHER, FILE_ANY_ACCESS)
+#define IOCTL_NEITHER_UNGUARDED CTL_CODE(METHODS_TYPE, 0x807, METHOD_NEITHER, FILE_ANY_ACCESS)
 
 typedef struct {
   ULONG requestor_mode;
@@ -71,6 +73,19 @@ static NTSTATUS neither_upper(PIO_STACK_LOCATION sl, PIRP irp, ULONG_PTR* info) 
   return STATUS_SUCCESS;
 }
 
+__declspec(noinline) static void store_ulong(ULONG* out, ULONG value) { *out = value; }
+
+/* The documented pattern: probe the caller's pointer for a ULONG, inside __try. */
+static NTSTATUS neither_store_ulong(PIRP irp, ULONG out_len) {
+  __try {
+    ProbeForWrite(irp->UserBuffer, out_len, sizeof(ULONG));
+    if (out_len >= sizeof(ULONG)) store_ulong(irp->UserBuffer, 0x4B454D55);
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    return GetExceptionCode();
+  }
+  return STATUS_SUCCESS;
+}
+
 static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
   PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
   ULONG in_len = sl->Parameters.DeviceIoControl.InputBufferLength;
@@ -111,6 +126,13 @@ static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
       for (i = 0; i < MmGetMdlByteCount(irp->MdlAddress); ++i) sum += data[i];
       return complete(irp, STATUS_SUCCESS, sum);
     }
+    case IOCTL_NEITHER_STORE_ULONG:
+      status = neither_store_ulong(irp, out_len);
+      return complete(irp, status, NT_SUCCESS(status) ? sizeof(ULONG) : 0);
+    case IOCTL_NEITHER_UNGUARDED:
+      /* No probe, no __try: a bad pointer is an unhandled exception in a system service. */
+      store_ulong(irp->UserBuffer, 1);
+      return complete(irp, STATUS_SUCCESS, sizeof(ULONG));
     case IOCTL_NEEDS_WRITE:
       return complete(irp, STATUS_SUCCESS, 0);
     case IOCTL_INFO: {

@@ -17,6 +17,8 @@ constexpr uint32_t kNeedsWrite = 0x8000A008;
 constexpr uint32_t kInfo = 0x8000200C;
 constexpr uint32_t kOutDirectUpper = 0x80002012;
 constexpr uint32_t kInDirectSum = 0x80002015;
+constexpr uint32_t kNeitherStoreUlong = 0x8000201B;
+constexpr uint32_t kNeitherUnguarded = 0x8000201F;
 constexpr uint32_t kGenericRead = 0x80000000, kGenericWrite = 0x40000000;
 
 struct MethodsInfo {
@@ -180,6 +182,60 @@ TEST_F(E2eMethods, AReadOnlyHandleCannotWrite) {
   auto ro = session_.open("\\\\.\\KemuMethods", kGenericRead);
   ASSERT_EQ(ro.status, 0u);
   EXPECT_EQ(session_.write(ro.handle, bytes("no")).status, 0xC0000022u);
+}
+
+// METHOD_NEITHER with ProbeForWrite(UserBuffer, 4, sizeof(ULONG)) and the
+// store in __try, run with every placement of the output buffer: the status
+// Windows gives through the driver's own __except.
+struct PlacementCase {
+  Session::Placement placement;
+  uint32_t status;
+};
+
+class E2eMethodsPlacement : public E2eMethods, public ::testing::WithParamInterface<PlacementCase> {};
+
+TEST_P(E2eMethodsPlacement, NeitherProbeAndStoreGivesTheWindowsStatus) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kNeitherStoreUlong;
+  rq.output_length = 4;
+  rq.output_placement = GetParam().placement;
+  auto r = session_.ioctl(rq);
+  EXPECT_EQ(r.status, GetParam().status);
+  EXPECT_FALSE(session_.stopped());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryPlacement, E2eMethodsPlacement,
+    ::testing::Values(
+        PlacementCase{Session::Placement::Normal, 0x00000000},
+        PlacementCase{Session::Placement::PageEnd, 0x00000000},
+        // ProbeForWrite touches the page: NULL and unmapped pages fault.
+        PlacementCase{Session::Placement::Null, 0xC0000005},
+        PlacementCase{Session::Placement::Unmapped, 0xC0000005},
+        // Beyond MmUserProbeAddress: the probe raises STATUS_ACCESS_VIOLATION.
+        PlacementCase{Session::Placement::Kernel, 0xC0000005},
+        PlacementCase{Session::Placement::KernelUnmapped, 0xC0000005},
+        // ProbeForWrite rewrites a byte of each page: a read-only page faults.
+        PlacementCase{Session::Placement::ReadOnly, 0xC0000005},
+        // Not aligned to sizeof(ULONG): STATUS_DATATYPE_MISALIGNMENT.
+        PlacementCase{Session::Placement::Misaligned, 0x80000002}));
+
+TEST_F(E2eMethods, AnUnhandledExceptionInADispatchRoutineIsBugcheck0x3B) {
+  Session::IoctlRequest rq;
+  rq.handle = handle_;
+  rq.code = kNeitherUnguarded;
+  rq.output_length = 4;
+  rq.output_placement = Session::Placement::Unmapped;
+  session_.ioctl(rq);
+  ASSERT_TRUE(session_.stopped());
+  const auto& r = session_.result();
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  // SYSTEM_SERVICE_EXCEPTION: P1 = STATUS_ACCESS_VIOLATION, in the client's system call.
+  EXPECT_EQ(r.stop.bugcheck->code, 0x3Bu);
+  EXPECT_EQ(r.stop.bugcheck->params[0], 0xC0000005u);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].context.process, "client.exe");
 }
 
 }  // namespace
