@@ -484,6 +484,26 @@ NtStatus Session::close(uint64_t handle) {
   return status;
 }
 
+Session::OpenOutcome Session::duplicate(uint64_t handle, uint32_t options, uint32_t desired_access) {
+  Impl& s = *impl_;
+  OpenOutcome out;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      uint64_t target = 0;
+      out.status = s.kernel->ob().duplicate_handle(s.client_pid, handle, s.client_pid, desired_access, 0, options,
+                                                   ProcessorMode::UserMode, &target);
+      out.handle = target;
+    });
+  }
+  StepResult step;
+  step.op = "duplicate";
+  step.target = fmt::format("{:#x}", handle);
+  step.status = out.status;
+  step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
+}
+
 Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   Impl& s = *impl_;
   IoctlOutcome out;

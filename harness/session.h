@@ -61,6 +61,9 @@ class Session {
   OpenOutcome open(const std::string& path, uint32_t desired_access = 0xC0000000);
   // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
   NtStatus close(uint64_t handle);
+  // NtDuplicateObject by the client within its own table (options:
+  // DUPLICATE_CLOSE_SOURCE 1, DUPLICATE_SAME_ACCESS 2, DUPLICATE_SAME_ATTRIBUTES 4).
+  OpenOutcome duplicate(uint64_t handle, uint32_t options, uint32_t desired_access = 0);
 
   // Where a client buffer lives (cli.md placements).
   enum class Placement { Normal, PageEnd, Null, Unmapped, Kernel, KernelUnmapped, ReadOnly, Misaligned };

@@ -6,6 +6,7 @@
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
 
 namespace kemu::nt {
 
@@ -97,7 +98,54 @@ NtStatus ZwWaitForSingleObject(Kernel& k, uint64_t handle, bool alertable, Guest
   return result;
 }
 
+namespace {
+// A process handle as NtDuplicateObject resolves it (PROCESS_DUP_HANDLE).
+std::optional<uint32_t> process_of_handle(Kernel& k, uint64_t handle, ProcessorMode mode, NtStatus* status) {
+  ob::ObjectId id = ob::kNoObject;
+  *status = k.ob().reference_by_handle(handle, 0x40, ob::TypeIndex::Process, mode, &id, nullptr);
+  if (!nt_success(*status)) return std::nullopt;
+  const ps::ProcessRecord* p = k.ps().process_by_eprocess(k.ob().get(id)->body);
+  k.ob().dereference(id);
+  if (!p) {
+    *status = STATUS_INVALID_HANDLE;
+    return std::nullopt;
+  }
+  return p->pid;
+}
+}  // namespace
+
+// NtDuplicateObject(SourceProcess, SourceHandle, TargetProcess, TargetHandle*,
+//                   DesiredAccess, HandleAttributes, Options), with the caller's previous mode.
+NtStatus NtDuplicateObject(Kernel& k, uint64_t source_process, uint64_t source_handle, uint64_t target_process,
+                           GuestVa target_out, uint32_t desired, uint32_t attributes, uint32_t options) {
+  ProcessorMode mode = k.machine().previous_mode();
+  NtStatus st = STATUS_SUCCESS;
+  auto source_pid = process_of_handle(k, source_process, mode, &st);
+  if (!source_pid) return st;
+  std::optional<uint32_t> target_pid;
+  if (target_process) {
+    target_pid = process_of_handle(k, target_process, mode, &st);
+    if (!target_pid) return st;
+  }
+  uint64_t handle = 0;
+  st = k.ob().duplicate_handle(*source_pid, source_handle, target_pid, desired, attributes, options, mode, &handle);
+  if (target_out) k.memory().write<uint64_t>(target_out, handle);
+  return st;
+}
+
+// ZwDuplicateObject: the same, with PreviousMode KernelMode for the call
+// (so a caller-supplied source handle is looked up without access checks).
+NtStatus ZwDuplicateObject(Kernel& k, uint64_t source_process, uint64_t source_handle, uint64_t target_process,
+                           GuestVa target_out, uint32_t desired, uint32_t attributes, uint32_t options) {
+  return as_kernel_caller(k, [&] {
+    return NtDuplicateObject(k, source_process, source_handle, target_process, target_out, desired, attributes,
+                             options);
+  });
+}
+
 void register_handle_exports(Registry& r) {
+  KEMU_EXPORT(r, NtDuplicateObject);
+  KEMU_EXPORT(r, ZwDuplicateObject);
   KEMU_EXPORT(r, ObCloseHandle);
   KEMU_EXPORT(r, ZwClose);
   KEMU_EXPORT(r, NtClose);

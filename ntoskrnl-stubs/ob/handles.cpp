@@ -82,6 +82,89 @@ NtStatus ObjectManager::reference_by_handle(uint64_t handle, uint32_t desired_ac
   return STATUS_SUCCESS;
 }
 
+NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_handle,
+                                         std::optional<uint32_t> target_pid, uint32_t desired_access,
+                                         uint32_t attributes, uint32_t options, ProcessorMode mode,
+                                         uint64_t* target_handle) {
+  constexpr uint32_t kCloseSource = 1, kSameAccess = 2, kSameAttributes = 4;
+  *target_handle = 0;
+  // The source entry: a kernel handle names the kernel table, and only a
+  // KernelMode caller may name one.
+  uint32_t table_pid = source_pid;
+  HandleEntry source;
+  if (source_handle == kCurrentProcessHandle || source_handle == kCurrentThreadHandle) {
+    // The pseudo-handles duplicate into real handles to the current process
+    // or thread, with all access (there is no entry to close).
+    ObjectId id = kNoObject;
+    HandleInfo info;
+    NtStatus st = reference_by_handle(source_handle, 0, std::nullopt, ProcessorMode::KernelMode, &id, &info);
+    if (!nt_success(st)) return st;
+    dereference(id);
+    source = {id, info.granted_access, 0, false};
+    options &= ~1u;
+  } else {
+    if (is_kernel_handle(source_handle)) {
+      if (mode == ProcessorMode::UserMode) return STATUS_INVALID_HANDLE;
+      table_pid = ps::kSystemPid;
+    } else if (source_handle >> 32) {
+      return STATUS_INVALID_HANDLE;
+    }
+    HandleEntry* src = tables_[table_pid].find(handle_index(source_handle));
+    if (!src || handle_index(source_handle) == 0) return STATUS_INVALID_HANDLE;
+    source = *src;
+  }
+  auto close_source = [&] {
+    if (!(options & kCloseSource)) return;
+    // Closed in the source process's table, as that process would close it.
+    HandleEntry* e = tables_[table_pid].find(handle_index(source_handle));
+    if (!e) return;
+    ObjectId id = e->object;
+    tables_[table_pid].erase(handle_index(source_handle));
+    ObjectRecord& r = objects_.at(id);
+    --r.handle_count;
+    sync_header(r);
+    if (r.handle_count == 0) {
+      auto proc = close_procedures_.find(static_cast<uint8_t>(r.type));
+      if (proc != close_procedures_.end()) proc->second(id);
+    }
+    dereference(id);
+  };
+  if (!target_pid) {  // only closing the source
+    close_source();
+    return STATUS_SUCCESS;
+  }
+  ObjectRecord& r = objects_.at(source.object);
+  const TypeDescriptor& type = descriptor(r.type);
+  uint32_t granted = source.granted_access;
+  if (!(options & kSameAccess)) {
+    granted = map_generic(desired_access, type.mapping);
+    if (granted & kMaximumAllowed) granted = (granted & ~kMaximumAllowed) | source.granted_access;
+    // Rights the source lacks are checked against the object's security; a
+    // file's own security procedure refuses more than the source had.
+    // (Security descriptors arrive with the access-check milestone: for other
+    // types the missing rights are granted until then.)
+    if (r.type == TypeIndex::File && (granted & ~source.granted_access)) {
+      close_source();
+      return STATUS_ACCESS_DENIED;
+    }
+  }
+  uint32_t handle_attributes = (options & kSameAttributes) ? source.attributes : (attributes & kObjInherit);
+  bool kernel = !(options & kSameAttributes) && (attributes & kObjKernelHandle);
+  if (kernel && (*target_pid != ps::kSystemPid || mode == ProcessorMode::UserMode)) {
+    // OBJ_KERNEL_HANDLE into a user process is refused (Windows 7 and later).
+    close_source();
+    return STATUS_INVALID_PARAMETER;
+  }
+  uint32_t index = tables_[*target_pid].insert({source.object, granted, handle_attributes, false});
+  ++r.handle_count;
+  ++r.pointer_count;
+  sync_header(r);
+  uint64_t value = static_cast<uint64_t>(index) * 4;
+  *target_handle = kernel ? (value | kKernelHandleFlag) : value;
+  close_source();
+  return STATUS_SUCCESS;
+}
+
 std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMode mode) {
   emu::Machine& m = kernel_.machine();
   if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) return STATUS_SUCCESS;

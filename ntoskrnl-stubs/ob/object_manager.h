@@ -114,6 +114,14 @@ class ObjectManager {
   // ObReferenceObjectByHandle's decisions, in Windows' order (semantics.md §3).
   NtStatus reference_by_handle(uint64_t handle, uint32_t desired_access, std::optional<TypeIndex> type,
                                ProcessorMode mode, ObjectId* object, HandleInfo* info);
+  // NtDuplicateObject/ZwDuplicateObject (semantics.md §3): source and target
+  // are process ids; `mode` is the caller's previous mode. Options:
+  // DUPLICATE_CLOSE_SOURCE 1 (closes the source whatever happens),
+  // DUPLICATE_SAME_ACCESS 2, DUPLICATE_SAME_ATTRIBUTES 4.
+  NtStatus duplicate_handle(uint32_t source_pid, uint64_t source_handle, std::optional<uint32_t> target_pid,
+                            uint32_t desired_access, uint32_t attributes, uint32_t options, ProcessorMode mode,
+                            uint64_t* target_handle);
+
   // NtClose/ZwClose/ObCloseHandle semantics; a kernel-mode close of an
   // invalid or protected handle bugchecks 0x93 (returns nullopt then).
   std::optional<NtStatus> close_handle(uint64_t handle, ProcessorMode mode);

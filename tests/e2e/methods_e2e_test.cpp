@@ -178,6 +178,35 @@ TEST_F(E2eMethods, BufferedReadsAndWritesShareTheFilePosition) {
   EXPECT_EQ(eof.status, 0xC000000Du);  // STATUS_INVALID_PARAMETER from the driver
 }
 
+// Two handles to one file object (NtDuplicateObject): IRP_MJ_CLEANUP only
+// when the last handle closes, IRP_MJ_CLOSE when the last reference goes.
+TEST_F(E2eMethods, CleanupAndCloseWaitForTheLastOfTwoHandles) {
+  auto first = session_.open("\\Device\\KemuMethods");
+  ASSERT_EQ(first.status, 0u);
+  auto second = session_.duplicate(first.handle, 2 /* DUPLICATE_SAME_ACCESS */);
+  ASSERT_EQ(second.status, 0u);
+  EXPECT_NE(second.handle, first.handle);
+  EXPECT_EQ(session_.close(first.handle), 0u);
+  MethodsInfo mi = info(handle_);
+  EXPECT_EQ(mi.creates, 2u);   // one IRP_MJ_CREATE per file object, not per handle
+  EXPECT_EQ(mi.cleanups, 0u);  // a handle to the file object is still open
+  EXPECT_EQ(mi.closes, 0u);
+  EXPECT_EQ(session_.close(second.handle), 0u);
+  mi = info(handle_);
+  EXPECT_EQ(mi.cleanups, 1u);
+  EXPECT_EQ(mi.closes, 1u);
+}
+
+// Duplicating a file handle asks only for rights the source has, unless SAME_ACCESS.
+TEST_F(E2eMethods, DuplicatingAFileHandleForMoreAccessIsDenied) {
+  auto ro = session_.open("\\\\.\\KemuMethods", kGenericRead);
+  ASSERT_EQ(ro.status, 0u);
+  EXPECT_EQ(session_.duplicate(ro.handle, 0, kGenericWrite).status, 0xC0000022u);
+  // DUPLICATE_CLOSE_SOURCE closes the source even when the duplication fails.
+  EXPECT_EQ(session_.duplicate(ro.handle, 1, kGenericWrite).status, 0xC0000022u);
+  EXPECT_EQ(session_.close(ro.handle), 0xC0000008u);
+}
+
 TEST_F(E2eMethods, AReadOnlyHandleCannotWrite) {
   auto ro = session_.open("\\\\.\\KemuMethods", kGenericRead);
   ASSERT_EQ(ro.status, 0u);
