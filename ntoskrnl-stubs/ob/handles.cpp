@@ -116,18 +116,7 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
   auto close_source = [&] {
     if (!(options & kCloseSource)) return;
     // Closed in the source process's table, as that process would close it.
-    HandleEntry* e = tables_[table_pid].find(handle_index(source_handle));
-    if (!e) return;
-    ObjectId id = e->object;
-    tables_[table_pid].erase(handle_index(source_handle));
-    ObjectRecord& r = objects_.at(id);
-    --r.handle_count;
-    sync_header(r);
-    if (r.handle_count == 0) {
-      auto proc = close_procedures_.find(static_cast<uint8_t>(r.type));
-      if (proc != close_procedures_.end()) proc->second(id);
-    }
-    dereference(id);
+    if (tables_[table_pid].find(handle_index(source_handle))) release_handle(table_pid, handle_index(source_handle));
   };
   if (!target_pid) {  // only closing the source
     close_source();
@@ -190,12 +179,18 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
     if (mode == ProcessorMode::UserMode) return STATUS_HANDLE_NOT_CLOSABLE;
     return invalid(0);
   }
-  ObjectId id = e->object;
+  release_handle(pid, index);
+  return STATUS_SUCCESS;
+}
+
+void ObjectManager::release_handle(uint32_t pid, uint32_t index) {
+  ObjectId id = tables_[pid].find(index)->object;
   tables_[pid].erase(index);
   ObjectRecord& r = objects_.at(id);
   --r.handle_count;
   sync_header(r);
   if (r.handle_count == 0) {
+    // The type's close procedure (a file's IRP_MJ_CLEANUP).
     auto proc = close_procedures_.find(static_cast<uint8_t>(r.type));
     if (proc != close_procedures_.end()) proc->second(id);
   }
@@ -205,7 +200,6 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
     r.parent = kNoObject;
   }
   dereference(id);
-  return STATUS_SUCCESS;
 }
 
 }  // namespace kemu::nt::ob

@@ -131,6 +131,9 @@ class ObjectManager {
   ObjectId create_link(ObjectId parent, std::u16string_view name, std::u16string_view target);
   void link_into(ObjectId parent, ObjectId child, std::u16string_view name);
   void sync_header(const ObjectRecord& r);
+  // Removes handle `index` of process `pid`: the handle count drops, the
+  // close procedure runs on the last handle, the handle's reference goes.
+  void release_handle(uint32_t pid, uint32_t index);
   void destroy(ObjectId id);
 
   Kernel& kernel_;
