@@ -583,12 +583,11 @@ Session::EventOutcome Session::create_event(bool synchronization, bool signaled)
       auto& ob = s.kernel->ob();
       nt::ob::ObjectId id = ob.create(nt::ob::TypeIndex::Event, sizeof(nt::layout::KEVENT));
       GuestVa body = ob.get(id)->body;
-      nt::layout::KEVENT ev{};
-      ev.Header.Type = synchronization ? 1 : 0;
-      ev.Header.Size = sizeof(nt::layout::KEVENT) / 4;
-      ev.Header.SignalState = signaled ? 1 : 0;
-      ev.Header.WaitListHead = {(body + 8).value, (body + 8).value};
-      s.machine->memory().write(body, ev);
+      s.machine->memory().write(
+          body, nt::layout::make_event(body.value,
+                                       synchronization ? nt::layout::kSynchronizationEvent
+                                                       : nt::layout::kNotificationEvent,
+                                       signaled));
       out.handle = ob.create_handle(id, 0x1F0003 /* EVENT_ALL_ACCESS */, 0);
       ob.dereference(id);  // the handle holds it
     });

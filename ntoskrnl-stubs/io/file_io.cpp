@@ -87,11 +87,7 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
   GuestVa iosb = *scratch;
   GuestVa event = *scratch + sizeof(layout::IO_STATUS_BLOCK);
   mem.write(iosb, layout::IO_STATUS_BLOCK{STATUS_PENDING, 0});
-  layout::KEVENT ev{};
-  ev.Header.Type = 0;  // NotificationEvent
-  ev.Header.Size = sizeof(layout::KEVENT) / 4;
-  ev.Header.WaitListHead = {(event + 8).value, (event + 8).value};
-  mem.write(event, ev);
+  mem.write(event, layout::make_event(event.value, layout::kNotificationEvent, false));
 
   IRP h = mem.read<IRP>(irp);
   h.RequestorMode = static_cast<int8_t>(requestor);
@@ -173,14 +169,8 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
     GuestVa name = kernel_.new_unicode_string(found->remaining, 1, kIoTag);
     fo.FileName = mem.read<layout::UNICODE_STRING>(name);
   }
-  fo.Lock.Header.Type = 1;  // SynchronizationEvent
-  fo.Lock.Header.Size = sizeof(layout::KEVENT) / 4;
-  fo.Lock.Header.WaitListHead = {(file + offsetof(FILE_OBJECT, Lock) + 8).value,
-                                 (file + offsetof(FILE_OBJECT, Lock) + 8).value};
-  fo.Event.Header.Type = 0;
-  fo.Event.Header.Size = sizeof(layout::KEVENT) / 4;
-  fo.Event.Header.WaitListHead = {(file + offsetof(FILE_OBJECT, Event) + 8).value,
-                                  (file + offsetof(FILE_OBJECT, Event) + 8).value};
+  fo.Lock = layout::make_event((file + offsetof(FILE_OBJECT, Lock)).value, layout::kSynchronizationEvent, false);
+  fo.Event = layout::make_event((file + offsetof(FILE_OBJECT, Event)).value, layout::kNotificationEvent, false);
   fo.IrpList = {(file + offsetof(FILE_OBJECT, IrpList)).value, (file + offsetof(FILE_OBJECT, IrpList)).value};
   mem.write(file, fo);
   opened_files_[file.value] = false;

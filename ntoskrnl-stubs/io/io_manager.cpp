@@ -129,11 +129,8 @@ NtStatus IoManager::create_device(GuestVa driver_object, uint32_t extension_size
   d.DeviceQueue.Size = sizeof(layout::KDEVICE_QUEUE);
   uint64_t dq = dev.value + offsetof(layout::DEVICE_OBJECT, DeviceQueue) + 8;
   d.DeviceQueue.DeviceListHead = {dq, dq};
-  d.DeviceLock.Header.Type = 1;  // SynchronizationEvent, signalled
-  d.DeviceLock.Header.Size = sizeof(layout::KEVENT) / 4;
-  d.DeviceLock.Header.SignalState = 1;
-  uint64_t wl = dev.value + offsetof(layout::DEVICE_OBJECT, DeviceLock) + 8;
-  d.DeviceLock.Header.WaitListHead = {wl, wl};
+  d.DeviceLock = layout::make_event(dev.value + offsetof(layout::DEVICE_OBJECT, DeviceLock),
+                                    layout::kSynchronizationEvent, true);
   GuestVa devobj_ext = dev + sizeof(layout::DEVICE_OBJECT) + ext_size;
   d.DeviceObjectExtension = devobj_ext.value;
   mem.write(dev, d);

@@ -36,6 +36,22 @@ struct KEVENT {
   DISPATCHER_HEADER Header;
 };
 
+// EVENT_TYPE values (the DISPATCHER_HEADER.Type of a KEVENT).
+constexpr uint8_t kNotificationEvent = 0;
+constexpr uint8_t kSynchronizationEvent = 1;
+
+// A KEVENT as KeInitializeEvent leaves it, for the event at guest `address`
+// (its wait list head points at itself).
+constexpr KEVENT make_event(uint64_t address, uint8_t type, bool signaled) {
+  KEVENT e{};
+  e.Header.Type = type;
+  e.Header.Size = sizeof(KEVENT) / 4;
+  e.Header.SignalState = signaled ? 1 : 0;
+  e.Header.WaitListHead = {address + offsetof(DISPATCHER_HEADER, WaitListHead),
+                           address + offsetof(DISPATCHER_HEADER, WaitListHead)};
+  return e;
+}
+
 // OBJECT_HEADER precedes every object body (Body at +0x30).
 struct OBJECT_HEADER {
   int64_t PointerCount;
