@@ -33,6 +33,8 @@ const Registry& builtin_registry() {
     register_lock_exports(r);
     register_mm_exports(r);
     register_ob_exports(r);
+    register_namespace_exports(r);
+    register_query_exports(r);
     register_ps_exports(r);
     register_data_exports(r);
     return r;

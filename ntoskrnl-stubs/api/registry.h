@@ -50,6 +50,8 @@ void register_handle_exports(Registry& r);
 void register_lock_exports(Registry& r);  // ke/lock_exports.cpp, ex/ lock-like routines
 void register_mm_exports(Registry& r);
 void register_ob_exports(Registry& r);
+void register_namespace_exports(Registry& r);  // ob/namespace_exports.cpp
+void register_query_exports(Registry& r);      // ob/query_exports.cpp
 void register_ps_exports(Registry& r);
 void register_data_exports(Registry& r);
 

@@ -131,18 +131,26 @@ ObjectId ObjectManager::create_directory(ObjectId parent, std::u16string_view na
 
 ObjectId ObjectManager::create_link(ObjectId parent, std::u16string_view name,
                                     std::u16string_view target) {
-  ObjectId id = create(TypeIndex::SymbolicLink, 0x28);  // OBJECT_SYMBOLIC_LINK
+  ObjectId id = create_link_object(target);
   ObjectRecord& r = objects_.at(id);
   r.permanent = true;
+  link_into(parent, id, name);
+  sync_header(r);
+  return id;
+}
+
+ObjectId ObjectManager::create_link_object(std::u16string_view target) {
+  ObjectId id = create(TypeIndex::SymbolicLink, 0x28);  // OBJECT_SYMBOLIC_LINK
+  ObjectRecord& r = objects_.at(id);
   r.link_target = std::u16string(target);
   // OBJECT_SYMBOLIC_LINK: CreationTime at 0, LinkTarget (UNICODE_STRING) at 8.
   GuestVa us = kernel_.new_unicode_string(target, 1, kObjectTag);
   kernel_.memory().write(r.body + 8, kernel_.memory().read<layout::UNICODE_STRING>(us));
   kernel_.memory().write<uint64_t>(r.body, kernel_.machine().system_time());
-  link_into(parent, id, name);
-  sync_header(r);
   return id;
 }
+
+ObjectId ObjectManager::create_directory_object() { return create(TypeIndex::Directory, 0x158); }
 
 void ObjectManager::link_into(ObjectId parent, ObjectId child, std::u16string_view name) {
   ObjectRecord& p = objects_.at(parent);

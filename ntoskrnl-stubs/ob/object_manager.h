@@ -122,6 +122,30 @@ class ObjectManager {
                             uint32_t desired_access, uint32_t attributes, uint32_t options, ProcessorMode mode,
                             uint64_t* target_handle);
 
+  // --- named objects (ob/named_objects.cpp) --------------------------------
+  // ObInsertObject with a handle: names `object` at `path` (none: unnamed),
+  // OBJ_OPENIF opening an existing object of the same type instead
+  // (STATUS_OBJECT_NAME_EXISTS, the new object dropped), OBJ_PERMANENT from
+  // KernelMode only (UserMode lacks SeCreatePermanentPrivilege). The handle
+  // takes over the creation reference. On failure the object is dropped.
+  NtStatus insert_and_open(ObjectId object, const std::optional<std::u16string>& path, uint32_t attributes,
+                           uint32_t desired_access, ProcessorMode mode, uint64_t* handle, ObjectId* opened = nullptr);
+  // ObReferenceObjectByName / ObOpenObjectByName for objects without a parse
+  // procedure: the name resolved (OBJ_OPENLINK opens a final link itself),
+  // the type checked. A device (whose parse procedure needs an open packet)
+  // is STATUS_OBJECT_TYPE_MISMATCH.
+  NtStatus reference_by_name(std::u16string_view path, std::optional<TypeIndex> type, uint32_t attributes,
+                             ObjectId* object);
+  NtStatus open_by_name(std::u16string_view path, std::optional<TypeIndex> type, uint32_t attributes,
+                        uint32_t desired_access, ProcessorMode mode, uint64_t* handle);
+  // A new permanent-or-not directory / symbolic link object, unnamed (insert_and_open names it).
+  ObjectId create_directory_object();
+  ObjectId create_link_object(std::u16string_view target);
+  // Entries of a directory in enumeration order.
+  std::vector<ObjectId> directory_entries(ObjectId directory) const;
+  // Objects and handles of a type (OBJECT_TYPE's TotalNumberOfObjects/Handles).
+  std::pair<uint32_t, uint32_t> type_counts(TypeIndex type) const;
+
   // NtClose/ZwClose/ObCloseHandle semantics; a kernel-mode close of an
   // invalid or protected handle bugchecks 0x93 (returns nullopt then).
   std::optional<NtStatus> close_handle(uint64_t handle, ProcessorMode mode);

@@ -8,6 +8,7 @@
 
 #include "emulator/exception_layout.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/layout/ob_structs.h"
 
 namespace L = kemu::nt::layout;
 namespace S = kemu::emu::seh;
@@ -130,6 +131,17 @@ int main() {
   OFF(MDL, "ByteCount", L::MDL, ByteCount);
   OFF(MDL, "ByteOffset", L::MDL, ByteOffset);
   SIZE(MDL, L::MDL);
+
+  OFF(OBJECT_ATTRIBUTES, "RootDirectory", L::OBJECT_ATTRIBUTES, RootDirectory);
+  OFF(OBJECT_ATTRIBUTES, "ObjectName", L::OBJECT_ATTRIBUTES, ObjectName);
+  OFF(OBJECT_ATTRIBUTES, "Attributes", L::OBJECT_ATTRIBUTES, Attributes);
+  OFF(OBJECT_ATTRIBUTES, "SecurityDescriptor", L::OBJECT_ATTRIBUTES, SecurityDescriptor);
+  SIZE(OBJECT_ATTRIBUTES, L::OBJECT_ATTRIBUTES);
+  SIZE(OBJECT_NAME_INFORMATION, L::OBJECT_NAME_INFORMATION);
+  OFF(PUBLIC_OBJECT_BASIC_INFORMATION, "GrantedAccess", L::PUBLIC_OBJECT_BASIC_INFORMATION, GrantedAccess);
+  OFF(PUBLIC_OBJECT_BASIC_INFORMATION, "HandleCount", L::PUBLIC_OBJECT_BASIC_INFORMATION, HandleCount);
+  OFF(PUBLIC_OBJECT_BASIC_INFORMATION, "PointerCount", L::PUBLIC_OBJECT_BASIC_INFORMATION, PointerCount);
+  SIZE(PUBLIC_OBJECT_BASIC_INFORMATION, L::PUBLIC_OBJECT_BASIC_INFORMATION);
 
   OFF(EXCEPTION_RECORD, "ExceptionAddress", S::EXCEPTION_RECORD, ExceptionAddress);
   OFF(EXCEPTION_RECORD, "ExceptionInformation", S::EXCEPTION_RECORD, ExceptionInformation);

@@ -1,0 +1,379 @@
+/*
+ * conformance.sys - kemu's object-manager conformance suite, run as a real
+ * driver. Every OK() states one Windows behaviour (semantics.md §3); a
+ * failing one prints its line and rule. Suites run where the behaviour is
+ * defined: DriverEntry in the System process, the client suite inside an
+ * IOCTL (the client's process, PreviousMode UserMode). IOCTL_RESULTS returns
+ * {passed, failed, failing lines}; IOCTL_BUGCHECK_93 closes an invalid kernel
+ * handle (a separate run: it bugchecks).
+ */
+#include "kemu_sample.h"
+#include <ntifs.h>
+
+KEMU_DRIVER_ENTRY;
+
+/* Not in the DDK headers (documented with ZwQueryDirectoryObject). */
+typedef struct _OBJECT_DIRECTORY_INFORMATION {
+  UNICODE_STRING Name;
+  UNICODE_STRING TypeName;
+} OBJECT_DIRECTORY_INFORMATION, *POBJECT_DIRECTORY_INFORMATION;
+
+#define CONF_TYPE 0x8000
+#define IOCTL_RUN_CLIENT_SUITE CTL_CODE(CONF_TYPE, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_RESULTS CTL_CODE(CONF_TYPE, 0x901, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_BUGCHECK_93 CTL_CODE(CONF_TYPE, 0x902, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_CLIENT_HANDLE CTL_CODE(CONF_TYPE, 0x903, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
+#define MAX_FAILURES 32
+typedef struct {
+  ULONG passed;
+  ULONG failed;
+  ULONG lines[MAX_FAILURES];
+} CONF_RESULTS;
+
+static CONF_RESULTS g_results;
+static PDEVICE_OBJECT g_device;
+static HANDLE g_system_dir;  /* a handle DriverEntry made in the System process's table */
+static PVOID g_system_dir_object;
+
+static void ok_(BOOLEAN condition, ULONG line, const char *rule) {
+  if (condition) {
+    g_results.passed++;
+    return;
+  }
+  if (g_results.failed < MAX_FAILURES) g_results.lines[g_results.failed] = line;
+  g_results.failed++;
+  DbgPrint("conformance: FAIL line %u: %s\n", line, rule);
+}
+#define OK(condition, rule) ok_((BOOLEAN)(condition), __LINE__, rule)
+
+#define KERNEL_FLAG ((ULONG_PTR)0xFFFFFFFF80000000ull)
+static BOOLEAN is_kernel_handle(HANDLE h) { return ((ULONG_PTR)h & KERNEL_FLAG) == KERNEL_FLAG; }
+
+static NTSTATUS create_dir(PCWSTR name, ULONG attributes, HANDLE root, HANDLE *out) {
+  UNICODE_STRING us;
+  OBJECT_ATTRIBUTES oa;
+  if (name) RtlInitUnicodeString(&us, name);
+  InitializeObjectAttributes(&oa, name ? &us : NULL, attributes, root, NULL);
+  return ZwCreateDirectoryObject(out, DIRECTORY_ALL_ACCESS, &oa);
+}
+
+static NTSTATUS open_dir(PCWSTR name, ULONG attributes, HANDLE root, ACCESS_MASK access, HANDLE *out) {
+  UNICODE_STRING us;
+  OBJECT_ATTRIBUTES oa;
+  RtlInitUnicodeString(&us, name);
+  InitializeObjectAttributes(&oa, &us, attributes, root, NULL);
+  return ZwOpenDirectoryObject(out, access, &oa);
+}
+
+static ULONG handle_count(HANDLE h) {
+  PUBLIC_OBJECT_BASIC_INFORMATION info;
+  ULONG len = 0;
+  if (!NT_SUCCESS(ZwQueryObject(h, ObjectBasicInformation, &info, sizeof(info), &len))) return ~0u;
+  return info.HandleCount;
+}
+
+/* Handle values (semantics.md §3): multiples of 4; OBJ_KERNEL_HANDLE puts the
+ * handle in the kernel table with bit 31 set, sign-extended. */
+static void handle_values(BOOLEAN system_context) {
+  HANDLE plain = NULL, kernel = NULL;
+  OK(NT_SUCCESS(create_dir(NULL, 0, NULL, &plain)), "an unnamed directory can be created");
+  OK(NT_SUCCESS(create_dir(NULL, OBJ_KERNEL_HANDLE, NULL, &kernel)), "OBJ_KERNEL_HANDLE is accepted from KernelMode");
+  OK(((ULONG_PTR)plain & 3) == 0 && plain != NULL, "handle values are non-zero multiples of 4");
+  OK(!is_kernel_handle(plain), "without OBJ_KERNEL_HANDLE the handle has no kernel bit (any context)");
+  OK(is_kernel_handle(kernel), "OBJ_KERNEL_HANDLE gives 0xFFFFFFFF8000xxxx");
+  OK(((ULONG_PTR)kernel & 3) == 0, "kernel handle values are multiples of 4 too");
+  if (!system_context) OK((ULONG_PTR)plain < 0x10000, "a client-context handle is a small index in the client's table");
+  /* The low two bits are tag bits: a lookup ignores them. */
+  {
+    PVOID object = NULL;
+    NTSTATUS st = ObReferenceObjectByHandle((HANDLE)((ULONG_PTR)kernel | 3), 0, NULL, KernelMode, &object, NULL);
+    OK(st == STATUS_SUCCESS && object != NULL, "the tag bits of a handle value are ignored by lookups");
+    if (object) ObDereferenceObject(object);
+  }
+  OK(ZwClose(plain) == STATUS_SUCCESS, "ZwClose of a valid handle succeeds");
+  OK(ZwClose(kernel) == STATUS_SUCCESS, "ZwClose of a valid kernel handle succeeds");
+}
+
+/* Named objects: permanence, OPENIF/collision, RootDirectory, links, case. */
+static void namespace_rules(void) {
+  HANDLE root = NULL, again = NULL, sub = NULL, link = NULL, h = NULL;
+  NTSTATUS st;
+  st = create_dir(L"\\KemuConf", OBJ_KERNEL_HANDLE, NULL, &root);
+  OK(st == STATUS_SUCCESS, "ZwCreateDirectoryObject names a new directory");
+  st = create_dir(L"\\KemuConf", OBJ_KERNEL_HANDLE, NULL, &again);
+  OK(st == STATUS_OBJECT_NAME_COLLISION, "creating an existing name fails with STATUS_OBJECT_NAME_COLLISION");
+  st = create_dir(L"\\KemuConf", OBJ_KERNEL_HANDLE | OBJ_OPENIF, NULL, &again);
+  OK(st == STATUS_OBJECT_NAME_EXISTS, "OBJ_OPENIF opens the existing object with STATUS_OBJECT_NAME_EXISTS");
+  OK(again != NULL && handle_count(root) == 2, "OBJ_OPENIF returns a second handle to the same object");
+  if (again) ZwClose(again);
+  OK(handle_count(root) == 1, "closing a handle drops the handle count");
+
+  st = create_dir(L"Sub", OBJ_KERNEL_HANDLE, root, &sub);
+  OK(st == STATUS_SUCCESS, "a RootDirectory-relative name creates inside that directory");
+  st = create_dir(L"\\Sub", OBJ_KERNEL_HANDLE, root, &h);
+  OK(st == STATUS_OBJECT_PATH_SYNTAX_BAD, "a RootDirectory with an absolute name is STATUS_OBJECT_PATH_SYNTAX_BAD");
+  st = create_dir(L"NoSlash", OBJ_KERNEL_HANDLE, NULL, &h);
+  OK(st == STATUS_OBJECT_PATH_SYNTAX_BAD, "a relative name without RootDirectory is STATUS_OBJECT_PATH_SYNTAX_BAD");
+  st = create_dir(L"\\KemuConfMissing\\X", OBJ_KERNEL_HANDLE, NULL, &h);
+  OK(st == STATUS_OBJECT_PATH_NOT_FOUND, "a missing parent directory is STATUS_OBJECT_PATH_NOT_FOUND");
+
+  st = open_dir(L"\\kemuconf\\SUB", OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+  OK(st == STATUS_SUCCESS, "object names are looked up case-insensitively");
+  if (NT_SUCCESS(st)) ZwClose(h);
+  st = open_dir(L"\\KemuConf\\Nothing", OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+  OK(st == STATUS_OBJECT_NAME_NOT_FOUND, "a missing last component is STATUS_OBJECT_NAME_NOT_FOUND");
+
+  /* A symbolic link, followed mid-path, opened itself by ZwOpenSymbolicLinkObject. */
+  {
+    UNICODE_STRING name, target;
+    OBJECT_ATTRIBUTES oa;
+    WCHAR buffer[64];
+    UNICODE_STRING out;
+    ULONG returned = 0;
+    RtlInitUnicodeString(&name, L"\\KemuConf\\Link");
+    RtlInitUnicodeString(&target, L"\\KemuConf");
+    InitializeObjectAttributes(&oa, &name, OBJ_KERNEL_HANDLE, NULL, NULL);
+    st = ZwCreateSymbolicLinkObject(&link, SYMBOLIC_LINK_ALL_ACCESS, &oa, &target);
+    OK(st == STATUS_SUCCESS, "ZwCreateSymbolicLinkObject names a link");
+    st = open_dir(L"\\KemuConf\\Link\\Sub", OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+    OK(st == STATUS_SUCCESS, "a symbolic link in the middle of a path is followed");
+    if (NT_SUCCESS(st)) ZwClose(h);
+    st = open_dir(L"\\KemuConf\\Link", OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+    OK(st == STATUS_SUCCESS, "a final symbolic link is followed when opening a directory");
+    if (NT_SUCCESS(st)) ZwClose(h);
+    out.Buffer = buffer;
+    out.Length = 0;
+    out.MaximumLength = 4; /* too small */
+    st = ZwQuerySymbolicLinkObject(link, &out, &returned);
+    OK(st == STATUS_BUFFER_TOO_SMALL, "a short LinkTarget buffer is STATUS_BUFFER_TOO_SMALL");
+    OK(returned == sizeof(L"\\KemuConf"), "ReturnedLength is the target's size with its NUL");
+    out.MaximumLength = sizeof(buffer);
+    st = ZwQuerySymbolicLinkObject(link, &out, &returned);
+    OK(st == STATUS_SUCCESS && out.Length == 18 && RtlEqualUnicodeString(&out, &target, FALSE),
+       "ZwQuerySymbolicLinkObject returns the target");
+    if (link) ZwClose(link);
+  }
+
+  /* ZwQueryDirectoryObject: one entry {Name, TypeName} at a time. */
+  {
+    UCHAR buffer[256];
+    ULONG context = 0, returned = 0;
+    POBJECT_DIRECTORY_INFORMATION e = (POBJECT_DIRECTORY_INFORMATION)buffer;
+    UNICODE_STRING directory_type;
+    RtlInitUnicodeString(&directory_type, L"Directory");
+    st = ZwQueryDirectoryObject(root, buffer, sizeof(buffer), TRUE, TRUE, &context, &returned);
+    OK(st == STATUS_SUCCESS && context == 1, "ZwQueryDirectoryObject returns one entry and advances Context");
+    OK(st == STATUS_SUCCESS && RtlEqualUnicodeString(&e->TypeName, &directory_type, FALSE),
+       "a directory entry names its type");
+    st = ZwQueryDirectoryObject(root, buffer, sizeof(buffer), TRUE, FALSE, &context, &returned);
+    st = ZwQueryDirectoryObject(root, buffer, sizeof(buffer), TRUE, FALSE, &context, &returned);
+    OK(st == STATUS_NO_MORE_ENTRIES, "past the last entry: STATUS_NO_MORE_ENTRIES");
+    st = ZwQueryDirectoryObject(root, buffer, 8, TRUE, TRUE, &context, &returned);
+    OK(st == STATUS_BUFFER_TOO_SMALL, "a buffer too small for one entry is STATUS_BUFFER_TOO_SMALL");
+  }
+
+  /* Temporary objects lose their name with their last handle; permanent ones keep it. */
+  ZwClose(sub);
+  st = open_dir(L"\\KemuConf\\Sub", OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+  OK(st == STATUS_OBJECT_NAME_NOT_FOUND, "a temporary object's name goes with its last handle");
+  st = create_dir(L"\\KemuConf\\Kept", OBJ_KERNEL_HANDLE | OBJ_PERMANENT, NULL, &sub);
+  OK(st == STATUS_SUCCESS, "OBJ_PERMANENT is accepted from KernelMode");
+  ZwClose(sub);
+  st = open_dir(L"\\KemuConf\\Kept", OBJ_KERNEL_HANDLE, NULL, DELETE, &sub);
+  OK(st == STATUS_SUCCESS, "a permanent object keeps its name without handles");
+  OK(ZwMakeTemporaryObject(sub) == STATUS_SUCCESS, "ZwMakeTemporaryObject needs DELETE access and succeeds");
+  ZwClose(sub);
+  st = open_dir(L"\\KemuConf\\Kept", OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h);
+  OK(st == STATUS_OBJECT_NAME_NOT_FOUND, "made temporary, the object goes with its last handle");
+
+  /* ObReferenceObjectByName and ObQueryNameString. */
+  {
+    UNICODE_STRING name;
+    PVOID object = NULL;
+    UCHAR buffer[128];
+    POBJECT_NAME_INFORMATION info = (POBJECT_NAME_INFORMATION)buffer;
+    ULONG returned = 0;
+    UNICODE_STRING expected;
+    RtlInitUnicodeString(&name, L"\\KEMUCONF");
+    RtlInitUnicodeString(&expected, L"\\KemuConf");
+    st = ObReferenceObjectByName(&name, OBJ_CASE_INSENSITIVE, NULL, 0, NULL, KernelMode, NULL, &object);
+    OK(st == STATUS_SUCCESS && object != NULL, "ObReferenceObjectByName finds a directory");
+    if (object) {
+      st = ObQueryNameString(object, info, 8, &returned);
+      OK(st == STATUS_INFO_LENGTH_MISMATCH, "ObQueryNameString with a short buffer: STATUS_INFO_LENGTH_MISMATCH");
+      OK(returned == sizeof(OBJECT_NAME_INFORMATION) + sizeof(L"\\KemuConf"),
+         "ObQueryNameString reports the size it needs");
+      st = ObQueryNameString(object, info, sizeof(buffer), &returned);
+      OK(st == STATUS_SUCCESS && RtlEqualUnicodeString(&info->Name, &expected, FALSE),
+         "ObQueryNameString returns the full name as created");
+      ObDereferenceObject(object);
+    }
+    st = ObReferenceObjectByName(&name, OBJ_CASE_INSENSITIVE, NULL, 0, *IoFileObjectType, KernelMode, NULL, &object);
+    OK(st == STATUS_OBJECT_TYPE_MISMATCH, "ObReferenceObjectByName checks the object type");
+  }
+  ZwClose(root);
+}
+
+/* ObReferenceObjectByHandle's decisions, in Windows' order (semantics.md §3). */
+static void reference_by_handle_order(void) {
+  HANDLE dir = NULL, kernel_dir = NULL;
+  PVOID object = (PVOID)1;
+  NTSTATUS st;
+  create_dir(NULL, 0, NULL, &dir);
+  create_dir(NULL, OBJ_KERNEL_HANDLE, NULL, &kernel_dir);
+  st = ObReferenceObjectByHandle((HANDLE)0x7FFC, 0, NULL, KernelMode, &object, NULL);
+  OK(st == STATUS_INVALID_HANDLE, "an unused handle value is STATUS_INVALID_HANDLE");
+  OK(object == NULL, "the object pointer is cleared even on failure");
+  st = ObReferenceObjectByHandle(kernel_dir, 0, NULL, UserMode, &object, NULL);
+  OK(st == STATUS_INVALID_HANDLE, "a kernel handle is invalid when AccessMode is UserMode");
+  st = ObReferenceObjectByHandle(dir, GENERIC_ALL, *ExEventObjectType, UserMode, &object, NULL);
+  OK(st == STATUS_OBJECT_TYPE_MISMATCH, "the type is checked before the access");
+  st = ObReferenceObjectByHandle(NtCurrentProcess(), PROCESS_ALL_ACCESS, *PsProcessType, UserMode, &object, NULL);
+  OK(st == STATUS_SUCCESS && object == (PVOID)PsGetCurrentProcess(), "NtCurrentProcess() is the current process");
+  if (NT_SUCCESS(st)) ObDereferenceObject(object);
+  st = ObReferenceObjectByHandle(NtCurrentThread(), 0, *PsProcessType, KernelMode, &object, NULL);
+  OK(st == STATUS_OBJECT_TYPE_MISMATCH, "NtCurrentThread() is not a process");
+  /* Access: a handle opened with DIRECTORY_QUERY only. */
+  {
+    HANDLE limited = NULL;
+    OBJECT_HANDLE_INFORMATION info;
+    st = ZwDuplicateObject(NtCurrentProcess(), dir, NtCurrentProcess(), &limited, DIRECTORY_QUERY, 0, 0);
+    OK(st == STATUS_SUCCESS, "ZwDuplicateObject with a smaller access succeeds");
+    st = ObReferenceObjectByHandle(limited, DIRECTORY_CREATE_OBJECT, NULL, UserMode, &object, NULL);
+    OK(st == STATUS_ACCESS_DENIED, "UserMode: access beyond the granted mask is STATUS_ACCESS_DENIED");
+    if (NT_SUCCESS(st)) ObDereferenceObject(object);
+    st = ObReferenceObjectByHandle(limited, DIRECTORY_CREATE_OBJECT, NULL, KernelMode, &object, &info);
+    OK(st == STATUS_SUCCESS, "KernelMode: no access check");
+    OK(NT_SUCCESS(st) && info.GrantedAccess == DIRECTORY_QUERY, "HandleInformation reports the granted access");
+    if (NT_SUCCESS(st)) ObDereferenceObject(object);
+    st = ObReferenceObjectByHandle(limited, GENERIC_READ, NULL, UserMode, &object, NULL);
+    /* GENERIC_READ on a Directory maps to READ_CONTROL | DIRECTORY_QUERY | DIRECTORY_TRAVERSE. */
+    OK(st == STATUS_ACCESS_DENIED, "generic rights are mapped before the access check");
+    if (NT_SUCCESS(st)) ObDereferenceObject(object);
+    ZwClose(limited);
+  }
+  ZwClose(dir);
+  ZwClose(kernel_dir);
+}
+
+/* ZwDuplicateObject's options (semantics.md §3). */
+static void duplicate_options(BOOLEAN client_context) {
+  HANDLE source = NULL, copy = NULL, kernel_copy = NULL;
+  NTSTATUS st;
+  OBJECT_HANDLE_INFORMATION info;
+  PVOID object = NULL;
+  create_dir(NULL, 0, NULL, &source);
+  st = ZwDuplicateObject(NtCurrentProcess(), source, NtCurrentProcess(), &copy, 0, 0, DUPLICATE_SAME_ACCESS);
+  OK(st == STATUS_SUCCESS, "DUPLICATE_SAME_ACCESS duplicates");
+  st = ObReferenceObjectByHandle(copy, 0, NULL, KernelMode, &object, &info);
+  OK(NT_SUCCESS(st) && info.GrantedAccess == DIRECTORY_ALL_ACCESS, "DUPLICATE_SAME_ACCESS keeps the source's access");
+  if (NT_SUCCESS(st)) ObDereferenceObject(object);
+  OK(handle_count(source) == 2, "a duplicate is one more handle to the object");
+  ZwClose(copy);
+  st = ZwDuplicateObject(NtCurrentProcess(), source, NtCurrentProcess(), &copy, 0, OBJ_INHERIT,
+                         DUPLICATE_SAME_ACCESS | DUPLICATE_SAME_ATTRIBUTES);
+  st = ObReferenceObjectByHandle(copy, 0, NULL, KernelMode, &object, &info);
+  OK(NT_SUCCESS(st) && (info.HandleAttributes & OBJ_INHERIT) == 0,
+     "DUPLICATE_SAME_ATTRIBUTES ignores the requested attributes");
+  if (NT_SUCCESS(st)) ObDereferenceObject(object);
+  ZwClose(copy);
+  if (client_context) {
+    st = ZwDuplicateObject(NtCurrentProcess(), source, NtCurrentProcess(), &kernel_copy, 0, OBJ_KERNEL_HANDLE,
+                           DUPLICATE_SAME_ACCESS);
+    OK(st == STATUS_INVALID_PARAMETER, "OBJ_KERNEL_HANDLE into a user process is refused");
+  }
+  st = ZwDuplicateObject(NtCurrentProcess(), source, NtCurrentProcess(), &copy, 0, 0,
+                         DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE);
+  OK(st == STATUS_SUCCESS, "DUPLICATE_CLOSE_SOURCE duplicates");
+  st = ObReferenceObjectByHandle(source, 0, NULL, KernelMode, &object, NULL);
+  OK(st == STATUS_INVALID_HANDLE, "DUPLICATE_CLOSE_SOURCE closed the source handle");
+  ZwClose(copy);
+}
+
+static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  IoCompleteRequest(irp, IO_NO_INCREMENT);
+  return status;
+}
+
+static NTSTATUS NTAPI DispatchCreateClose(PDEVICE_OBJECT device, PIRP irp) {
+  UNREFERENCED_PARAMETER(device);
+  return complete(irp, STATUS_SUCCESS, 0);
+}
+
+static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  ULONG code = sp->Parameters.DeviceIoControl.IoControlCode;
+  UNREFERENCED_PARAMETER(device);
+  switch (code) {
+    case IOCTL_RUN_CLIENT_SUITE:
+      OK(ExGetPreviousMode() == UserMode, "a client's request runs with PreviousMode UserMode");
+      OK(irp->RequestorMode == UserMode, "Irp->RequestorMode is the client's previous mode");
+      handle_values(FALSE);
+      reference_by_handle_order();
+      duplicate_options(TRUE);
+      /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
+      {
+        HANDLE kernel_dir = NULL;
+        create_dir(NULL, OBJ_KERNEL_HANDLE, NULL, &kernel_dir);
+        OK(NtClose(kernel_dir) == STATUS_INVALID_HANDLE, "NtClose from a UserMode request cannot close a kernel handle");
+        OK(ExGetPreviousMode() == UserMode, "a ZwXxx call restores the previous mode it changed");
+        OK(ZwClose(kernel_dir) == STATUS_SUCCESS, "ZwClose runs with KernelMode and closes it");
+      }
+      /* The System process's handle is not in the client's table. */
+      {
+        PVOID object = NULL;
+        NTSTATUS st = ObReferenceObjectByHandle(g_system_dir, 0, NULL, KernelMode, &object, NULL);
+        OK(object != g_system_dir_object, "a handle value names an entry of the current process's table");
+        if (NT_SUCCESS(st)) ObDereferenceObject(object);
+      }
+      return complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_RESULTS:
+      if (sp->Parameters.DeviceIoControl.OutputBufferLength < sizeof(CONF_RESULTS))
+        return complete(irp, STATUS_BUFFER_TOO_SMALL, 0);
+      RtlCopyMemory(irp->AssociatedIrp.SystemBuffer, &g_results, sizeof(g_results));
+      return complete(irp, STATUS_SUCCESS, sizeof(g_results));
+    case IOCTL_BUGCHECK_93:
+      /* INVALID_KERNEL_HANDLE: a kernel-mode close of a handle that does not exist. */
+      ZwClose((HANDLE)(ULONG_PTR)0x7FF0);
+      return complete(irp, STATUS_SUCCESS, 0);
+    default:
+      return complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+  }
+}
+
+static VOID NTAPI DriverUnload(PDRIVER_OBJECT driver) {
+  UNICODE_STRING link;
+  RtlInitUnicodeString(&link, L"\\??\\KemuConformance");
+  IoDeleteSymbolicLink(&link);
+  if (g_system_dir) ZwClose(g_system_dir);
+  IoDeleteDevice(driver->DeviceObject);
+}
+
+NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path) {
+  UNICODE_STRING name, link;
+  NTSTATUS st;
+  UNREFERENCED_PARAMETER(registry_path);
+  OK(ExGetPreviousMode() == KernelMode, "DriverEntry runs with PreviousMode KernelMode");
+  handle_values(TRUE);
+  namespace_rules();
+  reference_by_handle_order();
+  duplicate_options(FALSE);
+  create_dir(NULL, 0, NULL, &g_system_dir);
+  if (NT_SUCCESS(ObReferenceObjectByHandle(g_system_dir, 0, NULL, KernelMode, &g_system_dir_object, NULL)))
+    ObDereferenceObject(g_system_dir_object);
+
+  RtlInitUnicodeString(&name, L"\\Device\\KemuConformance");
+  st = IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &g_device);
+  if (!NT_SUCCESS(st)) return st;
+  RtlInitUnicodeString(&link, L"\\??\\KemuConformance");
+  IoCreateSymbolicLink(&link, &name);
+  driver->MajorFunction[IRP_MJ_CREATE] = DispatchCreateClose;
+  driver->MajorFunction[IRP_MJ_CLOSE] = DispatchCreateClose;
+  driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = DispatchIoctl;
+  driver->DriverUnload = DriverUnload;
+  DbgPrint("conformance: DriverEntry passed=%u failed=%u\n", g_results.passed, g_results.failed);
+  return STATUS_SUCCESS;
+}
