@@ -452,6 +452,7 @@ Thread& Machine::create_thread(uint32_t id, uint32_t process_id, GuestVa ethread
   auto t = std::make_unique<Thread>();
   t->id = id;
   t->process_id = process_id;
+  t->space_process_id = process_id;
   t->ethread = ethread;
   t->eprocess = eprocess;
   t->system = system;
@@ -484,16 +485,26 @@ void Machine::switch_to(uint32_t id) {
   Thread* next = find_thread(id);
   if (!next) throw std::invalid_argument(fmt::format("switch_to: no thread {}", id));
   current_thread().registers = cpu_.save();
-  uint32_t previous_process = current_thread().process_id;
+  uint32_t previous_process = current_thread().space_process_id;
   current_ = id;
   cpu_.restore(next->registers);
-  // The user half belongs to the current process.
-  if (previous_process != next->process_id) {
+  // The user half belongs to the current process (or the one the thread is attached to).
+  if (previous_process != next->space_process_id) {
     space_.set_owner_visible(previous_process, false);
-    space_.set_owner_visible(next->process_id, true);
+    space_.set_owner_visible(next->space_process_id, true);
   }
   space_.write<uint64_t>(kKpcrBase + kpcr::kPrcb + kprcb::kCurrentThread, next->ethread.value);
   space_.write<uint8_t>(kKpcrBase + kpcr::kIrql, next->irql);
+}
+
+void Machine::attach_current_thread(uint32_t process_id, GuestVa eprocess) {
+  Thread& t = current_thread();
+  if (t.space_process_id != process_id) {
+    space_.set_owner_visible(t.space_process_id, false);
+    space_.set_owner_visible(process_id, true);
+    t.space_process_id = process_id;
+  }
+  space_.write<uint64_t>(t.ethread + kthread::kApcStateProcess, eprocess.value);
 }
 
 void Machine::set_irql(uint8_t value) {

@@ -92,6 +92,9 @@ struct Thread {
   uint32_t process_id = 0;
   GuestVa ethread;   // ETHREAD body (KTHREAD first)
   GuestVa eprocess;  // owning EPROCESS body
+  // The process whose user half is visible while the thread runs: its own,
+  // or the one it is attached to (KeStackAttachProcess).
+  uint32_t space_process_id = 0;
   bool system = true;
   uint8_t irql = irql::kPassive;
   ExecutionContext context = ExecutionContext::SystemThread;
@@ -163,6 +166,9 @@ class Machine {
   const Thread& current_thread() const { return *threads_.at(current_); }
   Thread* find_thread(uint32_t id);
   void switch_to(uint32_t id);
+  // KeAttachProcess / KeStackAttachProcess for the current thread: the user
+  // half and KTHREAD.ApcState.Process become `eprocess`'s (pid `process_id`).
+  void attach_current_thread(uint32_t process_id, GuestVa eprocess);
   uint8_t irql() const { return current_thread().irql; }
   void set_irql(uint8_t value);
   ProcessorMode previous_mode() const;

@@ -84,6 +84,9 @@ using NtStatus = uint32_t;
   X(STATUS_IO_DEVICE_ERROR, 0xC0000185)                         \
   X(STATUS_STACK_OVERFLOW, 0xC00000FD)                          \
   X(STATUS_HANDLE_NOT_CLOSABLE, 0xC0000235)                     \
+  X(STATUS_INVALID_CID, 0xC000000B)                             \
+  X(STATUS_INVALID_PARAMETER_MIX, 0xC0000030)                   \
+  X(STATUS_PROCESS_IS_TERMINATING, 0xC000010A)                  \
   X(STATUS_NOT_FOUND, 0xC0000225)                               \
   X(STATUS_DRIVER_ENTRYPOINT_NOT_FOUND, 0xC0000263)             \
   X(STATUS_INVALID_BUFFER_SIZE, 0xC0000206)                     \

@@ -35,6 +35,7 @@ const Registry& builtin_registry() {
     register_ob_exports(r);
     register_namespace_exports(r);
     register_query_exports(r);
+    register_process_exports(r);
     register_ps_exports(r);
     register_data_exports(r);
     return r;

@@ -345,12 +345,27 @@ void KernelModules::trace_call(emu::Machine& machine, const ApiEntry& e, bool be
                e.module.c_str(), e.name.c_str(), args.c_str(), e.handler ? "" : " [no handler]");
 }
 
+void KernelModules::unimplemented_case(std::string_view routine, std::string_view detail) {
+  std::string what = fmt::format("ntoskrnl.exe!{} ({})", routine, detail);
+  ++unimplemented_cases_[what];
+  if (kernel_.options().unimplemented == UnimplementedPolicy::Stop) {
+    emu::Machine& machine = kernel_.machine();
+    GuestVa site = machine.call_site();
+    auto where = machine.symbolize(site);
+    machine.request_stop({emu::StopKind::Unimplemented,
+                          fmt::format("{} is not modelled by kemu (called from {})", what,
+                                      where ? where->text() : site.hex()),
+                          {}});
+  }
+}
+
 std::vector<UnimplementedRecord> KernelModules::unimplemented() const {
   std::vector<UnimplementedRecord> out;
   for (const ApiEntry& e : entries_) {
     if (e.calls == 0 || e.handler) continue;
     out.push_back({fmt::format("{}!{}", e.module, e.name), e.calls, e.unknown_import});
   }
+  for (auto& [what, calls] : unimplemented_cases_) out.push_back({what, calls, false});
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.api < b.api; });
   return out;
 }

@@ -62,6 +62,11 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   std::optional<GuestVa> data_export(std::string_view name) const;
 
   std::vector<UnimplementedRecord> unimplemented() const;
+  // A routine kemu implements reached a case it does not model (an
+  // information class, an option): recorded like a call without a handler,
+  // as "module!Routine (detail)", and stops the run under --unimplemented
+  // stop. The handler then returns the failure it documents.
+  void unimplemented_case(std::string_view routine, std::string_view detail);
   const std::vector<ApiEntry>& entries() const { return entries_; }
   bool has_handler(std::string_view module, std::string_view name) const;
 
@@ -95,6 +100,7 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   std::map<std::string, GuestVa, std::less<>> internal_;
   uint64_t unknown_used_ = 0;
   std::map<std::string, uint32_t> unknown_by_key_;
+  std::map<std::string, uint64_t> unimplemented_cases_;
 };
 
 }  // namespace kemu::nt

@@ -52,6 +52,7 @@ void register_mm_exports(Registry& r);
 void register_ob_exports(Registry& r);
 void register_namespace_exports(Registry& r);  // ob/namespace_exports.cpp
 void register_query_exports(Registry& r);      // ob/query_exports.cpp
+void register_process_exports(Registry& r);    // ps/process_exports.cpp
 void register_ps_exports(Registry& r);
 void register_data_exports(Registry& r);
 

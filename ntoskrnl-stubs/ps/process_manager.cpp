@@ -44,12 +44,25 @@ ProcessRecord& ProcessManager::create_process(uint32_t pid, const std::string& i
 const ProcessRecord& ProcessManager::create_user_process(const std::string& image_name) {
   uint32_t pid = next_pid_;
   next_pid_ += 4;  // process ids are multiples of 4
-  return create_process(pid, image_name, 0x100000ull + static_cast<uint64_t>(pid) * 0x1000);
+  ProcessRecord& p = create_process(pid, image_name, 0x100000ull + static_cast<uint64_t>(pid) * 0x1000);
+  // Created by kemu from the System process (there is no explorer.exe).
+  p.parent_pid = kSystemPid;
+  notify_image(p);
+  notify_process(p, true);
+  return p;
 }
 
-const ThreadRecord& ProcessManager::create_user_thread(uint32_t pid) { return create_thread(pid, false); }
+const ThreadRecord& ProcessManager::create_user_thread(uint32_t pid) {
+  const ThreadRecord& t = create_thread(pid, false);
+  notify_thread(t, true);
+  return t;
+}
 
-const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) { return create_thread(pid, true); }
+const ThreadRecord& ProcessManager::create_system_thread(uint32_t pid) {
+  const ThreadRecord& t = create_thread(pid, true);
+  notify_thread(t, true);
+  return t;
+}
 
 const ThreadRecord& ProcessManager::create_thread(uint32_t pid, bool system) {
   auto& mem = kernel_.memory();

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "emulator/ntstatus.h"
 #include "emulator/types.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 
@@ -22,6 +24,9 @@ struct ProcessRecord {
   ob::ObjectId object = ob::kNoObject;
   GuestVa eprocess;
   std::string image_name;
+  uint32_t parent_pid = 0;
+  bool terminated = false;
+  NtStatus exit_status = STATUS_PENDING;  // STILL_ACTIVE until the process ends
 };
 
 struct ThreadRecord {
@@ -52,6 +57,23 @@ class ProcessManager {
   const ProcessRecord& create_user_process(const std::string& image_name);
   const ThreadRecord& create_user_thread(uint32_t pid);
 
+  // --- lifetime and notifications (ps/process_notify.cpp) ------------------------
+  // ZwTerminateProcess: the process ends with `status`: its handles are
+  // closed (files see IRP_MJ_CLEANUP/CLOSE), its object is signalled, the
+  // process-notify routines run. False if it had already ended.
+  bool terminate_process(uint32_t pid, NtStatus status);
+  std::vector<uint32_t> process_ids() const;
+  std::vector<uint32_t> thread_ids() const;
+  // Routines registered by PsSetCreateProcessNotifyRoutine(Ex),
+  // PsSetCreateThreadNotifyRoutine and PsSetLoadImageNotifyRoutine.
+  struct NotifyRoutines {
+    std::vector<GuestVa> process;     // (ParentId, ProcessId, Create)
+    std::vector<GuestVa> process_ex;  // (Process, ProcessId, CreateInfo or NULL)
+    std::vector<GuestVa> thread;      // (ProcessId, ThreadId, Create)
+    std::vector<GuestVa> image;       // (FullImageName, ProcessId, ImageInfo)
+  };
+  NotifyRoutines& notify_routines() { return notify_; }
+
  private:
   ProcessRecord& create_process(uint32_t pid, const std::string& image_name, uint64_t directory_table_base);
 
@@ -62,6 +84,10 @@ class ProcessManager {
   uint32_t next_tid_ = 0x40;
   uint32_t next_pid_ = 0x1234;
   uint32_t loader_thread_ = 0;
+  NotifyRoutines notify_;
+  void notify_process(const ProcessRecord& p, bool create);
+  void notify_thread(const ThreadRecord& t, bool create);
+  void notify_image(const ProcessRecord& p);
 };
 
 }  // namespace kemu::nt::ps

@@ -17,6 +17,7 @@ using kemu::harness::StopReason;
 constexpr uint32_t kRunClientSuite = 0x80002400;  // CTL_CODE(0x8000, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 constexpr uint32_t kResults = 0x80002404;
 constexpr uint32_t kBugcheck93 = 0x80002408;
+constexpr uint32_t kTerminateClient = 0x8000240C;
 
 struct Results {
   uint32_t passed = 0, failed = 0;
@@ -46,7 +47,7 @@ TEST(Conformance, EveryObjectManagerAssertionHoldsInTheSystemProcessAndInAClient
   EXPECT_EQ(system.failed, 0u) << "first failing line " << system.lines[0];
   // The number of assertions DriverEntry made: a suite that silently skipped
   // some would pass with fewer.
-  EXPECT_EQ(system.passed, 58u);
+  EXPECT_EQ(system.passed, 75u);
 
   Session::IoctlRequest run;
   run.handle = dev.handle;
@@ -54,7 +55,7 @@ TEST(Conformance, EveryObjectManagerAssertionHoldsInTheSystemProcessAndInAClient
   EXPECT_EQ(s.ioctl(run).status, 0u);
   Results all = results(s, dev.handle);
   EXPECT_EQ(all.failed, 0u) << "first failing line " << all.lines[0];
-  EXPECT_EQ(all.passed - system.passed, 34u);
+  EXPECT_EQ(all.passed - system.passed, 58u);
   EXPECT_EQ(s.close(dev.handle), 0u);
   s.unload();
   const auto& r = s.result();
@@ -78,6 +79,22 @@ TEST(Conformance, AKernelModeCloseOfAnInvalidHandleBugchecks0x93) {
   EXPECT_EQ(r.stop.bugcheck->code, 0x93u);  // INVALID_KERNEL_HANDLE
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x7FF0u);  // the handle
   EXPECT_EQ(r.stop.bugcheck->params[1], 1u);       // it does not exist
+}
+
+TEST(Conformance, ZwTerminateProcessEndsTheClientAndClosesItsHandles) {
+  Session s;
+  s.load(kemu::e2e::sample("conformance"));
+  ASSERT_EQ(s.driver_entry(), 0u);
+  auto dev = s.open("\\\\.\\KemuConformance");
+  ASSERT_EQ(dev.status, 0u);
+  Session::IoctlRequest q;
+  q.handle = dev.handle;
+  q.code = kTerminateClient;
+  EXPECT_EQ(s.ioctl(q).status, 0u);
+  // The process's handle table went with it: its handle is no longer there.
+  EXPECT_EQ(s.close(dev.handle), 0xC0000008u);  // STATUS_INVALID_HANDLE
+  s.unload();
+  EXPECT_EQ(s.result().stop.reason, StopReason::Completed) << s.result().stop.message;
 }
 
 }  // namespace

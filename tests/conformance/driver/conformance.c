@@ -22,7 +22,7 @@ typedef struct _OBJECT_DIRECTORY_INFORMATION {
 #define IOCTL_RUN_CLIENT_SUITE CTL_CODE(CONF_TYPE, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_RESULTS CTL_CODE(CONF_TYPE, 0x901, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_BUGCHECK_93 CTL_CODE(CONF_TYPE, 0x902, METHOD_BUFFERED, FILE_ANY_ACCESS)
-#define IOCTL_CLIENT_HANDLE CTL_CODE(CONF_TYPE, 0x903, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_TERMINATE_CLIENT CTL_CODE(CONF_TYPE, 0x903, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 #define MAX_FAILURES 32
 typedef struct {
@@ -291,6 +291,128 @@ static void duplicate_options(BOOLEAN client_context) {
   ZwClose(copy);
 }
 
+/* --- processes, threads, attach, notifications ------------------------------------ */
+static LONG g_process_creates, g_thread_creates, g_image_loads;
+static HANDLE g_created_pid, g_created_parent, g_created_tid, g_image_pid;
+static UCHAR g_image_first_byte;
+
+static VOID NTAPI on_process(HANDLE parent, HANDLE pid, BOOLEAN create) {
+  if (!create) return;
+  InterlockedIncrement(&g_process_creates);
+  g_created_pid = pid;
+  g_created_parent = parent;
+}
+static VOID NTAPI on_thread(HANDLE pid, HANDLE tid, BOOLEAN create) {
+  UNREFERENCED_PARAMETER(pid);
+  if (!create) return;
+  InterlockedIncrement(&g_thread_creates);
+  g_created_tid = tid;
+}
+static VOID NTAPI on_image(PUNICODE_STRING name, HANDLE pid, PIMAGE_INFO info) {
+  UNREFERENCED_PARAMETER(name);
+  InterlockedIncrement(&g_image_loads);
+  g_image_pid = pid;
+  /* The image is mapped in the new process, whose context this runs in. */
+  g_image_first_byte = *(volatile UCHAR *)info->ImageBase;
+}
+
+typedef struct {
+  NTSTATUS ExitStatus;
+  PVOID PebBaseAddress;
+  ULONG_PTR AffinityMask;
+  LONG BasePriority;
+  ULONG_PTR UniqueProcessId;
+  ULONG_PTR InheritedFromUniqueProcessId;
+} CONF_PROCESS_BASIC_INFORMATION;
+
+static void process_rules(BOOLEAN client_context) {
+  PEPROCESS process = NULL;
+  NTSTATUS st;
+  st = PsLookupProcessByProcessId((HANDLE)4, &process);
+  OK(st == STATUS_SUCCESS && process == PsInitialSystemProcess, "pid 4 is the System process");
+  if (NT_SUCCESS(st)) ObDereferenceObject(process);
+  st = PsLookupProcessByProcessId((HANDLE)0x7FFFFFF0, &process);
+  OK(st == STATUS_INVALID_PARAMETER, "an unknown process id is STATUS_INVALID_PARAMETER");
+  st = PsLookupProcessByProcessId(PsGetCurrentProcessId(), &process);
+  OK(st == STATUS_SUCCESS && process == PsGetCurrentProcess(), "the current process is found by its id");
+  if (NT_SUCCESS(st)) ObDereferenceObject(process);
+  {
+    PETHREAD thread = NULL;
+    st = PsLookupThreadByThreadId(PsGetCurrentThreadId(), &thread);
+    OK(st == STATUS_SUCCESS && thread == PsGetCurrentThread(), "the current thread is found by its id");
+    if (NT_SUCCESS(st)) ObDereferenceObject(thread);
+  }
+  {
+    CLIENT_ID cid = {(HANDLE)4, NULL};
+    OBJECT_ATTRIBUTES oa;
+    HANDLE h = NULL;
+    PVOID object = NULL;
+    InitializeObjectAttributes(&oa, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
+    st = ZwOpenProcess(&h, 0x0400 /* PROCESS_QUERY_INFORMATION */, &oa, &cid);
+    OK(st == STATUS_SUCCESS && is_kernel_handle(h), "ZwOpenProcess by CLIENT_ID opens the System process");
+    if (NT_SUCCESS(st)) {
+      st = ObReferenceObjectByHandle(h, 0, *PsProcessType, KernelMode, &object, NULL);
+      OK(st == STATUS_SUCCESS && object == PsInitialSystemProcess, "the handle names the System process");
+      if (NT_SUCCESS(st)) ObDereferenceObject(object);
+      ZwClose(h);
+    }
+    cid.UniqueProcess = (HANDLE)0x7FFFFFF0;
+    st = ZwOpenProcess(&h, 0x0400 /* PROCESS_QUERY_INFORMATION */, &oa, &cid);
+    OK(st == STATUS_INVALID_CID, "ZwOpenProcess of an unknown id is STATUS_INVALID_CID");
+    st = ZwOpenProcess(&h, 0x0400 /* PROCESS_QUERY_INFORMATION */, &oa, NULL);
+    OK(st == STATUS_INVALID_PARAMETER_MIX, "ZwOpenProcess needs a name or a CLIENT_ID");
+  }
+  {
+    CONF_PROCESS_BASIC_INFORMATION info;
+    ULONG len = 0;
+    UCHAR small[8];
+    st = ZwQueryInformationProcess(NtCurrentProcess(), ProcessBasicInformation, &info, sizeof(info), &len);
+    OK(st == STATUS_SUCCESS && len == sizeof(info), "ProcessBasicInformation is 0x30 bytes");
+    OK(info.UniqueProcessId == (ULONG_PTR)PsGetCurrentProcessId(), "UniqueProcessId is the current process's id");
+    OK(info.ExitStatus == STATUS_PENDING, "a running process's ExitStatus is STILL_ACTIVE (STATUS_PENDING)");
+    st = ZwQueryInformationProcess(NtCurrentProcess(), ProcessBasicInformation, &info, sizeof(info) - 8, &len);
+    OK(st == STATUS_INFO_LENGTH_MISMATCH, "ProcessBasicInformation needs its exact size");
+    st = ZwQueryInformationProcess(NtCurrentProcess(), ProcessImageFileName, small, sizeof(small), &len);
+    OK(st == STATUS_INFO_LENGTH_MISMATCH && len >= sizeof(UNICODE_STRING),
+       "ProcessImageFileName with a short buffer reports the size it needs");
+  }
+  if (client_context) {
+    OK(g_process_creates == 1 && g_created_pid == PsGetCurrentProcessId(),
+       "the process-notify routine saw the client's creation");
+    OK(g_created_parent == (HANDLE)4, "kemu creates the client from the System process");
+    OK(g_thread_creates >= 1 && g_created_tid == PsGetCurrentThreadId(), "the thread-notify routine saw its thread");
+    OK(g_image_loads == 1 && g_image_pid == PsGetCurrentProcessId() && g_image_first_byte == 'M',
+       "the load-image routine ran in the new process, its image mapped");
+  }
+}
+
+/* Attaching switches the current process: its handle table and user half. */
+static void attach_rules(void) {
+  HANDLE local = NULL;
+  PVOID object = NULL, again = NULL;
+  KAPC_STATE apc;
+  NTSTATUS st;
+  create_dir(NULL, 0, NULL, &local);
+  st = ObReferenceObjectByHandle(local, 0, NULL, KernelMode, &object, NULL);
+  OK(st == STATUS_SUCCESS, "a client-table handle is found in the client's context");
+  KeStackAttachProcess((PKPROCESS)PsInitialSystemProcess, &apc);
+  OK(PsGetCurrentProcess() == PsInitialSystemProcess, "KeStackAttachProcess makes the System process current");
+  st = ObReferenceObjectByHandle(local, 0, NULL, KernelMode, &again, NULL);
+  OK(!NT_SUCCESS(st) || again != object, "attached, the handle value names the System table's entry");
+  if (NT_SUCCESS(st)) ObDereferenceObject(again);
+  KeUnstackDetachProcess(&apc);
+  OK(PsGetCurrentProcess() != PsInitialSystemProcess, "KeUnstackDetachProcess returns to the client");
+  st = ObReferenceObjectByHandle(local, 0, NULL, KernelMode, &again, NULL);
+  OK(st == STATUS_SUCCESS && again == object, "detached, the client's table is current again");
+  if (NT_SUCCESS(st)) ObDereferenceObject(again);
+  KeAttachProcess((PKPROCESS)PsInitialSystemProcess);
+  OK(PsGetCurrentProcess() == PsInitialSystemProcess, "KeAttachProcess switches the current process too");
+  KeDetachProcess();
+  OK(PsGetCurrentProcess() != PsInitialSystemProcess, "KeDetachProcess undoes it");
+  if (object) ObDereferenceObject(object);
+  ZwClose(local);
+}
+
 static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = information;
@@ -314,6 +436,8 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       handle_values(FALSE);
       reference_by_handle_order();
       duplicate_options(TRUE);
+      process_rules(TRUE);
+      attach_rules();
       /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
       {
         HANDLE kernel_dir = NULL;
@@ -339,6 +463,9 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       /* INVALID_KERNEL_HANDLE: a kernel-mode close of a handle that does not exist. */
       ZwClose((HANDLE)(ULONG_PTR)0x7FF0);
       return complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_TERMINATE_CLIENT:
+      /* The client ends from inside its own request: its handles close. */
+      return complete(irp, ZwTerminateProcess(NtCurrentProcess(), 0x1234), 0);
     default:
       return complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
   }
@@ -349,6 +476,9 @@ static VOID NTAPI DriverUnload(PDRIVER_OBJECT driver) {
   RtlInitUnicodeString(&link, L"\\??\\KemuConformance");
   IoDeleteSymbolicLink(&link);
   if (g_system_dir) ZwClose(g_system_dir);
+  PsSetCreateProcessNotifyRoutine(on_process, TRUE);
+  PsRemoveCreateThreadNotifyRoutine(on_thread);
+  PsRemoveLoadImageNotifyRoutine(on_image);
   IoDeleteDevice(driver->DeviceObject);
 }
 
@@ -361,6 +491,12 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   namespace_rules();
   reference_by_handle_order();
   duplicate_options(FALSE);
+  process_rules(FALSE);
+  OK(PsSetCreateProcessNotifyRoutine(on_process, FALSE) == STATUS_SUCCESS, "a process-notify routine registers");
+  OK(PsSetCreateProcessNotifyRoutine(on_process, FALSE) == STATUS_INVALID_PARAMETER,
+     "registering the same routine twice is STATUS_INVALID_PARAMETER");
+  OK(PsSetCreateThreadNotifyRoutine(on_thread) == STATUS_SUCCESS, "a thread-notify routine registers");
+  OK(PsSetLoadImageNotifyRoutine(on_image) == STATUS_SUCCESS, "a load-image routine registers");
   create_dir(NULL, 0, NULL, &g_system_dir);
   if (NT_SUCCESS(ObReferenceObjectByHandle(g_system_dir, 0, NULL, KernelMode, &g_system_dir_object, NULL)))
     ObDereferenceObject(g_system_dir_object);
