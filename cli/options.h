@@ -22,7 +22,7 @@ struct RunOptions {
   std::string as = "user";  // --as user|admin (accepted, no effect yet)
   std::string json;         // --json PATH, "-" for stdout, empty for none
   std::string sarif;        // --sarif PATH (not implemented yet)
-  bool explain = false;     // --explain (not implemented yet)
+  bool explain = false;     // --explain: narrate handle and previous-mode decisions
   bool trace = false;
   uint64_t max_instructions = 200'000'000;
   double timeout_seconds = 60.0;

@@ -41,8 +41,10 @@ int run_command(const RunOptions& o) {
     // JSON alone on stdout; the human summary moves to stderr.
     put(stdout, report::render_json(result) + "\n");
     put(stderr, report::render_text(result, want_color(stderr)));
+    if (o.explain) put(stderr, report::render_explain(result));
   } else {
     put(stdout, report::render_text(result, want_color(stdout)));
+    if (o.explain) put(stdout, report::render_explain(result));
     if (!o.json.empty()) {
       try {
         write_file(o.json, report::render_json(result) + "\n");

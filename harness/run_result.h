@@ -107,6 +107,12 @@ struct StepResult {
   bool expect_ok = true;
 };
 
+// One --explain sentence: a handle-table or previous-mode decision.
+struct ExplainLine {
+  int64_t step = -1;  // index into RunResult::steps; -1 before the first step (DriverEntry)
+  std::string text;
+};
+
 struct RunStats {
   uint64_t instructions = 0;
   uint64_t api_calls = 0;
@@ -125,6 +131,7 @@ struct RunResult {
   UnloadInfo unload;
   StopInfo stop;
   std::vector<UnimplementedCall> unimplemented;
+  std::vector<ExplainLine> explain;  // only with SessionOptions::explain
   RunStats stats;
 };
 

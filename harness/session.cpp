@@ -56,6 +56,7 @@ struct Session::Impl {
   GuestVa registry_path;
   bool loaded = false;
   bool entry_succeeded = false;
+  bool entry_returned = false;
   bool unloaded = false;
   uint32_t client_thread = 0;  // created with the first client request
   uint32_t client_pid = 0;
@@ -104,6 +105,8 @@ struct Session::Impl {
   // Windows would (a bugcheck), never as a host error.
   template <class Fn>
   void guarded(Fn fn) {
+    // --explain lines are tagged with the step about to be recorded (-1 before DriverEntry returned).
+    if (kernel) kernel->explainer().set_step(entry_returned ? static_cast<int64_t>(result.steps.size()) : -1);
     try {
       fn();
     } catch (const emu::GuestAccessError& e) {
@@ -131,6 +134,9 @@ struct Session::Impl {
   void finalize() {
     result.kemu_version = KEMU_VERSION;
     result.debug_output = kernel ? kernel->debug_output() : std::vector<std::string>{};
+    result.explain.clear();
+    if (kernel)
+      for (const nt::Explainer::Line& l : kernel->explainer().lines()) result.explain.push_back({l.step, l.text});
     result.unimplemented.clear();
     if (kernel) {
       for (const nt::UnimplementedRecord& u : kernel->modules().unimplemented())
@@ -298,6 +304,7 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
                                                                            : nt::UnimplementedPolicy::Fail;
   ko.strict_imports = s.options.strict_imports;
   ko.trace = s.options.trace;
+  ko.explain = s.options.explain;
   ko.seed = s.options.seed;
   s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
   try {
@@ -361,6 +368,7 @@ std::optional<NtStatus> Session::driver_entry_unguarded() {
   }
   NtStatus status = static_cast<NtStatus>(*rax);
   s.result.driver_entry_status = status;
+  s.entry_returned = true;
   s.entry_succeeded = nt_success(status);
   if (s.entry_succeeded) s.kernel->io().finish_initialization(s.driver_object);
   // Threads, work items and DPCs the driver started run when DriverEntry returns.

@@ -25,6 +25,7 @@ struct SessionOptions {
   UnimplementedPolicy unimplemented = UnimplementedPolicy::Fail;
   bool strict_imports = false;  // refuse unknown import names, as Windows does
   bool trace = false;           // print every API call to stderr
+  bool explain = false;         // record --explain sentences (RunResult::explain)
 };
 
 // Thrown for failures the user must fix (bad PE, unreadable file): exit 2.

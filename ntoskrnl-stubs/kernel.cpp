@@ -62,6 +62,7 @@ bool has_builtin_handler(std::string_view module, std::string_view name) {
 Kernel::Kernel(emu::Machine& machine, KernelOptions options)
     : machine_(machine), options_(options) {
   modules_ = std::make_unique<KernelModules>(*this, builtin_registry(), builtin_exports());
+  explainer_.enable(options.explain);
   ob_ = std::make_unique<ob::ObjectManager>(*this);
   io_ = std::make_unique<io::IoManager>(*this);
   ps_ = std::make_unique<ps::ProcessManager>(*this);
@@ -75,6 +76,13 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
 }
 
 Kernel::~Kernel() = default;
+
+std::string Kernel::caller_description() const {
+  const ApiEntry* e = modules_->current_call();
+  if (!e) return "the client";
+  auto where = machine_.symbolize(machine_.call_site());
+  return e->name + " from " + (where ? where->text() : machine_.call_site().hex());
+}
 
 void Kernel::raise_in_caller(uint32_t code, uint32_t flags, std::vector<uint64_t> params,
                              std::optional<GuestVa> address) {

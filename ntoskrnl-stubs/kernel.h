@@ -14,6 +14,7 @@
 #include "emulator/machine.h"
 #include "emulator/ntstatus.h"
 #include "emulator/types.h"
+#include "ntoskrnl-stubs/ob/explain.h"
 
 namespace kemu::nt {
 
@@ -37,6 +38,7 @@ struct KernelOptions {
   UnimplementedPolicy unimplemented = UnimplementedPolicy::Fail;
   bool strict_imports = false;
   bool trace = false;
+  bool explain = false;  // --explain: narrate handle and previous-mode decisions
   uint64_t seed = 0;
 };
 
@@ -56,6 +58,11 @@ class Kernel {
   io::IoManager& io() { return *io_; }
   ps::ProcessManager& ps() { return *ps_; }
   ke::Scheduler& scheduler() { return *scheduler_; }
+
+  Explainer& explainer() { return explainer_; }
+  // Who is asking, for --explain: "ZwClose from hello.sys+0x1234", or
+  // "the client" outside any kernel routine a driver called.
+  std::string caller_description() const;
 
   // One entry per DbgPrint-family call, without its trailing newline.
   std::vector<std::string>& debug_output() { return debug_output_; }
@@ -83,6 +90,7 @@ class Kernel {
   std::unique_ptr<ps::ProcessManager> ps_;
   std::unique_ptr<ke::Scheduler> scheduler_;
   std::vector<std::string> debug_output_;
+  Explainer explainer_;
 };
 
 // Whether module!name is an export kemu provides with a modelled handler (a

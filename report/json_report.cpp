@@ -160,6 +160,16 @@ nlohmann::ordered_json to_json(const harness::RunResult& r) {
   j["unimplemented"] = unimplemented_json(r.unimplemented);
   j["stats"] = stats_json(r.stats);
   if (!r.breakpoints.empty()) j["breakpoints"] = r.breakpoints;  // extension
+  if (!r.explain.empty()) {  // extension: --explain
+    Json lines = Json::array();
+    for (const harness::ExplainLine& l : r.explain) {
+      Json line;
+      line["step"] = l.step;
+      line["text"] = l.text;
+      lines.push_back(line);
+    }
+    j["explain"] = lines;
+  }
   return j;
 }
 

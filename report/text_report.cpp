@@ -299,4 +299,27 @@ std::string render_text(const harness::RunResult& r, bool color) {
   return std::move(w.out);
 }
 
+// --explain: the decisions in order, under the step that caused them.
+std::string render_explain(const harness::RunResult& r) {
+  std::string out = "explain\n";
+  int64_t current = -2;
+  for (const harness::ExplainLine& l : r.explain) {
+    if (l.step != current) {
+      current = l.step;
+      if (l.step < 0 || static_cast<size_t>(l.step) >= r.steps.size()) {
+        out += l.step < 0 ? "  load and DriverEntry\n" : "  after the last request\n";
+      } else {
+        const harness::StepResult& st = r.steps[static_cast<size_t>(l.step)];
+        std::string what = printable(st.op);
+        if (!st.target.empty()) what += " " + printable(st.target);
+        if (st.code) what += " " + hex32(*st.code);
+        out += fmt::format("  step {}: {}\n", l.step + 1, what);
+      }
+    }
+    out += "    - " + printable(l.text) + "\n";
+  }
+  if (r.explain.empty()) out += "  (no handle or previous-mode decision was made)\n";
+  return out;
+}
+
 }  // namespace kemu::report

@@ -13,5 +13,8 @@ namespace kemu::report {
 // caller knows whether the stream is a terminal). Driver-supplied text is
 // escaped so it cannot emit control sequences of its own.
 std::string render_text(const harness::RunResult& result, bool color);
+// The --explain narration: one sentence per handle-table and previous-mode
+// decision, grouped under the request (step) that caused it.
+std::string render_explain(const harness::RunResult& result);
 
 }  // namespace kemu::report

@@ -290,6 +290,11 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
   ApiEntry& e = entries_[id];
   ++e.calls;
   if (kernel_.options().trace) trace_call(machine, e, true);
+  calls_.push_back(&e);
+  struct Pop {
+    std::vector<const ApiEntry*>& calls;
+    ~Pop() { calls.pop_back(); }
+  } pop{calls_};
   if (e.handler) {
     e.handler(kernel_);
   } else {

@@ -67,6 +67,8 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   // as "module!Routine (detail)", and stops the run under --unimplemented
   // stop. The handler then returns the failure it documents.
   void unimplemented_case(std::string_view routine, std::string_view detail);
+  // The routine a driver called that is running now (innermost), or null.
+  const ApiEntry* current_call() const { return calls_.empty() ? nullptr : calls_.back(); }
   const std::vector<ApiEntry>& entries() const { return entries_; }
   bool has_handler(std::string_view module, std::string_view name) const;
 
@@ -101,6 +103,7 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   uint64_t unknown_used_ = 0;
   std::map<std::string, uint32_t> unknown_by_key_;
   std::map<std::string, uint64_t> unimplemented_cases_;
+  std::vector<const ApiEntry*> calls_;  // routines running now, outermost first
 };
 
 }  // namespace kemu::nt

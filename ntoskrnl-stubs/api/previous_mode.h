@@ -34,6 +34,10 @@ auto as_kernel_caller(Kernel& k, Fn&& fn) -> std::invoke_result_t<Fn&> {
       if (ethread) memory.write(ethread + emu::kthread::kPreviousMode, &mode, 1);  // never throws
     }
   } restore{m.memory(), m.current_thread().ethread, m.previous_mode()};
+  if (restore.saved == ProcessorMode::UserMode && k.explainer().enabled())
+    k.explainer().say(k.caller_description() +
+                      ": a ZwXxx call from kernel code runs with PreviousMode KernelMode (it was UserMode), so the "
+                      "handles and pointers it is given are trusted: no access check, no probe.");
   m.set_previous_mode(ProcessorMode::KernelMode);
   return fn();
 }

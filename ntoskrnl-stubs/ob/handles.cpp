@@ -1,18 +1,49 @@
 // Handle creation, reference and close, in the order Windows decides
 // (semantics.md §3, ReactOS's ObReferenceObjectByHandle and the ReactOS kernel
 // tests' observations of Windows 10 for closing).
+#include <fmt/format.h>
+
 #include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 
 namespace kemu::nt::ob {
+
+namespace {
+std::string status_name_or_hex(NtStatus s) {
+  std::string_view name = status_name(s);
+  return name.empty() ? fmt::format("{:#010x}", s) : std::string(name);
+}
+}  // namespace
 
 uint32_t ObjectManager::current_pid() const {
   emu::Machine& m = kernel_.machine();
   GuestVa process{m.memory().read<uint64_t>(m.current_thread().ethread + emu::kthread::kApcStateProcess)};
   const ps::ProcessRecord* p = kernel_.ps().process_by_eprocess(process);
   return p ? p->pid : ps::kSystemPid;
+}
+
+// --- --explain wording -------------------------------------------------------------
+std::string ObjectManager::table_name(uint32_t pid) const {
+  if (pid == ps::kSystemPid) return "the System process's table (the kernel handle table)";
+  const ps::ProcessRecord* p = kernel_.ps().process(pid);
+  return fmt::format("{}'s table (pid {:#x})", p ? p->image_name : std::string("process"), pid);
+}
+
+std::string ObjectManager::describe(ObjectId id) const {
+  const ObjectRecord* r = get(id);
+  if (!r) return "a deleted object";
+  std::string type = to_utf8(descriptor(r->type).name);
+  std::u16string name = full_name(id);
+  if (r->type == TypeIndex::File) {
+    GuestVa device{kernel_.memory().read<uint64_t>(r->body + offsetof(layout::FILE_OBJECT, DeviceObject))};
+    const ObjectRecord* d = const_cast<ObjectManager*>(this)->by_body(device);
+    name = (d ? full_name(d->id) : u"") + kernel_.read_unicode_string(r->body + offsetof(layout::FILE_OBJECT, FileName));
+  }
+  return name.empty() ? fmt::format("an unnamed {} object", type) : fmt::format("the {} object {}", type, to_utf8(name));
 }
 
 uint64_t ObjectManager::create_handle(ObjectId object, uint32_t desired_access, uint32_t attributes) {
@@ -28,19 +59,55 @@ uint64_t ObjectManager::create_handle(ObjectId object, uint32_t desired_access, 
   ++r.pointer_count;
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
-  return kernel ? (value | kKernelHandleFlag) : value;
+  value = kernel ? (value | kKernelHandleFlag) : value;
+  if (kernel_.explainer().enabled()) {
+    bool client = kernel_.modules().current_call() == nullptr;
+    std::string why = kernel ? "OBJ_KERNEL_HANDLE was given, so it is a kernel handle (bit 31 set)"
+                      : client ? "the client's own handle"
+                      : pid == ps::kSystemPid
+                          ? "no OBJ_KERNEL_HANDLE, but the System process is current"
+                          : "no OBJ_KERNEL_HANDLE, so it goes into the current process's table, where "
+                            "that process can use or close it";
+    kernel_.explainer().say(fmt::format(
+        "{}: handle {:#x} created in {} for {}, granted access {:#x} (asked {:#x}{}); {}.",
+        kernel_.caller_description(), value, table_name(pid), describe(object), granted, desired_access,
+        (desired_access & 0xF0000000u) ? ", generic rights mapped through the type's GENERIC_MAPPING" : "", why));
+  }
+  return value;
 }
 
 NtStatus ObjectManager::reference_by_handle(uint64_t handle, uint32_t desired_access,
                                             std::optional<TypeIndex> type, ProcessorMode mode,
                                             ObjectId* object, HandleInfo* info) {
+  std::string decision;
+  NtStatus status = reference_by_handle_decided(handle, desired_access, type, mode, object, info,
+                                                kernel_.explainer().enabled() ? &decision : nullptr);
+  if (kernel_.explainer().enabled()) {
+    kernel_.explainer().say(fmt::format("{}: handle {:#x}, {}, {} access {:#x}: {} → {}.", kernel_.caller_description(),
+                                        handle, mode == ProcessorMode::UserMode ? "UserMode" : "KernelMode",
+                                        type ? "type " + to_utf8(descriptor(*type).name) : std::string("any type"),
+                                        desired_access, decision, status_name_or_hex(status)));
+  }
+  return status;
+}
+
+NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t desired_access,
+                                                    std::optional<TypeIndex> type, ProcessorMode mode,
+                                                    ObjectId* object, HandleInfo* info, std::string* why) {
+  auto note = [&](std::string text) {
+    if (why) *why += (why->empty() ? "" : "; ") + text;
+  };
   *object = kNoObject;  // 1. the output is cleared first
   if (info) *info = {};
   // 2. pseudo-handles for the current process and thread
   if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) {
     bool process = handle == kCurrentProcessHandle;
     TypeIndex want = process ? TypeIndex::Process : TypeIndex::Thread;
-    if (type && *type != want) return STATUS_OBJECT_TYPE_MISMATCH;
+    note(fmt::format("{} is the pseudo-handle of the current {}", process ? "-1" : "-2", process ? "process" : "thread"));
+    if (type && *type != want) {
+      note("which is not of the type asked for");
+      return STATUS_OBJECT_TYPE_MISMATCH;
+    }
     emu::Machine& m = kernel_.machine();
     GuestVa body = process ? GuestVa{m.memory().read<uint64_t>(m.current_thread().ethread +
                                                                emu::kthread::kApcStateProcess)}
@@ -57,22 +124,43 @@ NtStatus ObjectManager::reference_by_handle(uint64_t handle, uint32_t desired_ac
   // 3. a kernel handle is invalid from UserMode; from KernelMode it names the kernel table
   uint32_t pid;
   if (is_kernel_handle(handle)) {
-    if (mode == ProcessorMode::UserMode) return STATUS_INVALID_HANDLE;
+    if (mode == ProcessorMode::UserMode) {
+      note("it is a kernel handle, which is not valid from UserMode");
+      return STATUS_INVALID_HANDLE;
+    }
+    note("a kernel handle, looked up in the kernel handle table because AccessMode is KernelMode");
     pid = ps::kSystemPid;
   } else {
     // 4. otherwise the current process's table
-    if ((handle >> 32) != 0) return STATUS_INVALID_HANDLE;
+    if ((handle >> 32) != 0) {
+      note("not a valid handle value");
+      return STATUS_INVALID_HANDLE;
+    }
     pid = current_pid();
+    note("looked up in " + table_name(pid) + ", the current process's");
   }
   HandleEntry* e = tables_[pid].find(handle_index(handle));
-  if (!e || handle_index(handle) == 0) return STATUS_INVALID_HANDLE;
+  if (!e || handle_index(handle) == 0) {
+    note(tables_[pid].was_closed(handle_index(handle)) ? "that handle was closed" : "no such handle there");
+    return STATUS_INVALID_HANDLE;
+  }
   ObjectRecord& r = objects_.at(e->object);
+  note(fmt::format("it names {} with granted access {:#x}", describe(r.id), e->granted_access));
   // 5. the object type
-  if (type && *type != r.type) return STATUS_OBJECT_TYPE_MISMATCH;
+  if (type && *type != r.type) {
+    note("the type does not match");
+    return STATUS_OBJECT_TYPE_MISMATCH;
+  }
   // 6. access, only for UserMode
   if (mode == ProcessorMode::UserMode) {
     uint32_t desired = map_generic(desired_access, descriptor(r.type).mapping);
-    if (desired & ~e->granted_access & ~kMaximumAllowed) return STATUS_ACCESS_DENIED;
+    if (desired & ~e->granted_access & ~kMaximumAllowed) {
+      note(fmt::format("AccessMode is UserMode, so the access is checked: {:#x} is not granted", desired & ~e->granted_access & ~kMaximumAllowed));
+      return STATUS_ACCESS_DENIED;
+    }
+    note("AccessMode is UserMode, so the access is checked: granted");
+  } else {
+    note("AccessMode is KernelMode: no access check");
   }
   // 7. success
   ++r.pointer_count;
@@ -155,8 +243,24 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
 }
 
 std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMode mode) {
+  if (!kernel_.explainer().enabled()) return close_handle_decided(handle, mode, nullptr);
+  std::string why;
+  auto st = close_handle_decided(handle, mode, &why);
+  kernel_.explainer().say(fmt::format("{}: close of handle {:#x} with PreviousMode {}: {} → {}.", kernel_.caller_description(),
+                                      handle, mode == ProcessorMode::UserMode ? "UserMode" : "KernelMode", why,
+                                      st ? status_name_or_hex(*st) : std::string("bugcheck 0x93 INVALID_KERNEL_HANDLE")));
+  return st;
+}
+
+std::optional<NtStatus> ObjectManager::close_handle_decided(uint64_t handle, ProcessorMode mode, std::string* why) {
+  auto note = [&](std::string text) {
+    if (why) *why += (why->empty() ? "" : "; ") + text;
+  };
   emu::Machine& m = kernel_.machine();
-  if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) return STATUS_SUCCESS;
+  if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) {
+    note("a pseudo-handle: nothing to close");
+    return STATUS_SUCCESS;
+  }
   auto invalid = [&](uint64_t p2) -> std::optional<NtStatus> {
     if (mode == ProcessorMode::UserMode || handle == 0) return STATUS_INVALID_HANDLE;
     // INVALID_KERNEL_HANDLE: a kernel-mode close of a handle that does not exist (P2 = 1)
@@ -166,7 +270,10 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
   };
   uint32_t pid;
   if (is_kernel_handle(handle)) {
-    if (mode == ProcessorMode::UserMode) return STATUS_INVALID_HANDLE;
+    if (mode == ProcessorMode::UserMode) {
+      note("a kernel handle cannot be closed from UserMode");
+      return STATUS_INVALID_HANDLE;
+    }
     pid = ps::kSystemPid;
   } else {
     if ((handle >> 32) != 0) return invalid(1);
@@ -174,11 +281,19 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
   }
   uint32_t index = handle_index(handle);
   HandleEntry* e = tables_[pid].find(index);
-  if (!e || index == 0) return invalid(1);
+  note("in " + table_name(pid));
+  if (!e || index == 0) {
+    note(mode == ProcessorMode::UserMode ? "no such handle" : "no such handle, and a kernel-mode close of an invalid handle bugchecks");
+    return invalid(1);
+  }
   if (e->protect_from_close) {
+    note("the handle is protected from close");
     if (mode == ProcessorMode::UserMode) return STATUS_HANDLE_NOT_CLOSABLE;
     return invalid(0);
   }
+  const ObjectRecord& closing = objects_.at(e->object);
+  note(fmt::format("it named {}{}", describe(closing.id),
+                   closing.handle_count == 1 ? " and was its last handle" : ""));
   release_handle(pid, index);
   return STATUS_SUCCESS;
 }

@@ -150,6 +150,10 @@ class ObjectManager {
   // invalid or protected handle bugchecks 0x93 (returns nullopt then).
   std::optional<NtStatus> close_handle(uint64_t handle, ProcessorMode mode);
 
+  // --explain wording: "client.exe's table (pid 0x1234)", "the File object \Device\X".
+  std::string table_name(uint32_t pid) const;
+  std::string describe(ObjectId id) const;
+
  private:
   ObjectId create_directory(ObjectId parent, std::u16string_view name);
   ObjectId create_link(ObjectId parent, std::u16string_view name, std::u16string_view target);
@@ -159,6 +163,11 @@ class ObjectManager {
   // close procedure runs on the last handle, the handle's reference goes.
   void release_handle(uint32_t pid, uint32_t index);
   void destroy(ObjectId id);
+  // The decisions behind reference_by_handle / close_handle, with the reasons
+  // collected for --explain when `why` is given.
+  NtStatus reference_by_handle_decided(uint64_t handle, uint32_t desired_access, std::optional<TypeIndex> type,
+                                       ProcessorMode mode, ObjectId* object, HandleInfo* info, std::string* why);
+  std::optional<NtStatus> close_handle_decided(uint64_t handle, ProcessorMode mode, std::string* why);
 
   Kernel& kernel_;
   std::map<ObjectId, ObjectRecord> objects_;
