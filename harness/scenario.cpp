@@ -176,8 +176,10 @@ Scenario parse_scenario(const std::string& path) {
         }
         if (body["offset"]) st.offset = static_cast<int64_t>(to_number(path, body["offset"], "offset"));
         if (body["placement"]) st.input_placement = placement_of(path, body["placement"]);
-      } else if (st.op == "file" || st.op == "section" ||
-                 st.op == "open_process" || st.op == "close_during") {
+      } else if (st.op == "close_during") {
+        st.handle = required(path, body, "handle");
+        st.api = required(path, body, "api");
+      } else if (st.op == "file" || st.op == "section" || st.op == "open_process") {
         fail(path, item, fmt::format("the '{}' step is not implemented yet", st.op));
       } else {
         fail(path, item, fmt::format("unknown step '{}'", st.op));
@@ -248,6 +250,8 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
                                : session.write(handle_of(st, st.handle), st.input, st.offset, st.input_placement);
       status = r.status;
       information = r.information;
+    } else if (st.op == "close_during") {
+      session.close_during(handle_of(st, st.handle), st.api);
     } else if (st.op == "run_pending") {
       session.run_pending();
     } else if (st.op == "advance_time") {

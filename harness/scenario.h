@@ -44,6 +44,8 @@ struct ScenarioStep {
   std::optional<int64_t> offset;
   // advance_time
   uint64_t ms = 0;
+  // close_during
+  std::string api;
   // expect
   std::optional<uint32_t> expect_status;
   std::optional<uint64_t> expect_information;

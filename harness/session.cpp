@@ -8,6 +8,7 @@
 
 #include "emulator/bugcheck_names.h"
 #include "emulator/machine.h"
+#include "emulator/processor_layout.h"
 #include "loader/pe_loader.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
@@ -57,6 +58,7 @@ struct Session::Impl {
   bool loaded = false;
   bool entry_succeeded = false;
   bool entry_returned = false;
+  bool trigger_armed = false;  // a close_during waits for the next client request
   bool unloaded = false;
   uint32_t client_thread = 0;  // created with the first client request
   uint32_t client_pid = 0;
@@ -438,8 +440,41 @@ void Session::as_client(Fn fn) {
   uint32_t previous = m.current_thread().id;
   m.switch_to(s.client_thread);
   m.set_irql(irql::kPassive);
+  bool disarm_after = s.trigger_armed;
   s.guarded(fn);
+  // close_during arms its trigger for one request only.
+  if (disarm_after) {
+    s.kernel->modules().disarm_trigger();
+    s.trigger_armed = false;
+  }
   m.switch_to(previous);
+}
+
+void Session::close_during(uint64_t handle, const std::string& api) {
+  Impl& s = *impl_;
+  StepResult step;
+  step.op = "close_during";
+  step.target = fmt::format("{:#x} at {}", handle, api);
+  size_t index = s.result.steps.size();
+  s.result.steps.push_back(step);
+  if (!s.loaded || !s.machine || s.machine->stopped()) return;
+  s.trigger_armed = true;
+  s.kernel->modules().arm_trigger(api, [&s, handle, index] {
+    // The client's NtClose, as another of its threads would make it racing
+    // the request: PreviousMode UserMode, the client's handle table.
+    emu::Machine& m = *s.machine;
+    const nt::ps::ProcessRecord* client = s.kernel->ps().process(s.client_pid);
+    if (!client) return;
+    uint32_t space = m.current_thread().space_process_id;
+    GuestVa process{m.memory().read<uint64_t>(m.current_thread().ethread + emu::kthread::kApcStateProcess)};
+    ProcessorMode mode = m.previous_mode();
+    m.attach_current_thread(client->pid, client->eprocess);
+    m.set_previous_mode(ProcessorMode::UserMode);
+    NtStatus status = s.kernel->ob().close_handle(handle, ProcessorMode::UserMode).value_or(STATUS_INVALID_HANDLE);
+    m.set_previous_mode(mode);
+    m.attach_current_thread(space, process);
+    s.result.steps[index].status = status;
+  });
 }
 
 namespace {

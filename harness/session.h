@@ -100,6 +100,12 @@ class Session {
   };
   // NtCreateEvent by the client (EVENT_ALL_ACCESS), a handle in its table.
   EventOutcome create_event(bool synchronization, bool signaled);
+  // The scenario's close_during: arms a one-shot trigger for the next client
+  // request; when driver code first calls `api` during it, the client's
+  // UserMode NtClose of `handle` runs just before kemu's handler for that
+  // call. Recorded as a step whose status is the close's, or absent
+  // ("not_triggered") when the API was not called.
+  void close_during(uint64_t handle, const std::string& api);
   // Runs queued work items, DPCs and system threads until they wait or end.
   void run_pending();
   // Moves virtual time forward (timers fire) and runs what became ready.

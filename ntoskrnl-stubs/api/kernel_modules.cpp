@@ -295,6 +295,12 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     std::vector<const ApiEntry*>& calls;
     ~Pop() { calls.pop_back(); }
   } pop{calls_};
+  if (trigger_ && e.name == trigger_routine_) {
+    auto fire = std::move(trigger_);
+    trigger_ = nullptr;
+    fire();
+    if (machine.stopped()) return;
+  }
   if (e.handler) {
     e.handler(kernel_);
   } else {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -67,6 +68,13 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   // as "module!Routine (detail)", and stops the run under --unimplemented
   // stop. The handler then returns the failure it documents.
   void unimplemented_case(std::string_view routine, std::string_view detail);
+  // A one-shot trigger (the scenario's close_during): `fire` runs when driver
+  // code next calls `routine`, just before kemu's handler for that call.
+  void arm_trigger(std::string routine, std::function<void()> fire) {
+    trigger_routine_ = std::move(routine);
+    trigger_ = std::move(fire);
+  }
+  void disarm_trigger() { trigger_ = nullptr; }
   // The routine a driver called that is running now (innermost), or null.
   const ApiEntry* current_call() const { return calls_.empty() ? nullptr : calls_.back(); }
   const std::vector<ApiEntry>& entries() const { return entries_; }
@@ -104,6 +112,8 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   std::map<std::string, uint32_t> unknown_by_key_;
   std::map<std::string, uint64_t> unimplemented_cases_;
   std::vector<const ApiEntry*> calls_;  // routines running now, outermost first
+  std::string trigger_routine_;
+  std::function<void()> trigger_;
 };
 
 }  // namespace kemu::nt
