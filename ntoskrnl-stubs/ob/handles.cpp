@@ -56,6 +56,7 @@ uint64_t ObjectManager::create_handle(ObjectId object, uint32_t desired_access, 
   uint32_t pid = kernel ? ps::kSystemPid : current_pid();
   uint32_t index = tables_[pid].insert({object, granted, attributes & kObjInherit, false});
   ++r.handle_count;
+  count_in_type(r.type, 0, 1);
   ++r.pointer_count;
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
@@ -234,6 +235,7 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
   }
   uint32_t index = tables_[*target_pid].insert({source.object, granted, handle_attributes, false});
   ++r.handle_count;
+  count_in_type(r.type, 0, 1);
   ++r.pointer_count;
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
@@ -303,6 +305,7 @@ void ObjectManager::release_handle(uint32_t pid, uint32_t index) {
   tables_[pid].erase(index);
   ObjectRecord& r = objects_.at(id);
   --r.handle_count;
+  count_in_type(r.type, 0, -1);
   sync_header(r);
   if (r.handle_count == 0) {
     // The type's close procedure (a file's IRP_MJ_CLEANUP).

@@ -87,13 +87,9 @@ std::vector<ObjectId> ObjectManager::directory_entries(ObjectId directory) const
 }
 
 std::pair<uint32_t, uint32_t> ObjectManager::type_counts(TypeIndex type) const {
-  uint32_t objects = 0, handles = 0;
-  for (auto& [id, r] : objects_) {
-    if (r.type != type) continue;
-    ++objects;
-    handles += static_cast<uint32_t>(std::max<int64_t>(r.handle_count, 0));
-  }
-  return {objects, handles};
+  auto it = type_counts_.find(static_cast<uint8_t>(type));
+  if (it == type_counts_.end()) return {0, 0};
+  return {it->second.objects, it->second.handles};
 }
 
 }  // namespace kemu::nt::ob

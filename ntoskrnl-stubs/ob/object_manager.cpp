@@ -1,5 +1,6 @@
 #include "ntoskrnl-stubs/ob/object_manager.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -75,6 +76,9 @@ void ObjectManager::initialize() {
     kernel_.memory().write(r.body, body);
   }
 
+  // The Type objects were counted before their type existed: write the totals now.
+  for (const TypeDescriptor& t : all_types()) count_in_type(t.index, 0, 0);
+
   root_ = create_directory(kNoObject, u"");
   ObjectId types = create_directory(root_, u"ObjectTypes");
   for (const TypeDescriptor& t : all_types())
@@ -109,7 +113,23 @@ ObjectId ObjectManager::create(TypeIndex type, uint64_t body_size) {
   by_body_[r.body.value] = r.id;
   auto [it, _] = objects_.emplace(r.id, std::move(r));
   sync_header(it->second);
+  count_in_type(type, 1, 0);
   return it->first;
+}
+
+void ObjectManager::count_in_type(TypeIndex type, int objects, int handles) {
+  TypeCounts& c = type_counts_[static_cast<uint8_t>(type)];
+  c.objects += objects;
+  c.handles += handles;
+  c.high_objects = std::max(c.high_objects, c.objects);
+  c.high_handles = std::max(c.high_handles, c.handles);
+  auto t = type_objects_.find(static_cast<uint8_t>(type));
+  if (t == type_objects_.end()) return;  // the Type objects themselves, while the types are being made
+  GuestVa body = objects_.at(t->second).body;
+  kernel_.memory().write<uint32_t>(body + offsetof(layout::OBJECT_TYPE, TotalNumberOfObjects), c.objects);
+  kernel_.memory().write<uint32_t>(body + offsetof(layout::OBJECT_TYPE, TotalNumberOfHandles), c.handles);
+  kernel_.memory().write<uint32_t>(body + offsetof(layout::OBJECT_TYPE, HighWaterNumberOfObjects), c.high_objects);
+  kernel_.memory().write<uint32_t>(body + offsetof(layout::OBJECT_TYPE, HighWaterNumberOfHandles), c.high_handles);
 }
 
 void ObjectManager::sync_header(const ObjectRecord& r) {
@@ -292,7 +312,9 @@ void ObjectManager::destroy(ObjectId id) {
   }
   by_body_.erase(r.body.value);
   kernel_.machine().pool().free(r.header, std::nullopt);
+  TypeIndex type = r.type;
   objects_.erase(id);
+  count_in_type(type, -1, 0);
 }
 
 ObjectRecord* ObjectManager::get(ObjectId id) {

@@ -163,6 +163,13 @@ class ObjectManager {
   // close procedure runs on the last handle, the handle's reference goes.
   void release_handle(uint32_t pid, uint32_t index);
   void destroy(ObjectId id);
+  // Keeps the OBJECT_TYPE's TotalNumberOfObjects/Handles (and high-water
+  // marks) in step with creations, deletions and handles.
+  void count_in_type(TypeIndex type, int objects, int handles);
+  struct TypeCounts {
+    uint32_t objects = 0, handles = 0, high_objects = 0, high_handles = 0;
+  };
+  std::map<uint8_t, TypeCounts> type_counts_;
   // The decisions behind reference_by_handle / close_handle, with the reasons
   // collected for --explain when `why` is given.
   NtStatus reference_by_handle_decided(uint64_t handle, uint32_t desired_access, std::optional<TypeIndex> type,

@@ -12,6 +12,7 @@ constexpr TypeDescriptor kTypes[] = {
     {TypeIndex::Directory, u"Directory", "", {0x20003, 0x2000C, 0x20003, 0xF000F}, 0xF000F, 1},
     {TypeIndex::SymbolicLink, u"SymbolicLink", "", {0x20001, 0x20000, 0x20001, 0xF0001}, 0x1F0001, 1},
     {TypeIndex::Token, u"Token", "SeTokenObjectType", {0x20008, 0x200E0, 0x20000, 0xF01FF}, 0x1F01FF, 1},
+    {TypeIndex::Job, u"Job", "PsJobType", {0x20004, 0x2000B, 0x120000, 0x1F003F}, 0x1F003F, 0},
     {TypeIndex::Process, u"Process", "PsProcessType", {0x20410, 0x20BEA, 0x121001, 0x1FFFFF}, 0x1FFFFF, 0},
     {TypeIndex::Thread, u"Thread", "PsThreadType", {0x20048, 0x20437, 0x121800, 0x1FFFFF}, 0x1FFFFF, 0},
     {TypeIndex::Event, u"Event", "ExEventObjectType", {0x20001, 0x20002, 0x120000, 0x1F0003}, 0x1F0003, 0},

@@ -19,6 +19,7 @@ enum class TypeIndex : uint8_t {
   Directory = 3,
   SymbolicLink = 4,
   Token = 5,
+  Job = 6,
   Process = 7,
   Thread = 8,
   Event = 16,

@@ -73,6 +73,42 @@ static ULONG handle_count(HANDLE h) {
   return info.HandleCount;
 }
 
+NTKERNELAPI POBJECT_TYPE NTAPI ObGetObjectType(PVOID Object);
+
+typedef struct {
+  UNICODE_STRING TypeName;
+  ULONG TotalNumberOfObjects;
+  ULONG TotalNumberOfHandles;
+  ULONG Rest[20];
+  WCHAR Name[32];
+} CONF_TYPE_INFORMATION;
+
+static ULONG type_handles(HANDLE h, PUNICODE_STRING name_out) {
+  CONF_TYPE_INFORMATION info;
+  ULONG len = 0;
+  if (!NT_SUCCESS(ZwQueryObject(h, ObjectTypeInformation, &info, sizeof(info), &len))) return ~0u;
+  if (name_out) *name_out = info.TypeName;
+  return info.TotalNumberOfHandles;
+}
+
+/* Object types: ZwQueryObject's type information counts the type's handles. */
+static void type_rules(void) {
+  HANDLE a = NULL, b = NULL;
+  UNICODE_STRING name, expected;
+  ULONG before, after;
+  RtlInitUnicodeString(&expected, L"Directory");
+  create_dir(NULL, OBJ_KERNEL_HANDLE, NULL, &a);
+  before = type_handles(a, &name);
+  OK(RtlEqualUnicodeString(&name, &expected, FALSE), "ObjectTypeInformation names the type");
+  create_dir(NULL, OBJ_KERNEL_HANDLE, NULL, &b);
+  after = type_handles(a, NULL);
+  OK(after == before + 1, "TotalNumberOfHandles counts every handle of the type");
+  ZwClose(b);
+  OK(type_handles(a, NULL) == before, "closing a handle lowers TotalNumberOfHandles");
+  ZwClose(a);
+  OK(ObGetObjectType(PsInitialSystemProcess) == *PsProcessType, "ObGetObjectType returns the OBJECT_TYPE");
+}
+
 /* Handle values (semantics.md §3): multiples of 4; OBJ_KERNEL_HANDLE puts the
  * handle in the kernel table with bit 31 set, sign-extended. */
 static void handle_values(BOOLEAN system_context) {
@@ -489,6 +525,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   OK(ExGetPreviousMode() == KernelMode, "DriverEntry runs with PreviousMode KernelMode");
   handle_values(TRUE);
   namespace_rules();
+  type_rules();
   reference_by_handle_order();
   duplicate_options(FALSE);
   process_rules(FALSE);
