@@ -326,4 +326,63 @@ std::u16string AddressSpace::read_wstring(GuestVa va, size_t max_chars) const {
   return s;
 }
 
+bool AddressSpace::is_ram_frame(uint64_t pfn) {
+  uint64_t pa = pfn << 12;
+  for (const PhysicalRange& r : kRamRanges)
+    if (pa >= r.base && pa < r.base + r.size) return true;
+  return false;
+}
+
+std::optional<uint64_t> AddressSpace::frame_of(GuestVa va) const {
+  const Region* r = find(va);
+  if (!r) return std::nullopt;
+  const uint8_t* host_page = r->host + page_down(va - r->base);
+  auto it = frame_by_host_page_.find(host_page);
+  if (it != frame_by_host_page_.end()) {
+    auto owner = owner_by_frame_.find(it->second);
+    // Still the same host memory (not a new mapping that reuses the address).
+    if (owner != owner_by_frame_.end() && owner->second.backing.lock() == r->backing) return it->second;
+    frame_by_host_page_.erase(it);
+  }
+  // The next free RAM frame, skipping frames bound on purpose.
+  for (;;) {
+    uint64_t pa = next_frame_ << 12;
+    const PhysicalRange* range = nullptr;
+    for (const PhysicalRange& ram : kRamRanges)
+      if (pa < ram.base + ram.size) {
+        range = &ram;
+        break;
+      }
+    if (!range) return std::nullopt;  // out of physical memory (cannot happen under the mapped-bytes cap)
+    if (pa < range->base) next_frame_ = range->base >> 12;
+    uint64_t pfn = next_frame_++;
+    auto taken = owner_by_frame_.find(pfn);
+    if (taken != owner_by_frame_.end() && !taken->second.backing.expired()) continue;
+    frame_by_host_page_[host_page] = pfn;
+    owner_by_frame_[pfn] = FrameOwner{r->backing, static_cast<uint64_t>(host_page - r->backing.get())};
+    return pfn;
+  }
+}
+
+std::optional<GuestVa> AddressSpace::page_of_frame(uint64_t pfn) const {
+  auto owner = owner_by_frame_.find(pfn);
+  if (owner == owner_by_frame_.end()) return std::nullopt;
+  auto backing = owner->second.backing.lock();
+  if (!backing) return std::nullopt;
+  const uint8_t* host_page = backing.get() + owner->second.offset;
+  for (const auto& [base, r] : regions_) {
+    if (r.backing != backing || host_page < r.host || host_page >= r.host + r.size) continue;
+    return r.base + static_cast<uint64_t>(host_page - r.host);
+  }
+  return std::nullopt;
+}
+
+void AddressSpace::bind_frame(GuestVa page, uint64_t pfn) {
+  const Region* r = find(page);
+  if (!r) throw std::invalid_argument(fmt::format("bind_frame: {:#x} is not mapped", page.value));
+  const uint8_t* host_page = r->host + page_down(page - r->base);
+  frame_by_host_page_[host_page] = pfn;
+  owner_by_frame_[pfn] = FrameOwner{r->backing, static_cast<uint64_t>(host_page - r->backing.get())};
+}
+
 }  // namespace kemu::emu

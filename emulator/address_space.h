@@ -144,6 +144,21 @@ class AddressSpace {
   std::u16string read_wstring(GuestVa va, size_t max_chars = 4096) const;
 
   const std::map<uint64_t, Region>& regions() const { return regions_; }
+
+  // --- physical memory (kemu's model) ---------------------------------------
+  // A page's physical frame number is given the first time it is asked for,
+  // per host page: a region and its aliases share frames, so two mappings of
+  // one page have one physical address. Frames are handed out in order from
+  // the machine's RAM ranges (kRamRanges), deterministically. nullopt for an
+  // unmapped address.
+  std::optional<uint64_t> frame_of(GuestVa va) const;
+  // A mapped page showing frame `pfn` (the lowest such address), if any.
+  std::optional<GuestVa> page_of_frame(uint64_t pfn) const;
+  // Binds a page that has no frame yet to `pfn` (a page kemu materialises for
+  // a physical address nothing used before).
+  void bind_frame(GuestVa page, uint64_t pfn);
+  // Whether `pfn` lies in RAM (else it is in a device (MMIO) hole).
+  static bool is_ram_frame(uint64_t pfn);
   uint64_t mapped_bytes() const { return mapped_bytes_; }
   uint64_t cap_bytes() const { return cap_bytes_; }
 
@@ -160,6 +175,27 @@ class AddressSpace {
   uint64_t cap_bytes_;
   uc_struct* uc_ = nullptr;
   mutable const Region* last_hit_ = nullptr;
+  // Frames by host page, and host pages by frame (weak: a page whose last
+  // mapping went gives its frame a new owner when asked again).
+  struct FrameOwner {
+    std::weak_ptr<uint8_t> backing;
+    uint64_t offset = 0;  // page offset inside the backing
+  };
+  mutable std::map<const uint8_t*, uint64_t> frame_by_host_page_;
+  mutable std::map<uint64_t, FrameOwner> owner_by_frame_;
+  mutable uint64_t next_frame_ = 0;
+};
+
+// The machine's RAM as MmGetPhysicalMemoryRanges reports it: [base, base+size)
+// physical byte ranges, below and above the PCI hole at 3-4 GiB.
+struct PhysicalRange {
+  uint64_t base;
+  uint64_t size;
+};
+inline constexpr PhysicalRange kRamRanges[] = {
+    {0x1000, 0x9E000},            // conventional memory below the legacy hole
+    {0x100000, 0xBFF00000},       // 1 MiB .. 3 GiB
+    {0x100000000, 0x40000000},    // 4 GiB .. 5 GiB
 };
 
 }  // namespace kemu::emu

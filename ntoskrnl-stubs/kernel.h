@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <typeindex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +62,14 @@ class Kernel {
   ke::Scheduler& scheduler() { return *scheduler_; }
 
   Explainer& explainer() { return explainer_; }
+  // State a component keeps per kernel (e.g. the physical mappings it made),
+  // created on first use and destroyed with the kernel.
+  template <class T>
+  T& state() {
+    std::shared_ptr<void>& slot = states_[std::type_index(typeid(T))];
+    if (!slot) slot = std::shared_ptr<void>(new T(), [](void* p) { delete static_cast<T*>(p); });
+    return *static_cast<T*>(slot.get());
+  }
   // Who is asking, for --explain: "ZwClose from hello.sys+0x1234", or
   // "the client" outside any kernel routine a driver called.
   std::string caller_description() const;
@@ -91,6 +101,7 @@ class Kernel {
   std::unique_ptr<ke::Scheduler> scheduler_;
   std::vector<std::string> debug_output_;
   Explainer explainer_;
+  std::map<std::type_index, std::shared_ptr<void>> states_;
 };
 
 // Whether module!name is an export kemu provides with a modelled handler (a

@@ -153,16 +153,13 @@ GuestVa allocate_mdl(Kernel& k, uint64_t bytes) {
 namespace mm {
 
 std::optional<uint64_t> physical_address(const emu::AddressSpace& memory, GuestVa va) {
-  const emu::Region* r = memory.find(va);
-  if (!r) return std::nullopt;
-  uint64_t same_page = r->alias_of ? r->alias_of->value + (va - r->base) : va.value;
-  return same_page & 0xFFFF'FFFF'FFFFull;
+  auto frame = memory.frame_of(va);
+  if (!frame) return std::nullopt;
+  return (*frame << 12) | (va.value & (kPageSize - 1));
 }
 
-GuestVa page_of_pfn(uint64_t pfn) {
-  uint64_t va = (pfn << 12) & 0xFFFF'FFFF'F000ull;
-  if (va & (1ull << 47)) va |= 0xFFFF'0000'0000'0000ull;
-  return GuestVa{va};
+std::optional<GuestVa> page_of_pfn(const emu::AddressSpace& memory, uint64_t pfn) {
+  return memory.page_of_frame(pfn);
 }
 
 NtStatus probe_and_lock(Kernel& k, GuestVa mdl, ProcessorMode mode, uint32_t operation) {
@@ -328,8 +325,9 @@ GuestVa MmMapLockedPagesSpecifyCache(Kernel& k, GuestVa mdl, uint8_t mode, uint3
   std::vector<GuestVa> sources(pages);
   for (uint64_t i = 0; i < pages; ++i) {
     uint64_t pfn = mem.read<uint64_t>(pfn_slot(mdl, i));
-    sources[i] = page_of_pfn(pfn);
-    if (!mem.is_mapped(sources[i])) {
+    auto page = page_of_pfn(mem, pfn);
+    sources[i] = page.value_or(GuestVa{});
+    if (!page) {
       m.bugcheck(kMemoryManagement, kMmMdlWithInvalidPfn, mdl.value, pfn_slot(mdl, i).value, pfn,
                  m.call_site());
       return GuestVa{};

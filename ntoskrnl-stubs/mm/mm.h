@@ -20,6 +20,7 @@ class Registry;
 // register_mm_exports).
 void register_probe_exports(Registry& r);
 void register_mdl_exports(Registry& r);
+void register_physical_exports(Registry& r);  // mm/physical_exports.cpp
 
 namespace mm {
 
@@ -47,15 +48,13 @@ constexpr uint64_t span_pages(uint64_t va, uint64_t length) {
   return (length >> 12) + (((va & 0xFFF) + (length & 0xFFF) + 0xFFF) >> 12);
 }
 
-// kemu has no physical memory model yet. A page's "physical" address is
-// derived from its virtual address, deterministically: the low 48 bits of the
-// VA (unique among canonical addresses, below x64's 52-bit physical limit);
-// a page of a system mapping made by MmMapLockedPages* has the physical
-// address of the page it maps, so two mappings of one page agree. A PFN is
-// that address >> 12. Unmapped: nullopt.
+// Physical addresses come from the address space's frame table
+// (AddressSpace::frame_of): a page gets a RAM frame the first time its
+// physical address is asked for, and every mapping of that page shares it.
+// A PFN is that address >> 12. Unmapped: nullopt.
 std::optional<uint64_t> physical_address(const emu::AddressSpace& memory, GuestVa va);
-// The page a PFN of this scheme names (the inverse, sign-extending bit 47).
-GuestVa page_of_pfn(uint64_t pfn);
+// A mapped page showing the frame (nullopt when no page has it).
+std::optional<GuestVa> page_of_pfn(const emu::AddressSpace& memory, uint64_t pfn);
 
 // A page fault the kernel takes on a bad user address while probing: at IRQL
 // >= DISPATCH_LEVEL it bugchecks 0xD1 at the driver's call (as kemu reports

@@ -28,6 +28,7 @@ void register_mm_exports(Registry& r) {
   KEMU_EXPORT(r, MmIsAddressValid);
   register_probe_exports(r);
   register_mdl_exports(r);
+  register_physical_exports(r);
 }
 
 }  // namespace kemu::nt

@@ -223,10 +223,10 @@ struct AttachState {
   uint32_t pid = 0;
   GuestVa eprocess;
 };
-std::map<std::pair<const Kernel*, uint32_t>, AttachState>& saved_attach() {
-  static std::map<std::pair<const Kernel*, uint32_t>, AttachState> m;
-  return m;
-}
+// KeAttachProcess's saved state by thread id.
+struct SavedAttach {
+  std::map<uint32_t, AttachState> by_thread;
+};
 
 AttachState current_space(Kernel& k) {
   emu::Machine& m = k.machine();
@@ -346,22 +346,23 @@ void KeUnstackDetachProcess(Kernel& k, GuestVa apc_state) {
 // bugchecks INVALID_PROCESS_ATTACH_ATTEMPT (0x5).
 void KeAttachProcess(Kernel& k, GuestVa process) {
   emu::Machine& m = k.machine();
-  auto key = std::make_pair(static_cast<const Kernel*>(&k), m.current_thread().id);
-  if (saved_attach().contains(key)) {
+  auto& saved = k.state<SavedAttach>().by_thread;
+  uint32_t key = m.current_thread().id;
+  if (saved.contains(key)) {
     m.bugcheck(0x5, process.value, 0, 0, 0, m.call_site());
     return;
   }
-  saved_attach()[key] = current_space(k);
+  saved[key] = current_space(k);
   attach(k, process);
 }
 
 void KeDetachProcess(Kernel& k) {
   emu::Machine& m = k.machine();
-  auto key = std::make_pair(static_cast<const Kernel*>(&k), m.current_thread().id);
-  auto it = saved_attach().find(key);
-  if (it == saved_attach().end()) return;  // not attached: nothing to do
+  auto& saved = k.state<SavedAttach>().by_thread;
+  auto it = saved.find(m.current_thread().id);
+  if (it == saved.end()) return;  // not attached: nothing to do
   m.attach_current_thread(it->second.pid, it->second.eprocess);
-  saved_attach().erase(it);
+  saved.erase(it);
 }
 
 // --- notification routines -----------------------------------------------------------

@@ -109,6 +109,50 @@ static void type_rules(void) {
   OK(ObGetObjectType(PsInitialSystemProcess) == *PsProcessType, "ObGetObjectType returns the OBJECT_TYPE");
 }
 
+/* Physical memory: one physical page, whatever maps it, shows the same bytes. */
+static void physical_rules(void) {
+  PUCHAR pool = (PUCHAR)ExAllocatePoolWithTag(NonPagedPool, 64, 'fnoC');
+  PHYSICAL_ADDRESS pa, high, low, boundary;
+  PUCHAR view;
+  PPHYSICAL_MEMORY_RANGE ranges;
+  if (!pool) return;
+  pool[10] = 0x5A;
+  pa = MmGetPhysicalAddress(pool);
+  OK(pa.QuadPart != 0 && (pa.QuadPart & 0xFFF) == ((ULONG_PTR)pool & 0xFFF),
+     "MmGetPhysicalAddress keeps the byte offset in the page");
+  OK(MmGetPhysicalAddress(pool + 8).QuadPart == pa.QuadPart + 8, "a page's bytes are physically consecutive");
+  view = (PUCHAR)MmMapIoSpace(pa, 64, MmNonCached);
+  OK(view != NULL && view != pool, "MmMapIoSpace maps the physical page at another address");
+  if (view) {
+    OK(view[10] == 0x5A, "the mapping shows the same bytes");
+    view[11] = 0xA5;
+    OK(pool[11] == 0xA5, "a write through the mapping is seen through the pool address");
+    OK(MmGetPhysicalAddress(view).QuadPart == pa.QuadPart, "both mappings have one physical address");
+    MmUnmapIoSpace(view, 64);
+  }
+  ExFreePoolWithTag(pool, 'fnoC');
+  low.QuadPart = 0;
+  high.QuadPart = 0xFFFFFF; /* below 16 MiB, as old DMA wants */
+  boundary.QuadPart = 0;
+  view = (PUCHAR)MmAllocateContiguousMemorySpecifyCache(3 * PAGE_SIZE, low, high, boundary, MmCached);
+  OK(view != NULL, "MmAllocateContiguousMemorySpecifyCache succeeds below 16 MiB");
+  if (view) {
+    PHYSICAL_ADDRESS first = MmGetPhysicalAddress(view);
+    OK(first.QuadPart + 2 * PAGE_SIZE + 0xFFF <= 0xFFFFFF, "the pages lie below HighestAcceptableAddress");
+    OK(MmGetPhysicalAddress(view + 2 * PAGE_SIZE).QuadPart == first.QuadPart + 2 * PAGE_SIZE,
+       "contiguous memory is physically contiguous");
+    MmFreeContiguousMemorySpecifyCache(view, 3 * PAGE_SIZE, MmCached);
+  }
+  ranges = MmGetPhysicalMemoryRanges();
+  OK(ranges != NULL && ranges[0].NumberOfBytes.QuadPart != 0, "MmGetPhysicalMemoryRanges lists RAM");
+  if (ranges) {
+    ULONG i = 0;
+    while (ranges[i].NumberOfBytes.QuadPart) i++;
+    OK(i == 3 && ranges[i].BaseAddress.QuadPart == 0, "the list ends with a zero entry");
+    ExFreePool(ranges);
+  }
+}
+
 /* Handle values (semantics.md §3): multiples of 4; OBJ_KERNEL_HANDLE puts the
  * handle in the kernel table with bit 31 set, sign-extended. */
 static void handle_values(BOOLEAN system_context) {
@@ -526,6 +570,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   handle_values(TRUE);
   namespace_rules();
   type_rules();
+  physical_rules();
   reference_by_handle_order();
   duplicate_options(FALSE);
   process_rules(FALSE);
