@@ -29,6 +29,9 @@ class ProcessManager;
 namespace ke {
 class Scheduler;
 }
+namespace fs {
+class FileSystem;
+}
 class KernelModules;
 
 enum class UnimplementedPolicy { Fail, Stop };
@@ -56,6 +59,7 @@ class Kernel {
   io::IoManager& io() { return *io_; }
   ps::ProcessManager& ps() { return *ps_; }
   ke::Scheduler& scheduler() { return *scheduler_; }
+  fs::FileSystem& fs() { return *fs_; }  // the sandbox volume (\??\C:)
 
   // One entry per DbgPrint-family call, without its trailing newline.
   std::vector<std::string>& debug_output() { return debug_output_; }
@@ -82,6 +86,7 @@ class Kernel {
   std::unique_ptr<io::IoManager> io_;
   std::unique_ptr<ps::ProcessManager> ps_;
   std::unique_ptr<ke::Scheduler> scheduler_;
+  std::unique_ptr<fs::FileSystem> fs_;
   std::vector<std::string> debug_output_;
 };
 
