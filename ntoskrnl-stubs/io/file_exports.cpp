@@ -220,45 +220,42 @@ NtStatus create_file(Kernel& k, const CreateArguments& a) {
   return finish(k, mode, a.iosb, r);
 }
 
-// A kernel open of a name, its handle closed again: NtDeleteFile's and
-// NtQueryFullAttributesFile's way in.
+// A kernel open of a name for NtDeleteFile and ZwQueryFullAttributesFile: a
+// kernel handle the caller closes again (RootDirectory may be a file).
 NtStatus open_by_attributes(Kernel& k, GuestVa object_attributes, uint32_t access, uint32_t options,
                             uint64_t* handle) {
   ProcessorMode mode = k.machine().previous_mode();
   ob::CapturedAttributes oa;
   if (!object_attributes) return STATUS_INVALID_PARAMETER;
   if (NtStatus st = ob::capture_object_attributes(k, mode, object_attributes, &oa); !nt_success(st)) return st;
-  if (oa.root_directory) {
-    ob::ObjectId root = ob::kNoObject;
-    NtStatus st = k.ob().reference_by_handle(oa.root_directory, 0, std::nullopt, mode, &root, nullptr);
-    if (!nt_success(st)) return st;
-    bool file = k.ob().get(root)->type == ob::TypeIndex::File;
-    GuestVa body = k.ob().get(root)->body;
-    io::OpenRequest rq;
-    rq.path = oa.name.value_or(u"");
-    rq.related_file = file ? body : GuestVa{};
-    if (!file) {
-      k.ob().dereference(root);
-      if (NtStatus s = ob::absolute_name(k, mode, oa, &rq.path); !nt_success(s)) return s;
-    }
-    rq.desired_access = access;
-    rq.share_access = 0x7;
-    rq.disposition = kFileOpen;
-    rq.options = options;
-    rq.attributes = oa.attributes | ob::kObjKernelHandle;
-    io::IoResult r = k.io().open(rq, handle);
-    if (file && k.ob().get(root)) k.ob().dereference(root);
-    return r.pending ? STATUS_PENDING : r.status;
-  }
   io::OpenRequest rq;
-  if (!oa.name) return STATUS_OBJECT_NAME_INVALID;
-  if (NtStatus st = ob::absolute_name(k, mode, oa, &rq.path); !nt_success(st)) return st;
+  ob::ObjectId related = ob::kNoObject;
+  if (oa.root_directory) {
+    NtStatus st = k.ob().reference_by_handle(oa.root_directory, 0, std::nullopt, mode, &related, nullptr);
+    if (!nt_success(st)) return st;
+    if (k.ob().get(related)->type == ob::TypeIndex::File) {
+      rq.path = oa.name.value_or(u"");
+      rq.related_file = k.ob().get(related)->body;
+      if (!rq.path.empty() && rq.path[0] == u'\\') {
+        k.ob().dereference(related);
+        return STATUS_OBJECT_PATH_SYNTAX_BAD;  // a relative name cannot start at the root
+      }
+    } else {
+      k.ob().dereference(related);
+      related = ob::kNoObject;
+    }
+  }
+  if (related == ob::kNoObject) {
+    if (!oa.name) return STATUS_OBJECT_NAME_INVALID;
+    if (NtStatus st = ob::absolute_name(k, mode, oa, &rq.path); !nt_success(st)) return st;
+  }
   rq.desired_access = access;
   rq.share_access = 0x7;  // FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
   rq.disposition = kFileOpen;
   rq.options = options;
   rq.attributes = oa.attributes | ob::kObjKernelHandle;
   io::IoResult r = k.io().open(rq, handle);
+  if (related != ob::kNoObject && k.ob().get(related)) k.ob().dereference(related);
   return r.pending ? STATUS_PENDING : r.status;
 }
 
