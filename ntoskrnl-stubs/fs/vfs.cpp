@@ -357,8 +357,6 @@ std::optional<std::string> Vfs::seed_from(const std::string& host_dir, int64_t t
     }
   };
   Walker{*this, r, time}.walk(root_fd.fd, kRootNode, 0);
-  // Seeding is not a change: the copies carry the seed time, ARCHIVE only
-  // where a new file has it.
   return std::nullopt;
 }
 
