@@ -206,7 +206,6 @@ std::variant<RunOptions, std::string> parse_run_options(int argc, const char* co
 
 std::optional<std::string> first_unimplemented_option(const RunOptions& o) {
   if (!o.sarif.empty()) return "--sarif";
-  if (!o.files.empty()) return "--files";
   if (o.fail_alloc) return "--fail-alloc";
   if (o.fail_alloc_rate) return "--fail-alloc-rate";
   // No check catalog exists yet, so no id can be validated: refuse both.
@@ -225,6 +224,7 @@ harness::SessionOptions to_session_options(const RunOptions& o) {
   s.strict_imports = o.strict_imports;
   s.trace = o.trace;
   s.explain = o.explain;
+  s.files_dir = o.files;
   return s;
 }
 

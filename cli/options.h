@@ -29,7 +29,7 @@ struct RunOptions {
   uint64_t seed = 0;
   std::string unimplemented = "fail";  // fail | stop
   bool strict_imports = false;
-  std::string files;                      // --files DIR (not implemented yet)
+  std::string files;                      // --files DIR: seeds the sandbox volume (\??\C:)
   std::optional<uint64_t> fail_alloc;     // --fail-alloc N (not implemented yet)
   std::optional<double> fail_alloc_rate;  // --fail-alloc-rate P (not implemented yet)
   std::vector<std::string> enable;        // --enable A,B (not implemented yet)

@@ -87,6 +87,13 @@ using NtStatus = uint32_t;
   X(STATUS_INVALID_CID, 0xC000000B)                             \
   X(STATUS_INVALID_PARAMETER_MIX, 0xC0000030)                   \
   X(STATUS_PROCESS_IS_TERMINATING, 0xC000010A)                  \
+  X(STATUS_DISK_FULL, 0xC000007F)                               \
+  X(STATUS_DIRECTORY_NOT_EMPTY, 0xC0000101)                     \
+  X(STATUS_NOT_A_DIRECTORY, 0xC0000103)                         \
+  X(STATUS_EAS_NOT_SUPPORTED, 0xC000004F)                       \
+  X(STATUS_NOT_SAME_DEVICE, 0xC00000D4)                         \
+  X(STATUS_CANNOT_DELETE, 0xC0000121)                           \
+  X(STATUS_FILE_DELETED, 0xC0000123)                            \
   X(STATUS_NOT_FOUND, 0xC0000225)                               \
   X(STATUS_DRIVER_ENTRYPOINT_NOT_FOUND, 0xC0000263)             \
   X(STATUS_INVALID_BUFFER_SIZE, 0xC0000206)                     \

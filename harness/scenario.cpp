@@ -142,6 +142,11 @@ Scenario parse_scenario(const std::string& path) {
         st.path = required(path, body, "path");
         if (body["access"]) st.access = access_of(path, body["access"]);
         if (body["as"]) st.as = body["as"].as<std::string>();
+      } else if (st.op == "file") {
+        st.path = required(path, body, "path");
+        if (body["access"]) st.access = access_of(path, body["access"]);
+        if (body["as"]) st.as = body["as"].as<std::string>();
+        if (body["create"]) st.create = body["create"].as<bool>();
       } else if (st.op == "close") {
         st.handle = body.IsScalar() ? body.as<std::string>() : required(path, body, "handle");
       } else if (st.op == "event") {
@@ -179,7 +184,7 @@ Scenario parse_scenario(const std::string& path) {
       } else if (st.op == "close_during") {
         st.handle = required(path, body, "handle");
         st.api = required(path, body, "api");
-      } else if (st.op == "file" || st.op == "section" || st.op == "open_process") {
+      } else if (st.op == "section" || st.op == "open_process") {
         fail(path, item, fmt::format("the '{}' step is not implemented yet", st.op));
       } else {
         fail(path, item, fmt::format("unknown step '{}'", st.op));
@@ -221,6 +226,11 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
       auto o = session.open(st.path, st.access);
       status = o.status;
       if (o.status && nt_success(*o.status) && !st.as.empty()) handles[st.as] = o.handle;
+    } else if (st.op == "file") {
+      auto f = session.open_file(st.path, st.access, st.create);
+      status = f.status;
+      information = f.information;
+      if (f.status && nt_success(*f.status) && !st.as.empty()) handles[st.as] = f.handle;
     } else if (st.op == "close") {
       status = session.close(handle_of(st, st.handle));
       handles.erase(st.handle);

@@ -18,12 +18,14 @@ struct ScenarioError : SessionError {
 };
 
 struct ScenarioStep {
-  std::string op;  // open | close | event | ioctl | read | write | run_pending | advance_time | unload
+  std::string op;  // open | file | close | event | ioctl | read | write | run_pending | advance_time | unload
   int line = 0;
   // open
   std::string path;
   uint32_t access = 0xC0000000;
-  std::string as;  // the handle's name (open, event)
+  std::string as;  // the handle's name (open, event, file)
+  // file
+  bool create = false;
   // close / ioctl
   std::string handle;
   // event

@@ -1,5 +1,6 @@
 #include "harness/session.h"
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "emulator/processor_layout.h"
 #include "loader/pe_loader.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/fs/file_system.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
@@ -309,6 +311,10 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
   ko.explain = s.options.explain;
   ko.seed = s.options.seed;
   s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
+  if (!s.options.files_dir.empty()) {
+    // --files: the sandbox volume starts as a copy of the host folder.
+    if (auto error = s.kernel->fs().seed_from(s.options.files_dir)) throw SessionError(*error);
+  }
   try {
     s.image = loader::load_driver(bytes, name, s.machine->memory(), kDriverBase, s.kernel->modules(),
                                   s.options.seed);
@@ -478,11 +484,35 @@ void Session::close_during(uint64_t handle, const std::string& api) {
 }
 
 namespace {
-// \\.\Name (Win32) is \??\Name in the native namespace.
+// A Win32 path as RtlDosPathNameToNtPathName makes it native: \\.\Name and
+// \\?\Name are \??\Name (the latter unchanged otherwise); a drive path
+// "C:\dir\..\f.txt" has '/' read as '\', repeated separators and "." dropped
+// and ".." applied (never above the drive's root), then becomes \??\C:\f.txt.
+// Anything else is already native.
 std::u16string native_path(const std::string& path) {
   std::string p = path;
-  if (p.rfind(R"(\\.\)", 0) == 0) p = R"(\??\)" + p.substr(4);
-  return nt::to_utf16(p);
+  if (p.rfind(R"(\\.\)", 0) == 0 || p.rfind(R"(\\?\)", 0) == 0) return nt::to_utf16(R"(\??\)" + p.substr(4));
+  bool drive = p.size() >= 2 && std::isalpha(static_cast<unsigned char>(p[0])) && p[1] == ':' &&
+               (p.size() == 2 || p[2] == '\\' || p[2] == '/');
+  if (!drive) return nt::to_utf16(p);
+  std::vector<std::string> parts;
+  std::string part;
+  auto flush = [&] {
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    part.clear();
+  };
+  for (size_t i = 2; i < p.size(); ++i) {
+    if (p[i] == '\\' || p[i] == '/') flush();
+    else part.push_back(p[i]);
+  }
+  flush();
+  std::string native = R"(\??\)" + p.substr(0, 2) + "\\";
+  for (size_t i = 0; i < parts.size(); ++i) native += (i ? "\\" : "") + parts[i];
+  return nt::to_utf16(native);
 }
 }  // namespace
 
@@ -506,6 +536,35 @@ Session::OpenOutcome Session::open(const std::string& path, uint32_t desired_acc
   step.status = out.status;
   step.pending = out.pending;
   step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
+}
+
+Session::FileOutcome Session::open_file(const std::string& path, uint32_t desired_access, bool create) {
+  Impl& s = *impl_;
+  FileOutcome out;
+  StepResult step;
+  step.op = "file";
+  step.target = path;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      nt::io::OpenRequest request;
+      request.path = native_path(path);
+      // CreateFile adds SYNCHRONIZE and FILE_READ_ATTRIBUTES to what is asked.
+      request.desired_access = desired_access | 0x100000 | 0x80;
+      request.disposition = create ? 0x3 /* FILE_OPEN_IF */ : 0x1 /* FILE_OPEN */;
+      request.options = 0x20 | 0x40;  // FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE
+      request.file_attributes = 0x80;  // FILE_ATTRIBUTE_NORMAL
+      nt::io::IoResult r = s.kernel->io().open(request, &out.handle);
+      out.pending = r.pending;
+      if (!r.pending) out.status = r.status;
+      out.information = r.information;
+    });
+  }
+  step.status = out.status;
+  step.pending = out.pending;
+  step.handle = out.handle;
+  step.information = out.information;
   s.result.steps.push_back(step);
   return out;
 }

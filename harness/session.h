@@ -26,6 +26,9 @@ struct SessionOptions {
   bool strict_imports = false;  // refuse unknown import names, as Windows does
   bool trace = false;           // print every API call to stderr
   bool explain = false;         // record --explain sentences (RunResult::explain)
+  // --files DIR: the sandbox volume (\??\C:) starts as a copy of this host
+  // folder; the host is only read, once. Empty: the volume starts empty.
+  std::string files_dir;
 };
 
 // Thrown for failures the user must fix (bad PE, unreadable file): exit 2.
@@ -60,6 +63,19 @@ class Session {
   // NtCreateFile by the client: `path` is native (\Device\X, \??\X) or Win32 (\\.\X).
   // Each request is recorded as a step of the run.
   OpenOutcome open(const std::string& path, uint32_t desired_access = 0xC0000000);
+  // The client's NtCreateFile of a file in the sandbox (cli.md `file` step):
+  // `path` native (\??\C:\data.txt) or Win32 (C:\data.txt, normalized as
+  // RtlDosPathNameToNtPathName does); `create` opens or creates it
+  // (FILE_OPEN_IF), else it must exist (FILE_OPEN). A synchronous
+  // non-directory open sharing read and write, as CreateFile makes it.
+  // `information` is IO_STATUS_BLOCK.Information (FILE_OPENED, FILE_CREATED).
+  struct FileOutcome {
+    std::optional<NtStatus> status;
+    uint64_t handle = 0;
+    uint64_t information = 0;
+    bool pending = false;
+  };
+  FileOutcome open_file(const std::string& path, uint32_t desired_access = 0xC0000000, bool create = false);
   // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
   NtStatus close(uint64_t handle);
   // NtDuplicateObject by the client within its own table (options:

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/fs/file_system.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
@@ -15,6 +16,17 @@ emu::Machine& machine_of(Kernel& k) { return k.machine(); }
 
 // Internal (non-exported) kernel routines drivers can reach through pointers.
 NtStatus IopInvalidDeviceRequest(Kernel& k, GuestVa device_object, GuestVa irp);
+// The sandbox file system's dispatch routines (fs/file_system.cpp).
+NtStatus KemuFsdCreate(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdClose(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdRead(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdWrite(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdQueryInformation(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdSetInformation(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdFlushBuffers(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdQueryVolumeInformation(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdDirectoryControl(Kernel& k, GuestVa device, GuestVa irp);
+NtStatus KemuFsdCleanup(Kernel& k, GuestVa device, GuestVa irp);
 
 namespace {
 const Registry& builtin_registry() {
@@ -25,6 +37,7 @@ const Registry& builtin_registry() {
     register_dbg_exports(r);
     register_ex_exports(r);
     register_io_exports(r);
+    register_file_exports(r);
     register_irp_exports(r);
     register_ke_exports(r);
     register_ke_sync_exports(r);
@@ -67,11 +80,23 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
   io_ = std::make_unique<io::IoManager>(*this);
   ps_ = std::make_unique<ps::ProcessManager>(*this);
   scheduler_ = std::make_unique<ke::Scheduler>(*this);
-  modules_->build({{"IopInvalidDeviceRequest", &invoke<&IopInvalidDeviceRequest>}});
+  fs_ = std::make_unique<fs::FileSystem>(*this);
+  modules_->build({{"IopInvalidDeviceRequest", &invoke<&IopInvalidDeviceRequest>},
+                   {"KemuFsdCreate", &invoke<&KemuFsdCreate>},
+                   {"KemuFsdClose", &invoke<&KemuFsdClose>},
+                   {"KemuFsdRead", &invoke<&KemuFsdRead>},
+                   {"KemuFsdWrite", &invoke<&KemuFsdWrite>},
+                   {"KemuFsdQueryInformation", &invoke<&KemuFsdQueryInformation>},
+                   {"KemuFsdSetInformation", &invoke<&KemuFsdSetInformation>},
+                   {"KemuFsdFlushBuffers", &invoke<&KemuFsdFlushBuffers>},
+                   {"KemuFsdQueryVolumeInformation", &invoke<&KemuFsdQueryVolumeInformation>},
+                   {"KemuFsdDirectoryControl", &invoke<&KemuFsdDirectoryControl>},
+                   {"KemuFsdCleanup", &invoke<&KemuFsdCleanup>}});
   ob_->initialize();
   ps_->initialize();
   scheduler_->initialize();
   io_->initialize();
+  fs_->initialize();
   modules_->initialize_data();
 }
 

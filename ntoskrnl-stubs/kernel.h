@@ -32,6 +32,9 @@ class ProcessManager;
 namespace ke {
 class Scheduler;
 }
+namespace fs {
+class FileSystem;
+}
 class KernelModules;
 
 enum class UnimplementedPolicy { Fail, Stop };
@@ -60,6 +63,7 @@ class Kernel {
   io::IoManager& io() { return *io_; }
   ps::ProcessManager& ps() { return *ps_; }
   ke::Scheduler& scheduler() { return *scheduler_; }
+  fs::FileSystem& fs() { return *fs_; }  // the sandbox volume (\??\C:)
 
   Explainer& explainer() { return explainer_; }
   // State a component keeps per kernel (e.g. the physical mappings it made),
@@ -99,6 +103,7 @@ class Kernel {
   std::unique_ptr<io::IoManager> io_;
   std::unique_ptr<ps::ProcessManager> ps_;
   std::unique_ptr<ke::Scheduler> scheduler_;
+  std::unique_ptr<fs::FileSystem> fs_;
   std::vector<std::string> debug_output_;
   Explainer explainer_;
   std::map<std::type_index, std::shared_ptr<void>> states_;

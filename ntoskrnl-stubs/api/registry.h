@@ -42,6 +42,7 @@ void register_seh_exports(Registry& r);
 void register_dbg_exports(Registry& r);
 void register_ex_exports(Registry& r);
 void register_io_exports(Registry& r);
+void register_file_exports(Registry& r);  // io/file_exports.cpp
 void register_irp_exports(Registry& r);
 void register_ke_exports(Registry& r);
 void register_ke_sync_exports(Registry& r);

@@ -129,12 +129,52 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
   return result;
 }
 
+// --- kemu-fs: what NtCreateFile adds to an open (the sandbox file system's branch) ---
+
+// FILE_OBJECT.Flags from the create options (IopParseDevice).
+uint32_t file_object_flags(uint32_t options) {
+  constexpr uint32_t kFileWriteThrough = 0x2, kFileSequentialOnly = 0x4, kFileNoIntermediateBuffering = 0x8,
+                     kFileRandomAccess = 0x800, kFileDeleteOnClose = 0x1000;
+  constexpr uint32_t kFoAlertableIo = 0x4, kFoNoIntermediateBuffering = 0x8, kFoWriteThrough = 0x10,
+                     kFoSequentialOnly = 0x20, kFoDeleteOnClose = 0x10000, kFoRandomAccess = 0x100000;
+  uint32_t flags = 0;
+  if (options & (kFileSynchronousIoAlert | kFileSynchronousIoNonalert)) flags |= kFoSynchronousIo;
+  if (options & kFileSynchronousIoAlert) flags |= kFoAlertableIo;
+  if (options & kFileWriteThrough) flags |= kFoWriteThrough;
+  if (options & kFileSequentialOnly) flags |= kFoSequentialOnly;
+  if (options & kFileNoIntermediateBuffering) flags |= kFoNoIntermediateBuffering;
+  if (options & kFileRandomAccess) flags |= kFoRandomAccess;
+  if (options & kFileDeleteOnClose) flags |= kFoDeleteOnClose;
+  return flags;
+}
+
+// The device a relative open goes to: the related file object's, the name unparsed.
+std::optional<ob::LookupResult> IoManager::related_file_lookup(GuestVa related_file, std::u16string_view name) {
+  GuestVa device{kernel_.memory().read<uint64_t>(related_file + offsetof(FILE_OBJECT, DeviceObject))};
+  ob::ObjectRecord* r = kernel_.ob().by_body(device);
+  if (!r) return std::nullopt;
+  return ob::LookupResult{r->id, std::u16string(name)};
+}
+
+// IRP_MJ_CREATE's parameters beyond the foundation's: the EA buffer and its
+// length, the allocation size, and the stack location's SL_* flags.
+void IoManager::fill_create_extras(const OpenRequest& request, GuestVa irp, GuestVa stack) {
+  auto& mem = kernel_.memory();
+  mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), request.ea_buffer.value);
+  mem.write<int64_t>(irp + offsetof(IRP, Overlay), request.allocation_size);
+  mem.write<uint32_t>(stack + 0x20, request.ea_length);  // Parameters.Create.EaLength
+  mem.write<uint8_t>(stack + offsetof(IO_STACK_LOCATION, Flags), request.stack_flags);
+}
+
 IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
   *handle = 0;
   auto& ob = kernel_.ob();
   auto& mem = kernel_.memory();
   NtStatus status = STATUS_SUCCESS;
-  auto found = ob.lookup(request.path, true, &status);
+  // A RootDirectory that is a file (IopParseFile): the name, as given, is
+  // parsed by that file's device.
+  auto found = request.related_file ? related_file_lookup(request.related_file, request.path)
+                                    : ob.lookup(request.path, true, &status);
   if (!found) return {status, 0, false};
   ob::ObjectRecord* target = ob.get(found->object);
   if (target->type != ob::TypeIndex::Device) {
@@ -163,7 +203,8 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
   fo.SharedRead = (request.share_access & 1) != 0;
   fo.SharedWrite = (request.share_access & 2) != 0;
   fo.SharedDelete = (request.share_access & 4) != 0;
-  if (request.options & (kFileSynchronousIoAlert | kFileSynchronousIoNonalert)) fo.Flags |= kFoSynchronousIo;
+  fo.Flags |= file_object_flags(request.options);
+  fo.RelatedFileObject = request.related_file.value;
   // FileName: the part of the path after the device name (semantics.md §5).
   if (!found->remaining.empty()) {
     GuestVa name = kernel_.new_unicode_string(found->remaining, 1, kIoTag);
@@ -196,8 +237,9 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
                                    mem.write<uint64_t>(stack + 0x08, security->value);
                                    mem.write<uint32_t>(stack + 0x10, (request.disposition << 24) |
                                                                          (request.options & 0xFFFFFF));
-                                   mem.write<uint16_t>(stack + 0x18, 0x80);  // FILE_ATTRIBUTE_NORMAL
+                                   mem.write<uint16_t>(stack + 0x18, static_cast<uint16_t>(request.file_attributes));
                                    mem.write<uint16_t>(stack + 0x1A, static_cast<uint16_t>(request.share_access));
+                                   fill_create_extras(request, irp, stack);
                                  });
   kernel_.machine().pool().free(*security, std::nullopt);
   if (kernel_.machine().stopped() || r.pending || !nt_success(r.status)) {
@@ -298,8 +340,8 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
   ProcessorMode mode = m.previous_mode();
   ob::ObjectId file_id = ob::kNoObject;
   ob::HandleInfo info;
-  // NtReadFile needs FILE_READ_DATA, NtWriteFile FILE_WRITE_DATA on the handle.
-  uint32_t needed = write ? kFileWriteData : kFileReadData;
+  // NtReadFile needs FILE_READ_DATA, NtWriteFile FILE_WRITE_DATA or FILE_APPEND_DATA on the handle.
+  uint32_t needed = write ? 0 : kFileReadData;
   NtStatus status = ob.reference_by_handle(handle, needed, ob::TypeIndex::File, mode, &file_id, &info);
   if (!nt_success(status)) return {status, 0, false};
   GuestVa file = ob.get(file_id)->body;
@@ -307,6 +349,13 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
     if (ob.get(file_id)) ob.dereference(file_id);
     return r;
   };
+  if (write && mode == ProcessorMode::UserMode && !(info.granted_access & (kFileWriteData | kFileAppendData)))
+    return done({STATUS_ACCESS_DENIED, 0, false});
+  // A handle that may only append writes at the end of file (FILE_WRITE_TO_END_OF_FILE).
+  if (write && (info.granted_access & (kFileWriteData | kFileAppendData)) == kFileAppendData) offset = -1;
+  // Without a ByteOffset only a synchronous file has a position to use.
+  if (!offset && !(mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) & kFoSynchronousIo))
+    return done({STATUS_INVALID_PARAMETER, 0, false});
   if (mode == ProcessorMode::UserMode && length &&
       (buffer.value + length < buffer.value || buffer.value + length > kemu::layout::kUserProbeAddress))
     return done({STATUS_ACCESS_VIOLATION, 0, false});
@@ -350,7 +399,7 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
       },
       completion);
   // A synchronous handle's position moves by what was transferred.
-  if (synchronous && !r.pending && nt_success(r.status))
+  if (synchronous && !r.pending && nt_success(r.status) && position >= 0)
     mem.write<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset), position + static_cast<int64_t>(r.information));
   return done(r);
 }

@@ -17,13 +17,13 @@ constexpr uint64_t kLdrEntrySize = 0xA0;
 IoManager::IoManager(Kernel& kernel) : kernel_(kernel) {}
 
 DriverRecord& IoManager::create_driver_object(const std::string& service_name, GuestVa image_base,
-                                              uint64_t image_size, GuestVa entry) {
+                                              uint64_t image_size, GuestVa entry, std::u16string_view directory) {
   auto& mem = kernel_.memory();
   auto& ob = kernel_.ob();
   uint64_t body_size = sizeof(layout::DRIVER_OBJECT) + sizeof(layout::DRIVER_EXTENSION);
   ob::ObjectId id = ob.create(ob::TypeIndex::Driver, body_size);
   GuestVa d = ob.get(id)->body;
-  std::u16string name = u"\\Driver\\" + to_utf16(service_name);
+  std::u16string name = std::u16string(directory) + u"\\" + to_utf16(service_name);
   NtStatus st = ob.insert(id, name, false);
   if (!nt_success(st)) throw std::runtime_error(fmt::format("cannot name driver object: {:#x}", st));
 

@@ -74,6 +74,22 @@ struct OpenRequest {
   uint32_t disposition = 0x1;             // FILE_OPEN
   uint32_t options = 0x20;                // FILE_SYNCHRONOUS_IO_NONALERT
   uint32_t attributes = 0x40;             // OBJ_CASE_INSENSITIVE
+  // What NtCreateFile / IoCreateFileEx add (io/file_exports.cpp):
+  uint32_t file_attributes = 0x80;        // FILE_ATTRIBUTE_* for the driver (FILE_ATTRIBUTE_NORMAL)
+  int64_t allocation_size = 0;            // Irp->Overlay.AllocationSize
+  GuestVa ea_buffer;                      // captured EAs (kernel memory), Irp->AssociatedIrp.SystemBuffer
+  uint32_t ea_length = 0;
+  GuestVa related_file;                   // RootDirectory was a file handle: `path` is relative to it
+  uint8_t stack_flags = 0;                // SL_OPEN_TARGET_DIRECTORY, SL_CASE_SENSITIVE, SL_FORCE_ACCESS_CHECK
+};
+
+// FILE_INFORMATION_CLASS / FS_INFORMATION_CLASS requests on an open file
+// (io/file_requests.cpp): where the caller's buffer is and how long it is.
+struct InformationRequest {
+  uint64_t handle = 0;
+  GuestVa buffer;
+  uint32_t length = 0;
+  uint32_t information_class = 0;
 };
 
 struct IoResult {
@@ -81,6 +97,9 @@ struct IoResult {
   uint64_t information = 0;
   bool pending = false;  // the driver never completed the request
 };
+
+// FILE_OBJECT.Flags an open's create options give (IopParseDevice).
+uint32_t file_object_flags(uint32_t options);
 
 class IoManager {
  public:
@@ -106,11 +125,34 @@ class IoManager {
   IoResult read_write(uint64_t handle, bool write, GuestVa buffer, uint32_t length,
                       std::optional<int64_t> offset);
 
+  // --- file requests (io/file_requests.cpp), with the current thread's
+  // PreviousMode; the caller (the NtXxx routine) has probed the buffers. ---
+  // NtQueryInformationFile: FilePosition (synchronous files), FileMode,
+  // FileAccess and FileAlignment answered here, the rest as
+  // IRP_MJ_QUERY_INFORMATION through a system buffer.
+  IoResult query_information(const InformationRequest& request);
+  // NtSetInformationFile: FilePosition and FileMode here; a rename to a
+  // qualified name opens the target directory (SL_OPEN_TARGET_DIRECTORY)
+  // and passes it in Parameters.SetFile.FileObject; the rest as
+  // IRP_MJ_SET_INFORMATION.
+  IoResult set_information(const InformationRequest& request);
+  // NtQueryDirectoryFile: IRP_MN_QUERY_DIRECTORY with the captured search
+  // expression (SL_RESTART_SCAN / SL_RETURN_SINGLE_ENTRY).
+  IoResult query_directory(const InformationRequest& request, bool return_single_entry,
+                           const std::optional<std::u16string>& file_name, bool restart_scan);
+  // NtFlushBuffersFile: IRP_MJ_FLUSH_BUFFERS.
+  IoResult flush_buffers(uint64_t handle);
+  // NtQueryVolumeInformationFile: FileFsDeviceInformation here, the rest as
+  // IRP_MJ_QUERY_VOLUME_INFORMATION.
+  IoResult query_volume(const InformationRequest& request);
+
   // Creates \Driver\<service_name>, its DRIVER_EXTENSION, a loader entry and
   // the RegistryPath string; every MajorFunction points at the routine that
   // completes requests with STATUS_INVALID_DEVICE_REQUEST.
+  // (`directory` \FileSystem for a file-system driver.)
   DriverRecord& create_driver_object(const std::string& service_name, GuestVa image_base,
-                                     uint64_t image_size, GuestVa entry);
+                                     uint64_t image_size, GuestVa entry,
+                                     std::u16string_view directory = u"\\Driver");
   DriverRecord* driver(GuestVa driver_object);
 
   NtStatus create_device(GuestVa driver_object, uint32_t extension_size,
@@ -142,6 +184,13 @@ class IoManager {
                              ThreadedIrp completion = {});
   NtStatus make_system_buffer(uint32_t size, GuestVa input, uint32_t input_length, GuestVa* out);
   NtStatus lock_user_buffer(GuestVa buffer, uint32_t length, uint32_t operation, ProcessorMode mode, GuestVa* mdl);
+  // The file request an NtXxx file service sends: references the handle
+  // (File type, `access` checked for UserMode), builds the IRP for the file's
+  // device with the output buffer per the device's transfer type, and waits.
+  IoResult file_information_irp(uint8_t major, const InformationRequest& request, uint32_t access,
+                                const std::function<void(GuestVa irp, GuestVa stack)>& fill, bool output);
+  std::optional<ob::LookupResult> related_file_lookup(GuestVa related_file, std::u16string_view name);
+  void fill_create_extras(const OpenRequest& request, GuestVa irp, GuestVa stack);
   void cleanup_file(ob::ObjectId file);
   void close_file(ob::ObjectId file);
   std::map<uint64_t, bool> opened_files_;  // FILE_OBJECT -> IRP_MJ_CREATE succeeded

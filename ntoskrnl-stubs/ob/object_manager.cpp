@@ -219,19 +219,20 @@ std::optional<LookupResult> ObjectManager::lookup(std::u16string_view path, bool
     // \?? is the caller's DosDevices directory; kemu has only the global one.
     if (current == u"\\??" || current.starts_with(u"\\??\\")) current = u"\\GLOBAL??" + current.substr(3);
     auto parts = components(current);
+    // The name exactly as written after component i (its separators kept):
+    // what a parse procedure or a link's target continues with.
+    auto raw_tail_after = [&](size_t i) {
+      return current.substr(static_cast<size_t>(parts[i].data() - current.data()) + parts[i].size());
+    };
     ObjectId at = root_;
     bool reparsed = false;
     for (size_t i = 0; i < parts.size(); ++i) {
       const ObjectRecord& dir = objects_.at(at);
       if (dir.type != TypeIndex::Directory) {
-        // A non-directory keeps the rest of the name (a device's namespace).
-        std::u16string rest;
-        for (size_t j = i; j < parts.size(); ++j) {
-          rest += u'\\';
-          rest += parts[j];
-        }
+        // A non-directory keeps the rest of the name as written (a device's
+        // namespace: "\dir\f.txt", a trailing '\' included).
         if (status) *status = STATUS_SUCCESS;
-        return LookupResult{at, rest};
+        return LookupResult{at, raw_tail_after(i - 1)};
       }
       auto it = dir.entries.find(std::u16string(parts[i]));
       if (it == dir.entries.end())
@@ -239,11 +240,9 @@ std::optional<LookupResult> ObjectManager::lookup(std::u16string_view path, bool
       const ObjectRecord& next = objects_.at(it->second);
       bool last = i + 1 == parts.size();
       if (next.type == TypeIndex::SymbolicLink && (!last || follow_final_link)) {
-        std::u16string rebuilt = next.link_target;
-        for (size_t j = i + 1; j < parts.size(); ++j) {
-          rebuilt += u'\\';
-          rebuilt += parts[j];
-        }
+        // The target continues with the rest of the name as written
+        // ("\??\C:\" is the volume's root, "\??\C:" the volume).
+        std::u16string rebuilt = next.link_target + raw_tail_after(i);
         if (rebuilt.empty()) rebuilt = u"\\";
         current = rebuilt;
         reparsed = true;
@@ -253,6 +252,10 @@ std::optional<LookupResult> ObjectManager::lookup(std::u16string_view path, bool
     }
     if (!reparsed) {
       if (status) *status = STATUS_SUCCESS;
+      // Separators after the last component reach a non-directory's parse
+      // procedure ("\Device\X\" opens "\" on X).
+      if (!parts.empty() && objects_.at(at).type != TypeIndex::Directory)
+        return LookupResult{at, raw_tail_after(parts.size() - 1)};
       return LookupResult{at, {}};
     }
   }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "emulator/exception_layout.h"
+#include "ntoskrnl-stubs/layout/fs_structs.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/layout/ob_structs.h"
 
@@ -16,6 +17,10 @@ namespace S = kemu::emu::seh;
 #define OFF(ctype, cmember, kstruct, kmember)                                                     \
   std::printf("_Static_assert(offsetof(%s, %s) == %zu, \"%s.%s\");\n", #ctype, cmember,            \
               offsetof(kstruct, kmember), #ctype, cmember)
+// An offset kemu keeps as a constant rather than a struct member.
+#define OFFV(ctype, cmember, value)                                                               \
+  std::printf("_Static_assert(offsetof(%s, %s) == %zu, \"%s.%s\");\n", #ctype, cmember,            \
+              static_cast<size_t>(value), #ctype, cmember)
 #define SIZE(ctype, kstruct) \
   std::printf("_Static_assert(sizeof(%s) == %zu, \"sizeof %s\");\n", #ctype, sizeof(kstruct), #ctype)
 
@@ -156,6 +161,72 @@ int main() {
   OFF(CONTEXT, "VectorRegister", S::CONTEXT, VectorRegister);
   OFF(CONTEXT, "LastExceptionFromRip", S::CONTEXT, LastExceptionFromRip);
   SIZE(CONTEXT, S::CONTEXT);
+  // File requests: IO_STACK_LOCATION parameters, the information classes, the FCB header.
+  namespace K = kemu::nt::layout::stack;
+  OFFV(IO_STACK_LOCATION, "Parameters.Create.SecurityContext", K::kCreateSecurityContext);
+  OFFV(IO_STACK_LOCATION, "Parameters.Create.FileAttributes", K::kCreateFileAttributes);
+  OFFV(IO_STACK_LOCATION, "Parameters.Create.ShareAccess", K::kCreateShareAccess);
+  OFFV(IO_STACK_LOCATION, "Parameters.Create.EaLength", K::kCreateEaLength);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryFile.Length", K::kInfoLength);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryFile.FileInformationClass", K::kInfoClass);
+  OFFV(IO_STACK_LOCATION, "Parameters.SetFile.FileInformationClass", K::kInfoClass);
+  OFFV(IO_STACK_LOCATION, "Parameters.SetFile.FileObject", K::kSetFileObject);
+  OFFV(IO_STACK_LOCATION, "Parameters.SetFile.ReplaceIfExists", K::kSetReplaceIfExists);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryVolume.FsInformationClass", K::kInfoClass);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryDirectory.Length", K::kDirectoryLength);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryDirectory.FileName", K::kDirectoryFileName);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryDirectory.FileInformationClass", K::kDirectoryClass);
+  OFFV(IO_STACK_LOCATION, "Parameters.QueryDirectory.FileIndex", K::kDirectoryFileIndex);
+  OFFV(IO_SECURITY_CONTEXT, "DesiredAccess", L::kSecurityContextDesiredAccess);
+  OFF(IRP, "Overlay.AllocationSize", L::IRP, Overlay);
+  SIZE(FILE_BASIC_INFORMATION, L::FILE_BASIC_INFORMATION);
+  OFF(FILE_BASIC_INFORMATION, "FileAttributes", L::FILE_BASIC_INFORMATION, FileAttributes);
+  SIZE(FILE_STANDARD_INFORMATION, L::FILE_STANDARD_INFORMATION);
+  OFF(FILE_STANDARD_INFORMATION, "DeletePending", L::FILE_STANDARD_INFORMATION, DeletePending);
+  OFF(FILE_STANDARD_INFORMATION, "Directory", L::FILE_STANDARD_INFORMATION, Directory);
+  SIZE(FILE_NETWORK_OPEN_INFORMATION, L::FILE_NETWORK_OPEN_INFORMATION);
+  OFF(FILE_NETWORK_OPEN_INFORMATION, "FileAttributes", L::FILE_NETWORK_OPEN_INFORMATION, FileAttributes);
+  SIZE(FILE_ATTRIBUTE_TAG_INFORMATION, L::FILE_ATTRIBUTE_TAG_INFORMATION);
+  SIZE(FILE_ALL_INFORMATION, L::FILE_ALL_INFORMATION);
+  OFF(FILE_ALL_INFORMATION, "StandardInformation", L::FILE_ALL_INFORMATION, StandardInformation);
+  OFF(FILE_ALL_INFORMATION, "InternalInformation", L::FILE_ALL_INFORMATION, IndexNumber);
+  OFF(FILE_ALL_INFORMATION, "EaInformation", L::FILE_ALL_INFORMATION, EaSize);
+  OFF(FILE_ALL_INFORMATION, "AccessInformation", L::FILE_ALL_INFORMATION, AccessFlags);
+  OFF(FILE_ALL_INFORMATION, "PositionInformation", L::FILE_ALL_INFORMATION, CurrentByteOffset);
+  OFF(FILE_ALL_INFORMATION, "ModeInformation", L::FILE_ALL_INFORMATION, Mode);
+  OFF(FILE_ALL_INFORMATION, "AlignmentInformation", L::FILE_ALL_INFORMATION, AlignmentRequirement);
+  OFF(FILE_ALL_INFORMATION, "NameInformation", L::FILE_ALL_INFORMATION, FileNameLength);
+  SIZE(FILE_RENAME_INFORMATION, L::FILE_RENAME_INFORMATION);
+  OFF(FILE_RENAME_INFORMATION, "RootDirectory", L::FILE_RENAME_INFORMATION, RootDirectory);
+  OFF(FILE_RENAME_INFORMATION, "FileNameLength", L::FILE_RENAME_INFORMATION, FileNameLength);
+  OFF(FILE_RENAME_INFORMATION, "FileName", L::FILE_RENAME_INFORMATION, FileName);
+  OFF(FILE_DIRECTORY_INFORMATION, "FileNameLength", L::FILE_DIRECTORY_INFORMATION, FileNameLength);
+  OFFV(FILE_DIRECTORY_INFORMATION, "FileName", L::kDirectoryInfoNameOffset);
+  OFFV(FILE_FULL_DIR_INFORMATION, "FileName", L::kFullDirInfoNameOffset);
+  OFFV(FILE_ID_FULL_DIR_INFORMATION, "FileName", L::kIdFullDirInfoNameOffset);
+  OFF(FILE_ID_FULL_DIR_INFORMATION, "FileId", L::FILE_ID_FULL_DIR_INFORMATION, FileId);
+  OFFV(FILE_BOTH_DIR_INFORMATION, "FileName", L::kBothDirInfoNameOffset);
+  OFF(FILE_BOTH_DIR_INFORMATION, "ShortName", L::FILE_BOTH_DIR_INFORMATION, ShortName);
+  OFFV(FILE_ID_BOTH_DIR_INFORMATION, "FileName", L::kIdBothDirInfoNameOffset);
+  OFF(FILE_ID_BOTH_DIR_INFORMATION, "FileId", L::FILE_ID_BOTH_DIR_INFORMATION, FileId);
+  OFFV(FILE_NAMES_INFORMATION, "FileName", L::kNamesInfoNameOffset);
+  OFF(FILE_FS_VOLUME_INFORMATION, "VolumeLabel", L::FILE_FS_VOLUME_INFORMATION, VolumeLabel);
+  SIZE(FILE_FS_VOLUME_INFORMATION, L::FILE_FS_VOLUME_INFORMATION);
+  SIZE(FILE_FS_SIZE_INFORMATION, L::FILE_FS_SIZE_INFORMATION);
+  SIZE(FILE_FS_FULL_SIZE_INFORMATION, L::FILE_FS_FULL_SIZE_INFORMATION);
+  SIZE(FILE_FS_DEVICE_INFORMATION, L::FILE_FS_DEVICE_INFORMATION);
+  SIZE(FILE_FS_ATTRIBUTE_INFORMATION, L::FILE_FS_ATTRIBUTE_INFORMATION);
+  OFF(FILE_FS_ATTRIBUTE_INFORMATION, "FileSystemName", L::FILE_FS_ATTRIBUTE_INFORMATION, FileSystemName);
+  SIZE(FSRTL_COMMON_FCB_HEADER, L::FSRTL_COMMON_FCB_HEADER);
+  OFF(FSRTL_COMMON_FCB_HEADER, "IsFastIoPossible", L::FSRTL_COMMON_FCB_HEADER, IsFastIoPossible);
+  OFF(FSRTL_COMMON_FCB_HEADER, "Resource", L::FSRTL_COMMON_FCB_HEADER, Resource);
+  OFF(FSRTL_COMMON_FCB_HEADER, "AllocationSize", L::FSRTL_COMMON_FCB_HEADER, AllocationSize);
+  OFF(FSRTL_COMMON_FCB_HEADER, "FileSize", L::FSRTL_COMMON_FCB_HEADER, FileSize);
+  OFF(FSRTL_COMMON_FCB_HEADER, "ValidDataLength", L::FSRTL_COMMON_FCB_HEADER, ValidDataLength);
+  SIZE(SECTION_OBJECT_POINTERS, L::SECTION_OBJECT_POINTERS);
+  SIZE(SHARE_ACCESS, L::SHARE_ACCESS);
+  OFF(SHARE_ACCESS, "SharedDelete", L::SHARE_ACCESS, SharedDelete);
+
   // DISPATCHER_CONTEXT is declared only by the user-mode winnt.h, which cannot
   // be included with the DDK; exception_layout.h pins its documented offsets.
   return 0;

@@ -342,6 +342,41 @@ TEST(E2eScenario, AMalformedScenarioNamesTheFileAndLine) {
   EXPECT_THAT(o.err, HasSubstr("unknown step 'frobnicate'")) << describe(o);
 }
 
+// --files seeds \??\C: from a host folder; the `file` step is the client's
+// NtCreateFile there. The host folder is never written.
+TEST(E2eScenario, FilesSeedTheVolumeAndTheFileStepOpensThem) {
+  TempDir seed;
+  write_file(seed / "data.txt", "seed");
+  TempDir tmp;
+  write_file(tmp / "s.yaml",
+             "steps:\n"
+             "  - file: { path: 'C:\\data.txt', access: [read, write], as: f, expect: { status: STATUS_SUCCESS, information: 1 } }\n"
+             "  - read: { handle: f, length: 16, expect: { information: 4 } }\n"
+             "  - write: { handle: f, data: { hex: \"2121\" }, offset: 0 }\n"
+             "  - file: { path: 'C:\\new\\x.txt', access: [write], as: g, create: true,\n"
+             "            expect: { status: STATUS_OBJECT_PATH_NOT_FOUND } }\n"
+             "  - file: { path: 'C:\\x.txt', access: [write], as: g, create: true, expect: { information: 2 } }\n");
+  Outcome o = run_kemu({"run", sample("files"), "--files", seed.path().string(), "--scenario",
+                        (tmp / "s.yaml").string(), "--json", "-"});
+  EXPECT_EQ(o.exit_code, 0) << describe(o);
+  nlohmann::json j = parse_json(o);
+  ASSERT_EQ(j["steps"].size(), 5u);
+  EXPECT_EQ(j["steps"][0]["op"], "file");
+  EXPECT_EQ(j["steps"][0]["status_name"], "STATUS_SUCCESS");
+  EXPECT_EQ(j["steps"][1]["output_hex"], "73656564");  // "seed"
+  EXPECT_EQ(j["steps"][3]["status"], "0xc000003a");
+  for (const auto& step : j["steps"]) EXPECT_EQ(step["expect_ok"], true);
+  EXPECT_EQ(read_file(seed / "data.txt"), "seed");
+  EXPECT_FALSE(fs::exists(seed / "x.txt"));
+}
+
+TEST(E2eScenario, AnUnreadableFilesFolderExitsTwo) {
+  TempDir tmp;
+  Outcome o = run_kemu({"run", sample("hello"), "--files", (tmp / "missing").string()});
+  expect_one_error_line(o);
+  EXPECT_THAT(o.err, HasSubstr("is not a readable folder")) << describe(o);
+}
+
 TEST(E2eScenario, AnUnboundHandleNameIsAScenarioError) {
   TempDir tmp;
   write_file(tmp / "s.yaml", "steps:\n  - close: nothing\n");

@@ -94,7 +94,6 @@ TEST(RunOptions, NotYetImplementedOptionsAreAcceptedThenNamed) {
   };
   const Case cases[] = {
       {{"d.sys", "--sarif", "out.sarif"}, "--sarif"},
-      {{"d.sys", "--files", "dir"}, "--files"},
       {{"d.sys", "--fail-alloc", "3"}, "--fail-alloc"},
       {{"d.sys", "--fail-alloc-rate", "0.25"}, "--fail-alloc-rate"},
       {{"d.sys", "--enable", "a,b"}, "--enable"},
@@ -104,9 +103,12 @@ TEST(RunOptions, NotYetImplementedOptionsAreAcceptedThenNamed) {
     RunOptions o = ok(c.args);
     EXPECT_EQ(first_unimplemented_option(o), std::string(c.name)) << c.name;
   }
-  // --scenario and --explain are implemented.
+  // --scenario, --explain and --files are implemented.
   EXPECT_EQ(first_unimplemented_option(ok({"d.sys", "--scenario", "s.yaml"})), std::nullopt);
   EXPECT_EQ(first_unimplemented_option(ok({"d.sys", "--explain"})), std::nullopt);
+  RunOptions files = ok({"d.sys", "--files", "seed-dir"});
+  EXPECT_EQ(first_unimplemented_option(files), std::nullopt);
+  EXPECT_EQ(to_session_options(files).files_dir, "seed-dir");
 }
 
 TEST(RunOptions, CheckListsSplitOnCommasAndDoNotSwallowTheDriver) {
