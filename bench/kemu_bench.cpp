@@ -1,7 +1,8 @@
 // kemu's performance numbers on real sample drivers: what one API trap round
 // trip costs, how long a whole small run takes, and how fast plain guest code
-// executes, and what one guest exception dispatch round trip costs. Each
-// iteration is a fresh Session, as `kemu run` would do.
+// executes, what one guest exception dispatch round trip costs, and how many
+// client IOCTL round trips run per second. Each iteration of the run
+// benchmarks is a fresh Session, as `kemu run` would do.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -130,6 +131,52 @@ void BM_ExceptionDispatchRoundTrip(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_ExceptionDispatchRoundTrip)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (5) IOCTL round trip: the client's NtDeviceIoControlFile of methods.sys's
+// METHOD_BUFFERED upper-case echo (IOCTL 0x80002000, 64 bytes in, 64 out):
+// CTL_CODE check, system buffer, IRP, dispatch, IofCompleteRequest, copy-back
+// of Information bytes, the client's output read back. One Session for the
+// whole benchmark (load + DriverEntry + open outside the timed loop); every
+// iteration is one round trip, checked for the exact bytes.
+void BM_IoctlRoundTrip(benchmark::State& state) {
+  constexpr uint32_t kBufferedUpper = 0x80002000;  // samples/methods IOCTL_BUFFERED_UPPER
+  Session session;
+  uint64_t handle = 0;
+  try {
+    session.load(sample("methods"));
+    if (session.driver_entry() != std::optional<uint32_t>(0)) {
+      state.SkipWithError("methods.sys DriverEntry failed");
+      return;
+    }
+    auto o = session.open("\\\\.\\KemuMethods", 0xC0000000);
+    if (o.status != std::optional<uint32_t>(0)) {
+      state.SkipWithError("the client could not open KemuMethods");
+      return;
+    }
+    handle = o.handle;
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  Session::IoctlRequest rq;
+  rq.handle = handle;
+  rq.code = kBufferedUpper;
+  rq.input.assign(64, 'k');
+  rq.output_length = 64;
+  const std::vector<uint8_t> expected(64, 'K');
+  for (auto _ : state) {
+    Session::IoctlOutcome r = session.ioctl(rq);
+    if (r.status != std::optional<uint32_t>(0) || r.information != 64 || r.output != expected) {
+      state.SkipWithError("the echo did not come back upper-cased");
+      return;
+    }
+  }
+  state.counters["round_trips/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["us/round_trip"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_IoctlRoundTrip)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

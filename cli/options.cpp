@@ -97,7 +97,13 @@ void add_run_options(CLI::App& app, RunOptions& o) {
   app.add_option("--scenario", o.scenario, "run the steps of a scenario file")
       ->check(non_empty())
       ->type_name("FILE.yaml");
-  app.add_option("--as", o.as, "token of the client process (default user)")
+  app.add_option_function<std::string>(
+         "--as",
+         [&o](const std::string& role) {
+           o.as = role;
+           o.as_given = true;
+         },
+         "token of the client process: user (default) or admin; overrides a scenario's as:")
       ->check(CLI::IsMember({"user", "admin"}))
       ->type_name("ROLE");
   add_json_option(app, o.json);
@@ -223,6 +229,7 @@ harness::SessionOptions to_session_options(const RunOptions& o) {
                                               : harness::UnimplementedPolicy::Fail;
   s.strict_imports = o.strict_imports;
   s.trace = o.trace;
+  if (o.as_given) s.client_token = o.as == "admin" ? harness::ClientToken::Admin : harness::ClientToken::User;
   s.explain = o.explain;
   s.files_dir = o.files;
   return s;

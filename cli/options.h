@@ -19,7 +19,8 @@ namespace kemu::cli {
 struct RunOptions {
   std::string driver;
   std::string scenario;     // --scenario FILE.yaml
-  std::string as = "user";  // --as user|admin (accepted, no effect yet)
+  std::string as = "user";  // --as user|admin: the client's token
+  bool as_given = false;    // --as was on the command line (it overrides a scenario's as:)
   std::string json;         // --json PATH, "-" for stdout, empty for none
   std::string sarif;        // --sarif PATH (not implemented yet)
   bool explain = false;     // --explain: narrate handle and previous-mode decisions

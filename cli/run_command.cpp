@@ -18,7 +18,6 @@ int run_command(const RunOptions& o) {
     put(stderr, fmt::format("kemu: {} is not implemented yet\n", *missing));
     return kExitCannotRun;
   }
-  // --as is accepted and has no effect until the I/O manager opens devices.
 
   harness::RunResult result;
   try {

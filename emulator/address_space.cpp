@@ -77,7 +77,10 @@ AddressSpace::~AddressSpace() = default;
 
 void AddressSpace::attach(uc_struct* uc) {
   uc_ = uc;
-  for (auto& [base, r] : regions_) mirror_map(r);
+  for (auto& [base, r] : regions_) {
+    mirror_map(r);
+    note_visibility(r);
+  }
 }
 
 void AddressSpace::mirror_map(const Region& r) {
@@ -114,11 +117,13 @@ Region& AddressSpace::insert(Region r) {
   uint64_t size = r.size;
   auto [it, inserted] = regions_.emplace(r.base.value, std::move(r));
   mapped_bytes_ += size;
+  if (it->second.kind == RegionKind::UserMemory) user_regions_.insert(it->first);
   last_hit_ = nullptr;
   try {
     mirror_map(it->second);
   } catch (...) {
     mapped_bytes_ -= size;
+    user_regions_.erase(it->first);
     regions_.erase(it);
     throw;
   }
@@ -168,6 +173,8 @@ void AddressSpace::unmap(GuestVa base) {
   if (it == regions_.end())
     throw std::invalid_argument(fmt::format("unmap of {:#x}: no region starts there", base.value));
   if (uc_) check_uc(uc_mem_unmap(uc_, base.value, it->second.size), "unmap", base.value);
+  engine_pending_.erase(base.value);
+  user_regions_.erase(base.value);
   mapped_bytes_ -= it->second.size;  // the host bytes go with the last holder of `backing`
   regions_.erase(it);
   last_hit_ = nullptr;
@@ -186,10 +193,26 @@ void AddressSpace::protect(GuestVa base, uint64_t size, Prot prot) {
 
 void AddressSpace::set_owner_visible(uint32_t owner, bool visible) {
   if (owner == kKernelOwner) return;
-  for (auto& [base, r] : regions_) {
-    if (r.kind != RegionKind::UserMemory || r.owner != owner || r.hidden == !visible) continue;
+  for (uint64_t base : user_regions_) {
+    Region& r = regions_.at(base);
+    if (r.owner != owner || r.hidden == !visible) continue;
     r.hidden = !visible;
-    if (!uc_) continue;
+    note_visibility(r);
+  }
+}
+
+void AddressSpace::note_visibility(const Region& r) {
+  if (!uc_) return;
+  if (r.hidden != r.engine_hidden) engine_pending_.insert(r.base.value);
+  else engine_pending_.erase(r.base.value);
+}
+
+void AddressSpace::apply_engine_visibility() {
+  for (uint64_t base : engine_pending_) {
+    auto it = regions_.find(base);
+    if (it == regions_.end()) continue;
+    Region& r = it->second;
+    if (r.hidden == r.engine_hidden) continue;
     if (r.hidden) {
       check_uc(uc_mem_protect(uc_, r.base.value, r.size, UC_PROT_NONE), "hide", r.base.value);
     } else {
@@ -198,11 +221,14 @@ void AddressSpace::set_owner_visible(uint32_t owner, bool visible) {
         check_uc(uc_mem_protect(uc_, va, count * kPageSize, uc_perms(p)), "show", va);
       });
     }
+    r.engine_hidden = r.hidden;
   }
+  engine_pending_.clear();
 }
 
 void AddressSpace::mirror_protect(const Region& r, uint64_t first_page, uint64_t pages) {
-  if (!uc_ || r.hidden) return;
+  // A region the engine has hidden gets its protections when it is shown.
+  if (!uc_ || r.engine_hidden) return;
   // The pages were mapped with uc_mem_map_ptr; uc_mem_protect splits such
   // mappings correctly in Unicorn 2 (pinned by tests/unit/emulator).
   uint64_t va = r.base.value + first_page * kPageSize;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -51,6 +52,10 @@ struct Region {
   // User memory of a process that is not current: mapped for kemu, but no
   // guest access reaches it (the user half switches with the process).
   bool hidden = false;
+  // What the engine (Unicorn) currently has for this region: hiding and
+  // showing reach it only when guest code next runs (sync_engine), so a
+  // process switch the guest never sees costs no engine remap.
+  bool engine_hidden = false;
   uint8_t* host = nullptr;      // size bytes, page aligned
   // The host memory, shared by a region and its aliases: the bytes stay valid
   // until the last guest mapping of them is gone.
@@ -101,8 +106,14 @@ class AddressSpace {
                     RegionKind kind, std::string name);
   void unmap(GuestVa base);
   // Shows or hides the user memory of process `owner` (RegionKind::UserMemory):
-  // the user half belongs to the current process only.
+  // the user half belongs to the current process only. kemu's own view
+  // changes at once; the engine's at the next sync_engine().
   void set_owner_visible(uint32_t owner, bool visible);
+  // Brings the engine's protections in line with the regions' visibility;
+  // called before guest code runs (a no-op when nothing changed).
+  void sync_engine() {
+    if (!engine_pending_.empty()) apply_engine_visibility();
+  }
   // Changes the protection of whole pages inside one region.
   void protect(GuestVa base, uint64_t size, Prot prot);
 
@@ -164,6 +175,8 @@ class AddressSpace {
 
  private:
   void mirror_map(const Region& r);
+  void apply_engine_visibility();
+  void note_visibility(const Region& r);
   void mirror_protect(const Region& r, uint64_t first_page, uint64_t pages);
   // Throws unless [base, base+size) is page aligned, free and within the cap.
   void check_free(GuestVa base, uint64_t size, const std::string& name) const;
@@ -175,6 +188,8 @@ class AddressSpace {
   uint64_t cap_bytes_;
   uc_struct* uc_ = nullptr;
   mutable const Region* last_hit_ = nullptr;
+  std::set<uint64_t> engine_pending_;  // bases of regions whose engine visibility lags
+  std::set<uint64_t> user_regions_;    // bases of RegionKind::UserMemory regions (process switches)
   // Frames by host page, and host pages by frame (weak: a page whose last
   // mapping went gives its frame a new owner when asked again).
   struct FrameOwner {

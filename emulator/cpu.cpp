@@ -35,39 +35,46 @@ uint64_t Cpu::reg(int uc_reg) const {
 
 void Cpu::set_reg(int uc_reg, uint64_t value) { uc_reg_write(uc_, uc_reg, &value); }
 
-RegisterContext Cpu::save() const {
-  RegisterContext c;
-  uint64_t* gpr[16] = {&c.rax, &c.rcx, &c.rdx, &c.rbx, &c.rsp, &c.rbp, &c.rsi, &c.rdi,
-                       &c.r8,  &c.r9,  &c.r10, &c.r11, &c.r12, &c.r13, &c.r14, &c.r15};
-  int regs[16];
-  void* vals[16];
+namespace {
+// Every register a RegisterContext holds, in one list, so a save or a
+// restore is one batched Unicorn call (GPRs, RIP, RFLAGS, MXCSR, XMM0-15).
+constexpr int kContextRegs = 16 + 3 + 16;
+
+template <class Ctx, class Ptr>
+void context_slots(Ctx& c, int* regs, Ptr* vals) {
+  Ptr gpr[16] = {&c.rax, &c.rcx, &c.rdx, &c.rbx, &c.rsp, &c.rbp, &c.rsi, &c.rdi,
+                 &c.r8,  &c.r9,  &c.r10, &c.r11, &c.r12, &c.r13, &c.r14, &c.r15};
   for (int i = 0; i < 16; ++i) {
     regs[i] = kGprs[i];
     vals[i] = gpr[i];
   }
-  uc_reg_read_batch(uc_, regs, vals, 16);
-  c.rip = reg(UC_X86_REG_RIP);
-  c.rflags = reg(UC_X86_REG_RFLAGS);
-  uint64_t mxcsr = reg(UC_X86_REG_MXCSR);
-  c.mxcsr = static_cast<uint32_t>(mxcsr);
-  for (int i = 0; i < 16; ++i) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, c.xmm[i].data());
+  regs[16] = UC_X86_REG_RIP;
+  vals[16] = &c.rip;
+  regs[17] = UC_X86_REG_RFLAGS;
+  vals[17] = &c.rflags;
+  regs[18] = UC_X86_REG_MXCSR;  // Unicorn reads and writes 32 bits
+  vals[18] = &c.mxcsr;
+  for (int i = 0; i < 16; ++i) {
+    regs[19 + i] = UC_X86_REG_XMM0 + i;
+    vals[19 + i] = c.xmm[i].data();
+  }
+}
+}  // namespace
+
+RegisterContext Cpu::save() const {
+  RegisterContext c;
+  int regs[kContextRegs];
+  void* vals[kContextRegs];
+  context_slots(c, regs, vals);
+  uc_reg_read_batch(uc_, regs, vals, kContextRegs);
   return c;
 }
 
 void Cpu::restore(const RegisterContext& c) {
-  const uint64_t* gpr[16] = {&c.rax, &c.rcx, &c.rdx, &c.rbx, &c.rsp, &c.rbp, &c.rsi, &c.rdi,
-                             &c.r8,  &c.r9,  &c.r10, &c.r11, &c.r12, &c.r13, &c.r14, &c.r15};
-  int regs[16];
-  void* vals[16];
-  for (int i = 0; i < 16; ++i) {
-    regs[i] = kGprs[i];
-    vals[i] = const_cast<uint64_t*>(gpr[i]);
-  }
-  uc_reg_write_batch(uc_, regs, vals, 16);
-  set_reg(UC_X86_REG_RIP, c.rip);
-  set_reg(UC_X86_REG_RFLAGS, c.rflags);
-  set_reg(UC_X86_REG_MXCSR, c.mxcsr);
-  for (int i = 0; i < 16; ++i) uc_reg_write(uc_, UC_X86_REG_XMM0 + i, c.xmm[i].data());
+  int regs[kContextRegs];
+  const void* vals[kContextRegs];
+  context_slots(c, regs, vals);
+  uc_reg_write_batch(uc_, regs, const_cast<void* const*>(vals), kContextRegs);
 }
 
 uc_err Cpu::start(uint64_t begin) { return uc_emu_start(uc_, begin, 0, 0, 0); }

@@ -118,6 +118,11 @@ void Machine::setup_shared_data() {
   put64(sd::kQpcFrequency, 10'000'000);
   put32(sd::kActiveProcessorCount, 1);
   update_shared_time();
+  // The same page is mapped read-only at 0x7FFE0000 in every process's user
+  // half (SharedUserData for user code): one set of bytes, two addresses; a
+  // write through the user alias faults as a write to a read-only user page.
+  space_.map_alias(GuestVa{layout::kSharedUserDataUserAlias}, r, 0, sd::kSize, Prot::Read, RegionKind::SharedData,
+                   "KUSER_SHARED_DATA (user alias)");
 }
 
 uint64_t Machine::interrupt_time() const {
@@ -140,6 +145,9 @@ void Machine::update_shared_time() {
     std::memcpy(shared_data_ + off + 4, &high, 4);
   };
   uint64_t it = interrupt_time();
+  // Called for every basic block: the fields change only every 100 instructions.
+  if (it == shared_time_written_) return;
+  shared_time_written_ = it;
   put_time(sd::kInterruptTime, it);
   put_time(sd::kSystemTime, kBootSystemTime + it);
   uint64_t ticks = it / kTimeIncrement;
@@ -316,6 +324,9 @@ void Machine::on_interrupt(uint32_t intno) {
   apply_transfer_if_mine();
   // Stop this run when the machine stopped or control goes to an outer call level.
   if (stop_ || (transfer_ && transfer_->level < calls_.size())) cpu_.stop();
+  // The handler may have switched processes (and back): the interrupted code
+  // resumes with the engine showing the current process's user half.
+  space_.sync_engine();
   --hook_depth_;
 }
 
@@ -585,6 +596,7 @@ std::optional<uint64_t> Machine::call(GuestVa fn, const std::vector<uint64_t>& a
 void Machine::run_loop(size_t level, const std::function<bool()>& done) {
   while (!done() && !stop_ && !(transfer_ && transfer_->level < level)) {
     last_fault_.reset();
+    space_.sync_engine();  // the current process's user half, as the engine must see it
     uc_err err = cpu_.start(cpu_.rip());
     if (err != UC_ERR_OK) {
       handle_fault(err);

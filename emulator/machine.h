@@ -377,6 +377,7 @@ class Machine {
   std::chrono::steady_clock::time_point started_;
   bool clock_started_ = false;
   uint8_t* shared_data_ = nullptr;
+  uint64_t shared_time_written_ = ~0ull;  // interrupt time last written to KUSER_SHARED_DATA
 
   struct BlockCount {
     uint64_t address = ~0ull;

@@ -60,6 +60,17 @@ using NtStatus = uint32_t;
   X(STATUS_QUOTA_EXCEEDED, 0xC0000044)                          \
   X(STATUS_DELETE_PENDING, 0xC0000056)                          \
   X(STATUS_PRIVILEGE_NOT_HELD, 0xC0000061)                      \
+  X(STATUS_UNKNOWN_REVISION, 0xC0000058)              \
+  X(STATUS_REVISION_MISMATCH, 0xC0000059)             \
+  X(STATUS_INVALID_OWNER, 0xC000005A)                 \
+  X(STATUS_INVALID_PRIMARY_GROUP, 0xC000005B)         \
+  X(STATUS_INVALID_ACL, 0xC0000077)                   \
+  X(STATUS_INVALID_SID, 0xC0000078)                   \
+  X(STATUS_INVALID_SECURITY_DESCR, 0xC0000079)        \
+  X(STATUS_NO_TOKEN, 0xC000007C)                      \
+  X(STATUS_ALLOTTED_SPACE_EXCEEDED, 0xC0000099)       \
+  X(STATUS_NO_SECURITY_ON_OBJECT, 0xC00000D7)         \
+  X(STATUS_BAD_DESCRIPTOR_FORMAT, 0xC00000E7)         \
   X(STATUS_INSUFFICIENT_RESOURCES, 0xC000009A)                  \
   X(STATUS_ARRAY_BOUNDS_EXCEEDED, 0xC000008C)                   \
   X(STATUS_FLOAT_DIVIDE_BY_ZERO, 0xC000008E)                    \
@@ -81,6 +92,9 @@ using NtStatus = uint32_t;
   X(STATUS_PROCEDURE_NOT_FOUND, 0xC000007A)                     \
   X(STATUS_INVALID_IMAGE_FORMAT, 0xC000007B)                    \
   X(STATUS_DEVICE_NOT_READY, 0xC00000A3)                        \
+  X(STATUS_DATA_OVERRUN, 0xC000003C)                            \
+  X(STATUS_KEY_DELETED, 0xC000017C)                             \
+  X(STATUS_CHILD_MUST_BE_VOLATILE, 0xC0000181)                  \
   X(STATUS_IO_DEVICE_ERROR, 0xC0000185)                         \
   X(STATUS_STACK_OVERFLOW, 0xC00000FD)                          \
   X(STATUS_HANDLE_NOT_CLOSABLE, 0xC0000235)                     \

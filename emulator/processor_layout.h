@@ -34,6 +34,7 @@ constexpr uint64_t kProcess = 0x220;       // KTHREAD.Process
 constexpr uint64_t kPreviousMode = 0x232;  // 0 KernelMode, 1 UserMode
 constexpr uint64_t kCidUniqueProcess = 0x478;  // ETHREAD.Cid.UniqueProcess
 constexpr uint64_t kCidUniqueThread = 0x480;   // ETHREAD.Cid.UniqueThread
+constexpr uint64_t kIrpList = 0x4B0;           // ETHREAD.IrpList (IRPs the thread issued)
 constexpr uint64_t kSize = 0x898;              // sizeof(ETHREAD)
 constexpr uint8_t kDispatcherType = 6;
 }  // namespace kemu::emu::kthread

@@ -18,7 +18,7 @@ struct ScenarioError : SessionError {
 };
 
 struct ScenarioStep {
-  std::string op;  // open | file | close | event | ioctl | read | write | run_pending | advance_time | unload
+  std::string op;  // open | file | close | cancel | event | ioctl | read | write | run_pending | advance_time | unload
   int line = 0;
   // open
   std::string path;
@@ -26,11 +26,12 @@ struct ScenarioStep {
   std::string as;  // the handle's name (open, event, file)
   // file
   bool create = false;
-  // close / ioctl
+  // close / cancel / ioctl
   std::string handle;
   // event
   bool synchronization = false;
   bool signaled = false;
+  uint32_t event_access = 0x1F0003;  // EVENT_ALL_ACCESS (generic rights map through the Event type)
   // ioctl
   uint32_t code = 0;
   std::vector<uint8_t> input;
@@ -56,6 +57,7 @@ struct ScenarioStep {
 struct Scenario {
   std::string path;
   std::optional<std::string> as;  // user | admin
+  std::vector<RegistrySeed> registry;  // `registry:` values, written before DriverEntry
   std::vector<ScenarioStep> steps;
 };
 

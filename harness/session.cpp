@@ -2,8 +2,10 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -12,6 +14,8 @@
 #include "emulator/processor_layout.h"
 #include "loader/pe_loader.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/cm/config_manager.h"
+#include "ntoskrnl-stubs/ex/events.h"
 #include "ntoskrnl-stubs/fs/file_system.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
@@ -19,6 +23,7 @@
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "ntoskrnl-stubs/se/token.h"
 #include "report/format.h"
 #include "report/sha256.h"
 
@@ -62,46 +67,142 @@ struct Session::Impl {
   bool entry_returned = false;
   bool trigger_armed = false;  // a close_during waits for the next client request
   bool unloaded = false;
+  ClientToken client_token = ClientToken::User;
+  // Registry values to seed: queued until load (the service key is named
+  // after the driver), applied at once afterwards.
+  std::vector<RegistrySeed> registry_seeds;
+  std::string service;
   uint32_t client_thread = 0;  // created with the first client request
   uint32_t client_pid = 0;
   uint64_t user_cursor = 0x2000'0000;          // next client buffer
   uint64_t kernel_scratch = 0xFFFF'F900'0000'0000;  // kemu-owned kernel pages for "kernel" placements
 
+  // Client buffers are reused from one request to the next, as a client
+  // program reuses its own: a region mapped once per (placement, size) and
+  // refilled, so a request maps nothing new. Buffers of a request the driver
+  // left pending are never reused (it may still complete into them).
+  using BufferKey = std::pair<Session::Placement, uint64_t>;  // placement, region size
+  std::multimap<BufferKey, GuestVa> free_buffers;
+  std::vector<std::pair<BufferKey, GuestVa>> request_buffers;  // taken by the request in progress
+
+  // Hands the current request's buffers back for reuse (unless it is pending).
+  void release_request_buffers(bool pending) {
+    if (!pending)
+      for (auto& [key, base] : request_buffers) free_buffers.emplace(key, base);
+    request_buffers.clear();
+  }
+
+  // A mapped region of `size` bytes for `placement`, reused when one is free.
+  GuestVa buffer_region(Session::Placement placement, uint64_t size) {
+    using P = Session::Placement;
+    auto& mem = machine->memory();
+    BufferKey key{placement, size};
+    GuestVa base;
+    if (auto it = free_buffers.find(key); it != free_buffers.end()) {
+      base = it->second;
+      free_buffers.erase(it);
+      // Refilled from zero: the bytes of the previous request do not show.
+      // (Host writes ignore the page protection of a read-only buffer.)
+      std::memset(mem.host(base, size), 0, size);
+    } else if (placement == P::Kernel) {
+      base = GuestVa{kernel_scratch};
+      kernel_scratch += size + 0x10000;
+      mem.map(base, size, Prot::ReadWrite, emu::RegionKind::Scratch, "kernel scratch buffer");
+    } else {
+      base = GuestVa{user_cursor};
+      user_cursor += size + 0x10000;  // an unmapped gap after every buffer
+      mem.map(base, size, Prot::ReadWrite, emu::RegionKind::UserMemory, "client buffer", client_pid);
+      if (placement == P::ReadOnly) mem.protect(base, size, Prot::Read);
+    }
+    request_buffers.emplace_back(key, base);
+    return base;
+  }
+
   // A client buffer holding `bytes` (padded to `length`) where the placement says.
   GuestVa place_buffer(const std::vector<uint8_t>& bytes, uint32_t length, Session::Placement placement) {
     using P = Session::Placement;
     auto& mem = machine->memory();
-    std::vector<uint8_t> content(std::max<size_t>(bytes.size(), length), 0);
-    std::copy(bytes.begin(), bytes.end(), content.begin());
+    const uint64_t content_size = std::max<uint64_t>(bytes.size(), length);
     switch (placement) {
       case P::Null: return GuestVa{};
       case P::Unmapped: return GuestVa{0xDEAD'0000};  // a user address never mapped
       case P::KernelUnmapped: return GuestVa{0xFFFF'F9FF'DEAD'0000};
       case P::Kernel: {
-        uint64_t size = page_up(std::max<uint64_t>(content.size(), 1));
-        GuestVa base{kernel_scratch};
-        kernel_scratch += size + 0x10000;
-        mem.map(base, size, Prot::ReadWrite, emu::RegionKind::Scratch, "kernel scratch buffer");
-        mem.write(base, content.data(), content.size());
+        GuestVa base = buffer_region(placement, page_up(std::max<uint64_t>(content_size, 1)));
+        mem.write(base, bytes.data(), bytes.size());  // padded with the region's zeros
         return base;
       }
       default: {
         bool misaligned = placement == P::Misaligned;
-        uint64_t need = content.size() + (misaligned ? 1 : 0);
+        uint64_t need = content_size + (misaligned ? 1 : 0);
         uint64_t size = page_up(std::max<uint64_t>(need, 1));
-        GuestVa base{user_cursor};
-        user_cursor += size + 0x10000;  // an unmapped gap after every buffer
-        mem.map(base, size, Prot::ReadWrite, emu::RegionKind::UserMemory, "client buffer", client_pid);
+        GuestVa base = buffer_region(placement, size);
         GuestVa at = base + (misaligned ? 1 : 0);
         // page_end: the real bytes end on the last byte of the page; the next page is unmapped.
-        if (placement == P::PageEnd) at = base + size - content.size();
-        mem.write(at, content.data(), content.size());
-        if (placement == P::ReadOnly) mem.protect(base, size, Prot::Read);
+        if (placement == P::PageEnd) at = base + size - content_size;
+        mem.write(at, bytes.data(), bytes.size());
         return at;
       }
     }
   }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // Client requests the driver left pending: their steps take the final
+  // status, information and output when the driver completes them later.
+  struct PendingStep {
+    size_t step = 0;
+    uint64_t request = 0;
+    GuestVa output;              // the client's buffer (ioctl output, read buffer)
+    uint64_t output_length = 0;  // bytes of it the step shows
+    bool read = false;           // a read shows only the bytes transferred
+  };
+  std::vector<PendingStep> pending_steps;
+  struct Expectation {
+    std::optional<uint32_t> status;
+    std::optional<uint64_t> information;
+  };
+  std::map<size_t, Expectation> expectations;  // by step index
+
+  void check_expectation(size_t index) {
+    auto e = expectations.find(index);
+    if (e == expectations.end()) return;
+    StepResult& st = result.steps[index];
+    bool ok = true;
+    if (e->second.status && (!st.status || *st.status != *e->second.status)) ok = false;
+    if (e->second.information && st.information != *e->second.information) ok = false;
+    st.expect_ok = ok;
+  }
+
+  void track_pending(uint64_t request, GuestVa output, uint64_t output_length, bool read) {
+    if (request) pending_steps.push_back({result.steps.size() - 1, request, output, output_length, read});
+  }
+
+  // Steps whose request the driver has completed since they were recorded
+  // (their output is read in the client's address space).
+  void refresh_pending_steps() {
+    if (!kernel || !client_thread || pending_steps.empty()) return;
+    uint32_t previous = machine->current_thread().id;
+    machine->switch_to(client_thread);
+    for (auto it = pending_steps.begin(); it != pending_steps.end();) {
+      std::optional<nt::io::IoResult> outcome;
+      guarded([&] { outcome = kernel->io().request_outcome(it->request); });
+      if (!outcome) {
+        ++it;
+        continue;
+      }
+      StepResult& step = result.steps[it->step];
+      step.status = outcome->status;
+      step.pending = false;
+      step.information = outcome->information;
+      std::vector<uint8_t> out(it->read ? std::min<uint64_t>(outcome->information, it->output_length)
+                                        : it->output_length);
+      if (!machine->memory().read(it->output, out.data(), out.size())) out.clear();
+      step.output_hex = report::hex_bytes(out);
+      check_expectation(it->step);
+      it = pending_steps.erase(it);
+    }
+    machine->switch_to(previous);
+  }
   RunResult result;
 
   // Kernel work the harness drives (scheduling, timers, bookkeeping) can
@@ -278,7 +379,29 @@ struct Session::Impl {
   }
 };
 
-Session::Session(SessionOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = options; }
+Session::Session(SessionOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->client_token = options.client_token.value_or(ClientToken::User);
+}
+
+const char* to_string(ClientToken token) { return token == ClientToken::Admin ? "admin" : "user"; }
+
+namespace {
+nt::se::TokenKind token_kind(ClientToken token) {
+  return token == ClientToken::Admin ? nt::se::TokenKind::Admin : nt::se::TokenKind::User;
+}
+}  // namespace
+
+void Session::set_client_token(ClientToken token) {
+  Impl& s = *impl_;
+  s.client_token = token;
+  // An existing client gets the new primary token for its next request.
+  if (s.client_pid && s.kernel) s.kernel->ps().set_process_token(s.client_pid, token_kind(token));
+}
+
+ClientToken Session::client_token() const { return impl_->client_token; }
+
+const SessionOptions& Session::options() const { return impl_->options; }
 
 Session::~Session() = default;
 
@@ -341,6 +464,17 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
   s.machine->add_module(std::move(module));
 
   std::string service = std::filesystem::path(name).stem().string();
+  // The service key exists before the driver loads (the service control
+  // manager created it); seeded values go in first and keep their data.
+  s.service = service;
+  for (const RegistrySeed& seed : s.registry_seeds) {
+    try {
+      apply_registry_seed(*s.kernel, service, seed);
+    } catch (const std::invalid_argument& e) {
+      throw SessionError(e.what());
+    }
+  }
+  s.kernel->cm().install_service(nt::to_utf16(service));
   nt::io::DriverRecord& drv = s.kernel->io().create_driver_object(service, s.image.base, s.image.size, s.image.entry);
   s.driver_object = drv.driver_object;
   s.registry_path = drv.registry_path;
@@ -395,6 +529,16 @@ void Session::unload_unguarded() {
   Impl& s = *impl_;
   s.unloaded = true;
   emu::Machine& m = *s.machine;
+  // The client's thread ends before the driver unloads: its outstanding
+  // requests are cancelled and waited for as IoCancelThreadIo does.
+  if (s.client_thread && !m.stopped()) {
+    uint32_t previous = m.current_thread().id;
+    m.switch_to(s.client_thread);
+    m.set_irql(irql::kPassive);
+    s.kernel->io().cancel_thread_io();
+    m.switch_to(previous);
+    s.refresh_pending_steps();
+  }
   GuestVa unload_routine{m.memory().read<uint64_t>(s.driver_object + offsetof(nt::layout::DRIVER_OBJECT, DriverUnload))};
   s.result.unload.has_unload_routine = !unload_routine.is_null();
   // A driver whose DriverEntry failed is unloaded without calling DriverUnload.
@@ -429,6 +573,45 @@ void Session::unload_unguarded() {
     if (!l.deleted) s.result.unload.links_left.push_back(nt::to_utf8(l.name));
 }
 
+void Session::set_registry_value(const std::string& key, const std::string& name, RegistryValue value) {
+  Impl& s = *impl_;
+  RegistrySeed seed{key, name, std::move(value)};
+  if (!registry_key_path(key, "")) throw SessionError(fmt::format("registry key '{}' is not below \\Registry", key));
+  if (!s.loaded) {
+    s.registry_seeds.push_back(std::move(seed));
+    return;
+  }
+  try {
+    apply_registry_seed(*s.kernel, s.service, seed);
+  } catch (const std::invalid_argument& e) {
+    throw SessionError(e.what());
+  }
+}
+
+void Session::create_registry_key(const std::string& key) {
+  Impl& s = *impl_;
+  RegistrySeed seed{key, std::nullopt, {}};
+  if (!registry_key_path(key, "")) throw SessionError(fmt::format("registry key '{}' is not below \\Registry", key));
+  if (!s.loaded) {
+    s.registry_seeds.push_back(std::move(seed));
+    return;
+  }
+  try {
+    apply_registry_seed(*s.kernel, s.service, seed);
+  } catch (const std::invalid_argument& e) {
+    throw SessionError(e.what());
+  }
+}
+
+std::optional<RegistryValue> Session::registry_value(const std::string& key, const std::string& name) const {
+  if (!impl_->loaded) return std::nullopt;
+  return read_registry_value(*impl_->kernel, impl_->service, key, name);
+}
+
+bool Session::registry_key_exists(const std::string& key) const {
+  return impl_->loaded && harness::registry_key_exists(*impl_->kernel, impl_->service, key);
+}
+
 bool Session::stopped() const { return impl_->machine && impl_->machine->stopped(); }
 
 template <class Fn>
@@ -438,6 +621,9 @@ void Session::as_client(Fn fn) {
   emu::Machine& m = *s.machine;
   if (!s.client_thread) {
     const nt::ps::ProcessRecord& p = s.kernel->ps().create_user_process("client.exe");
+    // The client's primary token: a user process starts as `user`; `admin`
+    // (--as, a scenario's as:) replaces it.
+    if (s.client_token != ClientToken::User) s.kernel->ps().set_process_token(p.pid, token_kind(s.client_token));
     s.client_pid = p.pid;
     s.client_thread = s.kernel->ps().create_user_thread(p.pid).tid;
   }
@@ -613,6 +799,7 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   step.op = "ioctl";
   step.target = fmt::format("{:#x}", request.handle);
   step.code = request.code;
+  uint64_t request_id = 0;
   if (s.machine && !s.machine->stopped()) {
     as_client([&] {
       GuestVa in = s.place_buffer(request.input, 0, request.input_placement);
@@ -622,6 +809,7 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
       uint32_t in_len = request.input_length.value_or(static_cast<uint32_t>(request.input.size()));
       nt::io::IoResult r = s.kernel->io().device_control(request.handle, request.code, in, in_len, outbuf,
                                                          request.output_length);
+      request_id = r.request;
       out.pending = r.pending;
       if (!r.pending) out.status = r.status;
       out.information = r.information;
@@ -633,7 +821,10 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   step.pending = out.pending;
   step.information = out.information;
   step.output_hex = report::hex_bytes(out.output);
-  s.result.steps.push_back(step);
+  s.result.steps.push_back(std::move(step));
+  s.release_request_buffers(out.pending);
+  s.track_pending(request_id, GuestVa{out.output_address}, request.output_length, false);
+  s.refresh_pending_steps();
   return out;
 }
 
@@ -654,11 +845,13 @@ Session::IoctlOutcome Session::transfer(uint64_t handle, bool is_write, const st
   StepResult step;
   step.op = is_write ? "write" : "read";
   step.target = fmt::format("{:#x}", handle);
+  uint64_t request_id = 0;
   if (s.machine && !s.machine->stopped()) {
     as_client([&] {
       GuestVa buffer = s.place_buffer(data, length, placement);
       out.output_address = buffer.value;
       nt::io::IoResult r = s.kernel->io().read_write(handle, is_write, buffer, length, offset);
+      request_id = r.request;
       out.pending = r.pending;
       if (!r.pending) out.status = r.status;
       out.information = r.information;
@@ -674,24 +867,21 @@ Session::IoctlOutcome Session::transfer(uint64_t handle, bool is_write, const st
   step.information = out.information;
   step.output_hex = report::hex_bytes(out.output);
   s.result.steps.push_back(step);
+  s.release_request_buffers(out.pending);
+  s.track_pending(request_id, GuestVa{out.output_address}, is_write ? 0 : length, !is_write);
+  s.refresh_pending_steps();
   return out;
 }
 
-Session::EventOutcome Session::create_event(bool synchronization, bool signaled) {
+Session::EventOutcome Session::create_event(bool synchronization, bool signaled, uint32_t access) {
   Impl& s = *impl_;
   EventOutcome out;
   if (s.machine && !s.machine->stopped()) {
     as_client([&] {
-      auto& ob = s.kernel->ob();
-      nt::ob::ObjectId id = ob.create(nt::ob::TypeIndex::Event, sizeof(nt::layout::KEVENT));
-      GuestVa body = ob.get(id)->body;
-      s.machine->memory().write(
-          body, nt::layout::make_event(body.value,
-                                       synchronization ? nt::layout::kSynchronizationEvent
-                                                       : nt::layout::kNotificationEvent,
-                                       signaled));
-      out.handle = ob.create_handle(id, 0x1F0003 /* EVENT_ALL_ACCESS */, 0);
-      ob.dereference(id);  // the handle holds it
+      // NtCreateEvent by the client: an unnamed event, a handle in its table.
+      out.status = nt::ex::create_event(*s.kernel, {}, access,
+                                        synchronization ? nt::ex::kSynchronizationEvent : nt::ex::kNotificationEvent,
+                                        signaled, ProcessorMode::UserMode, &out.handle);
     });
   }
   StepResult step;
@@ -710,6 +900,7 @@ void Session::run_pending() {
   step.op = "run_pending";
   step.status = STATUS_SUCCESS;
   s.result.steps.push_back(step);
+  s.refresh_pending_steps();
 }
 
 void Session::advance_time_ms(uint64_t ms) {
@@ -724,9 +915,36 @@ void Session::advance_time_ms(uint64_t ms) {
   step.target = fmt::format("{} ms", ms);
   step.status = STATUS_SUCCESS;
   s.result.steps.push_back(step);
+  s.refresh_pending_steps();
+}
+
+std::optional<NtStatus> Session::cancel(uint64_t handle) {
+  Impl& s = *impl_;
+  StepResult step;
+  step.op = "cancel";
+  step.target = fmt::format("{:#x}", handle);
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      // NtCancelIoFile from the client (PreviousMode UserMode).
+      nt::io::IoResult r = s.kernel->io().cancel_file_io(handle);
+      step.pending = r.pending;
+      if (!r.pending) step.status = r.status;
+    });
+  }
+  s.result.steps.push_back(step);
+  s.refresh_pending_steps();
+  return s.result.steps.back().status;
 }
 
 void Session::add_step(StepResult step) { impl_->result.steps.push_back(std::move(step)); }
+
+void Session::expect_last_step(std::optional<uint32_t> status, std::optional<uint64_t> information) {
+  Impl& s = *impl_;
+  if (s.result.steps.empty() || (!status && !information)) return;
+  size_t index = s.result.steps.size() - 1;
+  s.expectations[index] = {status, information};
+  s.check_expectation(index);
+}
 
 void Session::mark_last_step_expectation(bool ok) {
   if (!impl_->result.steps.empty()) impl_->result.steps.back().expect_ok = ok;
@@ -752,6 +970,7 @@ const RunResult& Session::run(const std::string& path) {
 }
 
 const RunResult& Session::result() {
+  impl_->refresh_pending_steps();
   impl_->finalize();
   return impl_->result;
 }

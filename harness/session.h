@@ -11,12 +11,17 @@
 #include <vector>
 
 #include "emulator/ntstatus.h"
+#include "harness/registry_seed.h"
 #include "harness/run_result.h"
 
 namespace kemu::harness {
 
 // What to do when the driver calls an export kemu has no handler for (cli.md).
 enum class UnimplementedPolicy { Fail, Stop };
+
+// The token of the client process (cli.md `--as`, a scenario's `as:`).
+enum class ClientToken { User, Admin };
+const char* to_string(ClientToken token);
 
 struct SessionOptions {
   uint64_t max_instructions = 200'000'000;  // --max-instructions
@@ -25,6 +30,8 @@ struct SessionOptions {
   UnimplementedPolicy unimplemented = UnimplementedPolicy::Fail;
   bool strict_imports = false;  // refuse unknown import names, as Windows does
   bool trace = false;           // print every API call to stderr
+  // --as: the client's token. Absent: `user`, unless a scenario's `as:` says otherwise.
+  std::optional<ClientToken> client_token;
   bool explain = false;         // record --explain sentences (RunResult::explain)
   // --files DIR: the sandbox volume (\??\C:) starts as a copy of this host
   // folder; the host is only read, once. Empty: the volume starts empty.
@@ -42,6 +49,13 @@ class Session {
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+
+  // The client process's token: a standard user (default) or an elevated
+  // administrator. Takes effect for the next client request (an existing
+  // client process gets the new token).
+  void set_client_token(ClientToken token);
+  ClientToken client_token() const;
+  const SessionOptions& options() const;
 
   // Reads, validates, maps and binds the driver. Throws SessionError.
   void load(const std::string& path);
@@ -78,6 +92,12 @@ class Session {
   FileOutcome open_file(const std::string& path, uint32_t desired_access = 0xC0000000, bool create = false);
   // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
   NtStatus close(uint64_t handle);
+  // NtCancelIoFile by the client: IoCancelIrp for each request its thread
+  // issued on the handle's file object, then it waits until they are gone;
+  // their steps move from `pending` to their final status (STATUS_CANCELLED
+  // when a cancel routine completes them). Absent status: the driver never
+  // lets them go (the call would not return).
+  std::optional<NtStatus> cancel(uint64_t handle);
   // NtDuplicateObject by the client within its own table (options:
   // DUPLICATE_CLOSE_SOURCE 1, DUPLICATE_SAME_ACCESS 2, DUPLICATE_SAME_ATTRIBUTES 4).
   OpenOutcome duplicate(uint64_t handle, uint32_t options, uint32_t desired_access = 0);
@@ -114,8 +134,8 @@ class Session {
     NtStatus status = STATUS_SUCCESS;
     uint64_t handle = 0;
   };
-  // NtCreateEvent by the client (EVENT_ALL_ACCESS), a handle in its table.
-  EventOutcome create_event(bool synchronization, bool signaled);
+  // NtCreateEvent by the client (default EVENT_ALL_ACCESS), a handle in its table.
+  EventOutcome create_event(bool synchronization, bool signaled, uint32_t access = 0x1F0003);
   // The scenario's close_during: arms a one-shot trigger for the next client
   // request; when driver code first calls `api` during it, the client's
   // UserMode NtClose of `handle` runs just before kemu's handler for that
@@ -130,6 +150,21 @@ class Session {
   void add_step(StepResult step);
   // Records whether the last step's `expect` held (false makes the exit status 1).
   void mark_last_step_expectation(bool ok);
+  // Records the last step's `expect` { status, information } and checks it
+  // now, and again when a pending step reaches its final status.
+  void expect_last_step(std::optional<uint32_t> status, std::optional<uint64_t> information);
+
+  // --- the registry (cli.md `registry:`) ---
+  // Seeds a value: `key` is relative to the driver's service key
+  // ("Parameters"; "" is the service key itself) or absolute (\Registry\...);
+  // missing keys are created. Before load the value is queued and written
+  // before DriverEntry can run. Throws SessionError for a key outside \Registry.
+  void set_registry_value(const std::string& key, const std::string& name, RegistryValue value);
+  // Creates a key (and its missing parents) the same way.
+  void create_registry_key(const std::string& key);
+  // What the registry holds now (after load): nullopt for a missing key or value.
+  std::optional<RegistryValue> registry_value(const std::string& key, const std::string& name) const;
+  bool registry_key_exists(const std::string& key) const;
 
   // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
   bool stopped() const;

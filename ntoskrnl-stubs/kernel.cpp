@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/cm/config_manager.h"
 #include "ntoskrnl-stubs/fs/file_system.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
@@ -16,6 +17,7 @@ emu::Machine& machine_of(Kernel& k) { return k.machine(); }
 
 // Internal (non-exported) kernel routines drivers can reach through pointers.
 NtStatus IopInvalidDeviceRequest(Kernel& k, GuestVa device_object, GuestVa irp);
+void IopCsqCancelRoutine(Kernel& k, GuestVa device_object, GuestVa irp);  // io/csq.cpp
 // The sandbox file system's dispatch routines (fs/file_system.cpp).
 NtStatus KemuFsdCreate(Kernel& k, GuestVa device, GuestVa irp);
 NtStatus KemuFsdClose(Kernel& k, GuestVa device, GuestVa irp);
@@ -50,6 +52,13 @@ const Registry& builtin_registry() {
     register_query_exports(r);
     register_process_exports(r);
     register_ps_exports(r);
+    register_cm_exports(r);
+    register_event_exports(r);
+    register_crt_exports(r);
+    register_time_exports(r);
+    register_se_exports(r);
+    register_rtl_security_exports(r);
+    register_ob_security_exports(r);
     register_data_exports(r);
     return r;
   }();
@@ -80,8 +89,10 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
   io_ = std::make_unique<io::IoManager>(*this);
   ps_ = std::make_unique<ps::ProcessManager>(*this);
   scheduler_ = std::make_unique<ke::Scheduler>(*this);
+  cm_ = std::make_unique<cm::ConfigManager>(*this);
   fs_ = std::make_unique<fs::FileSystem>(*this);
   modules_->build({{"IopInvalidDeviceRequest", &invoke<&IopInvalidDeviceRequest>},
+                   {"IopCsqCancelRoutine", &invoke<&IopCsqCancelRoutine>},
                    {"KemuFsdCreate", &invoke<&KemuFsdCreate>},
                    {"KemuFsdClose", &invoke<&KemuFsdClose>},
                    {"KemuFsdRead", &invoke<&KemuFsdRead>},
@@ -92,7 +103,9 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
                    {"KemuFsdQueryVolumeInformation", &invoke<&KemuFsdQueryVolumeInformation>},
                    {"KemuFsdDirectoryControl", &invoke<&KemuFsdDirectoryControl>},
                    {"KemuFsdCleanup", &invoke<&KemuFsdCleanup>}});
+
   ob_->initialize();
+  cm_->initialize();
   ps_->initialize();
   scheduler_->initialize();
   io_->initialize();

@@ -32,6 +32,9 @@ class ProcessManager;
 namespace ke {
 class Scheduler;
 }
+namespace cm {
+class ConfigManager;
+}
 namespace fs {
 class FileSystem;
 }
@@ -63,6 +66,7 @@ class Kernel {
   io::IoManager& io() { return *io_; }
   ps::ProcessManager& ps() { return *ps_; }
   ke::Scheduler& scheduler() { return *scheduler_; }
+  cm::ConfigManager& cm() { return *cm_; }
   fs::FileSystem& fs() { return *fs_; }  // the sandbox volume (\??\C:)
 
   Explainer& explainer() { return explainer_; }
@@ -103,6 +107,7 @@ class Kernel {
   std::unique_ptr<io::IoManager> io_;
   std::unique_ptr<ps::ProcessManager> ps_;
   std::unique_ptr<ke::Scheduler> scheduler_;
+  std::unique_ptr<cm::ConfigManager> cm_;
   std::unique_ptr<fs::FileSystem> fs_;
   std::vector<std::string> debug_output_;
   Explainer explainer_;

@@ -55,6 +55,13 @@ void register_namespace_exports(Registry& r);  // ob/namespace_exports.cpp
 void register_query_exports(Registry& r);      // ob/query_exports.cpp
 void register_process_exports(Registry& r);    // ps/process_exports.cpp
 void register_ps_exports(Registry& r);
+void register_cm_exports(Registry& r);  // cm/: Zw*Key, Rtl*Registry*, IoOpenDeviceRegistryKey, IoGetDeviceProperty
+void register_event_exports(Registry& r);  // ex/event_exports.cpp
+void register_crt_exports(Registry& r);    // rtl/crt_exports.cpp
+void register_time_exports(Registry& r);   // rtl/time_exports.cpp
+void register_se_exports(Registry& r);            // se/se_exports.cpp (Se*, SeExports)
+void register_rtl_security_exports(Registry& r);  // se/rtl_security_exports.cpp (SIDs, ACLs, descriptors)
+void register_ob_security_exports(Registry& r);   // ob/security_exports.cpp
 void register_data_exports(Registry& r);
 
 }  // namespace kemu::nt

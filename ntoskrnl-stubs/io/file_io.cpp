@@ -3,12 +3,15 @@
 // IRP_MJ_CLOSE when the last reference goes (semantics.md §5).
 #include <fmt/format.h>
 
+#include "ntoskrnl-stubs/io/device_security.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/io/irp.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/layout/se_structs.h"
 #include "ntoskrnl-stubs/mm/mm.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
 
 namespace kemu::nt::io {
 
@@ -69,21 +72,33 @@ NtStatus IoManager::lock_user_buffer(GuestVa buffer, uint32_t length, uint32_t o
 }
 
 void IoManager::initialize() {
+  // IopCancelSpinLock: the cancel spin lock is one spin-lock word of the I/O manager.
+  auto lock = kernel_.machine().pool().allocate(sizeof(uint64_t), 0, kIoTag, GuestVa{});
+  if (!lock) throw emu::GuestMemoryExhausted("pool exhausted creating the cancel spin lock");
+  cancel_lock_ = *lock;
+  kernel_.memory().write<uint64_t>(cancel_lock_, 0);
   kernel_.ob().set_close_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { cleanup_file(id); });
   kernel_.ob().set_delete_procedure(ob::TypeIndex::File, [this](ob::ObjectId id) { close_file(id); });
+  install_device_security_procedure(kernel_);
 }
 
 IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode requestor,
                                       const std::function<void(GuestVa, GuestVa)>& fill,
-                                      ThreadedIrp completion) {
+                                      ob::ObjectId file_reference) {
   auto& mem = kernel_.memory();
   emu::Machine& m = kernel_.machine();
-  GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
+  // Requests go to the top of the file's device stack (IoGetRelatedDeviceObject).
+  GuestVa device = related_device(file);
   int8_t stack_size = mem.read<int8_t>(device + offsetof(layout::DEVICE_OBJECT, StackSize));
   GuestVa irp = IoAllocateIrp(kernel_, stack_size, false);
   // The caller's IO_STATUS_BLOCK and event, in kernel pool (kemu is the caller).
   auto scratch = m.pool().allocate(sizeof(layout::IO_STATUS_BLOCK) + sizeof(layout::KEVENT), 0, kIoTag, GuestVa{});
-  if (!irp || !scratch) return {STATUS_INSUFFICIENT_RESOURCES, 0, false};
+  if (!irp || !scratch) {
+    if (irp) IoFreeIrp(kernel_, irp);
+    if (scratch) m.pool().free(*scratch, std::nullopt);
+    if (file_reference != ob::kNoObject && kernel_.ob().get(file_reference)) kernel_.ob().dereference(file_reference);
+    return {STATUS_INSUFFICIENT_RESOURCES, 0, false};
+  }
   GuestVa iosb = *scratch;
   GuestVa event = *scratch + sizeof(layout::IO_STATUS_BLOCK);
   mem.write(iosb, layout::IO_STATUS_BLOCK{STATUS_PENDING, 0});
@@ -103,30 +118,26 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
   sl.FileObject = file.value;
   mem.write(stack, sl);
   fill(irp, stack);
-  threaded_irps_[irp.value] = completion;
+  // A threaded request: on the issuing thread's IrpList until it completes.
+  track_irp(irp, ThreadedIrp{true, file_reference});
+  uint64_t request = next_request_++;
+  client_requests_[request] = ClientRequest{*scratch};
 
-  IoResult result;
   NtStatus status = IofCallDriver(kernel_, device, irp);
   if (m.stopped()) return {status, 0, false};
-  if (status == STATUS_PENDING) {
-    // A synchronous caller waits until the request completes.
-    if (kernel_.scheduler().wait_for_completion(event) == STATUS_PENDING) {
-      result.pending = true;
-      result.status = STATUS_PENDING;
-      return result;
-    }
+  // A synchronous caller waits until the request completes.
+  if (status == STATUS_PENDING && kernel_.scheduler().wait_for_completion(event) == STATUS_PENDING)
+    return {STATUS_PENDING, 0, true, request};
+  if (mem.read<layout::DISPATCHER_HEADER>(event).SignalState == 0) {
+    // Returned without completing: the wait would hang on Windows; the
+    // outcome is known if the driver completes it later.
+    return {status, 0, true, request};
   }
   auto io = mem.read<layout::IO_STATUS_BLOCK>(iosb);
-  // For a request that was not pended, the routine's return value is the status.
-  result.status = status == STATUS_PENDING ? static_cast<NtStatus>(io.Status) : status;
-  result.information = io.Information;
-  if (mem.read<layout::DISPATCHER_HEADER>(event).SignalState == 0) {
-    // Returned without completing: the IRP is lost to the caller (reported by
-    // the verifier later); the wait would hang on Windows.
-    result.pending = true;
-  }
+  client_requests_.erase(request);
   m.pool().free(*scratch, std::nullopt);
-  return result;
+  // For a request that was not pended, the routine's return value is the status.
+  return {status == STATUS_PENDING ? static_cast<NtStatus>(io.Status) : status, io.Information, false};
 }
 
 // --- kemu-fs: what NtCreateFile adds to an open (the sandbox file system's branch) ---
@@ -182,17 +193,19 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
     return {STATUS_OBJECT_TYPE_MISMATCH, 0, false};
   }
   GuestVa device = target->body;
-  // The request goes to the top of the device's attachment stack.
-  for (int guard = 0; guard < 64; ++guard) {
-    GuestVa above{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, AttachedDevice))};
-    if (!above) break;
-    device = above;
-  }
+  // FILE_OBJECT.DeviceObject is the named device; IRP_MJ_CREATE and every
+  // later request go to the top of its stack (send_file_request).
+  // IopParseDevice's access check comes first: a refused open creates no
+  // file object and sends no IRP (io/device_security.h).
+  ProcessorMode requestor = kernel_.machine().previous_mode();
+  OpenAccess access = check_device_open(kernel_, found->object, !found->remaining.empty(), request.desired_access,
+                                        requestor, request.attributes);
+  if (!nt_success(access.status)) return {access.status, 0, false};
 
   ob::ObjectId file_id = ob.create(ob::TypeIndex::File, sizeof(FILE_OBJECT));
   GuestVa file = ob.get(file_id)->body;
-  const ob::TypeDescriptor& file_type = ob::descriptor(ob::TypeIndex::File);
-  uint32_t granted = ob::map_generic(request.desired_access, file_type.mapping);
+  // The handle's access: what the check granted (generic rights mapped).
+  uint32_t granted = access.granted;
   FILE_OBJECT fo{};
   fo.Type = layout::kIoTypeFile;
   fo.Size = sizeof(FILE_OBJECT);
@@ -216,20 +229,30 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
   mem.write(file, fo);
   opened_files_[file.value] = false;
 
-  // IO_SECURITY_CONTEXT {SecurityQos, AccessState, DesiredAccess, FullCreateOptions}
-  // with a zeroed ACCESS_STATE carrying the desired and granted access.
-  auto security = kernel_.machine().pool().allocate(0x18 + 0xA0, 0, kIoTag, GuestVa{});
+  // IO_SECURITY_CONTEXT and its ACCESS_STATE: after the check the granted
+  // rights are PreviouslyGrantedAccess and nothing remains to be decided;
+  // the subject is the requesting process's primary token.
+  auto security = kernel_.machine().pool().allocate(sizeof(layout::IO_SECURITY_CONTEXT) + sizeof(layout::ACCESS_STATE),
+                                                    0, kIoTag, GuestVa{});
   if (!security) return {STATUS_INSUFFICIENT_RESOURCES, 0, false};
-  std::vector<uint8_t> zero(0x18 + 0xA0, 0);
-  mem.write(*security, zero.data(), zero.size());
-  GuestVa access_state = *security + 0x18;
-  mem.write<uint64_t>(*security + 0x8, access_state.value);
-  mem.write<uint32_t>(*security + 0x10, request.desired_access);
-  mem.write<uint32_t>(*security + 0x14, request.options);
-  mem.write<uint32_t>(access_state + 0x18, granted);   // ACCESS_STATE.RemainingDesiredAccess
-  mem.write<uint32_t>(access_state + 0x20, request.desired_access);  // OriginalDesiredAccess
+  GuestVa access_state = *security + sizeof(layout::IO_SECURITY_CONTEXT);
+  layout::IO_SECURITY_CONTEXT context{};
+  context.AccessState = access_state.value;
+  context.DesiredAccess = request.desired_access;
+  context.FullCreateOptions = request.options;
+  mem.write(*security, context);
+  layout::ACCESS_STATE state{};
+  state.SecurityEvaluated = access.checked ? 1 : 0;
+  state.RemainingDesiredAccess = 0;
+  state.PreviouslyGrantedAccess = granted;
+  state.OriginalDesiredAccess = request.desired_access;
+  uint32_t requesting_pid = ob.current_pid();
+  state.SubjectSecurityContext.PrimaryToken = kernel_.ps().primary_token(requesting_pid).value;
+  state.SubjectSecurityContext.ProcessAuditId = requesting_pid;
+  state.SecurityDescriptor = target->security_copy.value;
+  mem.write(access_state, state);
 
-  IoResult r = send_file_request(file, irp_mj::kCreate, kernel_.machine().previous_mode(),
+  IoResult r = send_file_request(file, irp_mj::kCreate, requestor,
                                  [&](GuestVa irp, GuestVa stack) {
                                    mem.write<uint32_t>(irp + offsetof(IRP, Flags),
                                                        kIrpCreateOperation | kIrpSynchronousApi);
@@ -249,7 +272,7 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
     return r;
   }
   opened_files_[file.value] = true;
-  *handle = ob.create_handle(file_id, request.desired_access, request.attributes);
+  *handle = ob.create_handle(file_id, granted, request.attributes);
   mem.write<uint32_t>(file + offsetof(FILE_OBJECT, Flags),
                       mem.read<uint32_t>(file + offsetof(FILE_OBJECT, Flags)) | kFoHandleCreated);
   ob.dereference(file_id);  // the handle now holds the object
@@ -287,7 +310,6 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
       (!in_user_range(input, input_length) || !in_user_range(output, output_length)))
     return done({STATUS_ACCESS_VIOLATION, 0, false});
 
-  ThreadedIrp completion;
   GuestVa system_buffer;
   if (method == 0 || (method != 3 && input_length)) {
     // METHOD_BUFFERED: one nonpaged buffer of max(in, out); direct I/O: the input only.
@@ -308,17 +330,15 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
       return done({st, 0, false});
     }
   }
-  completion.system_buffer = system_buffer;
-  completion.output = output;
-  completion.output_length = output_length;
-  completion.buffered_copy_back = method == 0;
-  completion.mdl = mdl;
 
-  IoResult r = send_file_request(
+  // The IRP holds the reference to the file object until it completes.
+  return send_file_request(
       file, internal ? irp_mj::kInternalDeviceControl : irp_mj::kDeviceControl, mode,
       [&](GuestVa irp, GuestVa stack) {
         uint32_t flags = kIrpSynchronousApi;
         if (method == 0) flags |= kIrpBufferedIo | kIrpDeallocateBuffer | (output_length ? kIrpInputOperation : 0);
+        // Direct I/O: the input's system buffer is freed at completion too.
+        if (system_buffer && method != 0) flags |= kIrpBufferedIo | kIrpDeallocateBuffer;
         mem.write<uint32_t>(irp + offsetof(IRP, Flags), flags);
         mem.write<uint64_t>(irp + offsetof(IRP, AssociatedIrp), system_buffer.value);
         mem.write<uint64_t>(irp + offsetof(IRP, MdlAddress), mdl.value);
@@ -328,8 +348,7 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
         mem.write<uint32_t>(stack + offsetof(IO_STACK_LOCATION, IoControlCode), code);
         if (method == 3) mem.write<uint64_t>(stack + offsetof(IO_STACK_LOCATION, Type3InputBuffer), input.value);
       },
-      completion);
-  return done(r);
+      file_id);
 }
 
 IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint32_t length,
@@ -363,26 +382,29 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
   int64_t position = offset.value_or(mem.read<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset)));
   // FILE_USE_FILE_POINTER_POSITION (-2 in the high part): the current position.
   if (offset && *offset == -2 && synchronous) position = mem.read<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset));
-  GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
+  // The flags of the device the request goes to (the top of the stack) choose the transfer.
+  GuestVa device = related_device(file);
   uint32_t device_flags = mem.read<uint32_t>(device + offsetof(layout::DEVICE_OBJECT, Flags));
   bool buffered = (device_flags & kDoBufferedIo) != 0;
-  ThreadedIrp completion;
   GuestVa mdl;
   if (!buffered && (device_flags & kDoDirectIo) && length) {
     // A read fills the caller's pages (IoWriteAccess); a write reads them.
     NtStatus st = lock_user_buffer(buffer, length, write ? mm::kIoReadAccess : mm::kIoWriteAccess, mode, &mdl);
     if (!nt_success(st)) return done({st, 0, false});
-    completion.mdl = mdl;
   }
   GuestVa system_buffer;
   if (buffered && length) {
     NtStatus st = make_system_buffer(length, buffer, write ? length : 0, &system_buffer);
-    if (!nt_success(st)) return done({st, 0, false});
-    completion.system_buffer = system_buffer;
-    completion.output = write ? GuestVa{} : buffer;
-    completion.output_length = write ? 0 : length;
-    completion.buffered_copy_back = !write;
+    if (!nt_success(st)) {
+      if (mdl) {
+        MmUnlockPages(kernel_, mdl);
+        IoFreeMdl(kernel_, mdl);
+      }
+      return done({st, 0, false});
+    }
   }
+  // The IRP holds this reference until it completes; the position update below needs the object alive.
+  ob.reference(file_id);
   IoResult r = send_file_request(
       file, write ? irp_mj::kWrite : irp_mj::kRead, mode,
       [&](GuestVa irp, GuestVa stack) {
@@ -397,7 +419,7 @@ IoResult IoManager::read_write(uint64_t handle, bool write, GuestVa buffer, uint
         mem.write<uint32_t>(stack + 0x10, 0);
         mem.write<int64_t>(stack + 0x18, position);
       },
-      completion);
+      file_id);
   // A synchronous handle's position moves by what was transferred.
   if (synchronous && !r.pending && nt_success(r.status) && position >= 0)
     mem.write<int64_t>(file + offsetof(FILE_OBJECT, CurrentByteOffset), position + static_cast<int64_t>(r.information));

@@ -160,11 +160,9 @@ IoResult IoManager::file_information_irp(uint8_t major, const InformationRequest
     NtStatus st = make_system_buffer(request.length, request.buffer, output ? 0 : request.length, &system_buffer);
     if (!nt_success(st)) return done({st, 0, false});
   }
-  ThreadedIrp completion;
-  completion.system_buffer = system_buffer;
-  completion.output = output ? request.buffer : GuestVa{};
-  completion.output_length = output ? request.length : 0;
-  completion.buffered_copy_back = output;
+  // The IRP holds a reference to the file object until it completes; its
+  // fields (IRP_BUFFERED_IO | IRP_INPUT_OPERATION) drive the copy-back.
+  ob.reference(file_id);
   IoResult r = send_file_request(
       file, major, mode,
       [&](GuestVa irp, GuestVa stack) {
@@ -177,7 +175,7 @@ IoResult IoManager::file_information_irp(uint8_t major, const InformationRequest
         mem.write<uint32_t>(stack + layout::stack::kInfoClass, request.information_class);
         if (fill) fill(irp, stack);
       },
-      completion);
+      file_id);
   return done(r);
 }
 
@@ -407,25 +405,22 @@ IoResult IoManager::query_directory(const InformationRequest& request, bool retu
   // The output goes as the device transfers: buffered, direct (an MDL), or neither.
   GuestVa device{mem.read<uint64_t>(file + offsetof(FILE_OBJECT, DeviceObject))};
   uint32_t device_flags = mem.read<uint32_t>(device + offsetof(layout::DEVICE_OBJECT, Flags));
-  ThreadedIrp completion;
   GuestVa system_buffer, mdl;
   if (device_flags & kDoBufferedIo) {
     if (NtStatus st = make_system_buffer(request.length, request.buffer, 0, &system_buffer); !nt_success(st)) {
       if (name) m.pool().free(name, std::nullopt);
       return done({st, 0, false});
     }
-    completion.system_buffer = system_buffer;
-    completion.output = request.buffer;
-    completion.output_length = request.length;
-    completion.buffered_copy_back = true;
   } else if (device_flags & kDoDirectIo) {
     if (NtStatus st = lock_user_buffer(request.buffer, request.length, mm::kIoWriteAccess, mode, &mdl);
         !nt_success(st)) {
       if (name) m.pool().free(name, std::nullopt);
       return done({st, 0, false});
     }
-    completion.mdl = mdl;
   }
+  // The IRP holds a reference to the file object until it completes; its
+  // fields (buffered copy-back, the MDL) are what completion undoes.
+  ob.reference(file_id);
   IoResult r = send_file_request(
       file, irp_mj::kDirectoryControl, mode,
       [&](GuestVa irp, GuestVa stack) {
@@ -443,7 +438,7 @@ IoResult IoManager::query_directory(const InformationRequest& request, bool retu
         mem.write<uint32_t>(stack + layout::stack::kDirectoryClass, request.information_class);
         mem.write<uint32_t>(stack + layout::stack::kDirectoryFileIndex, 0);
       },
-      completion);
+      file_id);
   if (name && !r.pending) m.pool().free(name, std::nullopt);
   return done(r);
 }

@@ -1,8 +1,11 @@
 #include "ntoskrnl-stubs/io/io_manager.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/io/device_security.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 
@@ -102,7 +105,9 @@ NtStatus IoManager::create_device(GuestVa driver_object, uint32_t extension_size
   ob::ObjectId id = ob.create(ob::TypeIndex::Device, body_size);
   GuestVa dev = ob.get(id)->body;
   if (name) {
-    NtStatus st = ob.insert(id, *name, false);
+    // A named device is a permanent object (IoCreateDevice names it with
+    // OBJ_PERMANENT): closing handles to it keeps the name until IoDeleteDevice.
+    NtStatus st = ob.insert(id, *name, true);
     if (!nt_success(st)) {
       ob.dereference(id);
       return st;
@@ -139,6 +144,9 @@ NtStatus IoManager::create_device(GuestVa driver_object, uint32_t extension_size
   de.Size = sizeof(layout::DEVOBJ_EXTENSION);
   de.DeviceObject = dev.value;
   mem.write(devobj_ext, de);
+  // A named device gets the I/O manager's default descriptor; an unnamed
+  // one has none (and cannot be opened by name).
+  if (name) assign_default_device_security(kernel_, id, device_type, characteristics);
   // New devices go to the head of DriverObject->DeviceObject.
   mem.write<uint64_t>(driver_object + offsetof(layout::DRIVER_OBJECT, DeviceObject), dev.value);
   *device_out = dev;
@@ -150,22 +158,21 @@ void IoManager::delete_device(GuestVa device) {
   auto& ob = kernel_.ob();
   ob::ObjectRecord* rec = ob.by_body(device);
   if (!rec || rec->type != ob::TypeIndex::Device) return;
-  GuestVa drv{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, DriverObject))};
-  GuestVa next{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, NextDevice))};
-  // Unlink from the driver's device list.
-  GuestVa link_at = drv + offsetof(layout::DRIVER_OBJECT, DeviceObject);
-  for (int guard = 0; guard < 4096; ++guard) {
-    GuestVa cur{mem.read<uint64_t>(link_at)};
-    if (!cur) break;
-    if (cur == device) {
-      mem.write<uint64_t>(link_at, next.value);
-      break;
-    }
-    link_at = cur + offsetof(layout::DEVICE_OBJECT, NextDevice);
+  // A shutdown registration does not outlive the device.
+  GuestVa flags = device + offsetof(layout::DEVICE_OBJECT, Flags);
+  if (mem.read<uint32_t>(flags) & kDoShutdownRegistered) {
+    shutdown_devices_.erase(std::remove(shutdown_devices_.begin(), shutdown_devices_.end(), device),
+                            shutdown_devices_.end());
+    mem.write<uint32_t>(flags, mem.read<uint32_t>(flags) & ~kDoShutdownRegistered);
   }
-  ob::ObjectId id = rec->id;
-  ob.make_temporary(id);
-  ob.dereference(id);
+  // The name goes now (ObMakeTemporaryObject); the device is delete-pending.
+  ob.make_temporary(rec->id);
+  GuestVa ext{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, DeviceObjectExtension))};
+  GuestVa ext_flags = ext + offsetof(layout::DEVOBJ_EXTENSION, ExtensionFlags);
+  mem.write<uint32_t>(ext_flags, mem.read<uint32_t>(ext_flags) | layout::kDoeDeletePending);
+  // Unreferenced, it leaves its driver's list — unless a device is attached
+  // above it: then it stays until that device detaches (IoDetachDevice).
+  if (mem.read<int32_t>(device + offsetof(layout::DEVICE_OBJECT, ReferenceCount)) == 0) complete_delete(device);
 }
 
 void IoManager::finish_initialization(GuestVa driver_object) {

@@ -9,6 +9,22 @@
 
 namespace kemu::nt {
 class Kernel;
+class Registry;
+
+// Registration of the other I/O routine files (called by register_irp_exports).
+void register_cancel_exports(Registry& r);        // io/cancel.cpp
+void register_csq_exports(Registry& r);           // io/csq.cpp
+void register_device_stack_exports(Registry& r);  // io/device_stack.cpp
+void register_device_queue_exports(Registry& r);  // io/device_queue.cpp
+
+// Kernel routines that are not exported but that guest code reaches through a
+// pointer (registered as internal routines in kernel.cpp).
+void IopCsqCancelRoutine(Kernel& k, GuestVa device, GuestVa irp);  // io/csq.cpp
+
+// IoCancelIrp and the cancel spin lock (io/cancel.cpp).
+bool IoCancelIrp(Kernel& k, GuestVa irp);
+void IoAcquireCancelSpinLock(Kernel& k, GuestVa irql_out);
+void IoReleaseCancelSpinLock(Kernel& k, uint8_t irql);
 
 GuestVa IoAllocateIrp(Kernel& k, int8_t stack_size, bool charge_quota);
 void IoFreeIrp(Kernel& k, GuestVa irp);
@@ -28,6 +44,7 @@ constexpr uint8_t kQueryVolumeInformation = 0x0A;
 constexpr uint8_t kDirectoryControl = 0x0C;
 constexpr uint8_t kDeviceControl = 0x0E;
 constexpr uint8_t kInternalDeviceControl = 0x0F;
+constexpr uint8_t kShutdown = 0x10;
 constexpr uint8_t kCleanup = 0x12;
 }  // namespace irp_mj
 

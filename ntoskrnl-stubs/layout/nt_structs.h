@@ -220,13 +220,37 @@ static_assert(offsetof(DEVICE_OBJECT, DeviceLock) == 0x118);
 static_assert(offsetof(DEVICE_OBJECT, DeviceObjectExtension) == 0x138);
 static_assert(sizeof(DEVICE_OBJECT) == 0x150);
 
+// DEVOBJ_EXTENSION: the DDK shows Type, Size and DeviceObject; the rest is the
+// kernel's (Windows 10 x64), of which the I/O manager keeps ExtensionFlags
+// (DOE_*) and AttachedTo (the device this one is attached to).
 struct DEVOBJ_EXTENSION {
   int16_t Type;  // IO_TYPE_DEVICE_OBJECT_EXTENSION = 13
   uint16_t Size;
   uint32_t pad;
   uint64_t DeviceObject;
-  uint8_t Rest[0x60];
+  uint32_t PowerFlags;
+  uint32_t pad1;
+  uint64_t Dope;
+  uint32_t ExtensionFlags;
+  uint32_t pad2;
+  uint64_t DeviceNode;
+  uint64_t AttachedTo;
+  int32_t StartIoCount;
+  int32_t StartIoKey;
+  uint32_t StartIoFlags;
+  uint32_t pad3;
+  uint64_t Vpb;
+  uint8_t Rest[0x20];
 };
+static_assert(offsetof(DEVOBJ_EXTENSION, ExtensionFlags) == 0x20);
+static_assert(offsetof(DEVOBJ_EXTENSION, AttachedTo) == 0x30);
+static_assert(sizeof(DEVOBJ_EXTENSION) == 0x70);
+
+// DEVOBJ_EXTENSION.ExtensionFlags.
+constexpr uint32_t kDoeUnloadPending = 0x1;
+constexpr uint32_t kDoeDeletePending = 0x2;
+constexpr uint32_t kDoeRemovePending = 0x4;
+constexpr uint32_t kDoeRemoveProcessed = 0x8;
 
 // IO_TYPE_* values in the Type field of I/O structures.
 constexpr int16_t kIoTypeDevice = 3;

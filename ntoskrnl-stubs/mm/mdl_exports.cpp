@@ -169,6 +169,18 @@ NtStatus probe_and_lock(Kernel& k, GuestVa mdl, ProcessorMode mode, uint32_t ope
   return STATUS_SUCCESS;
 }
 
+NtStatus probe_and_lock_caught(Kernel& k, GuestVa mdl, ProcessorMode mode, uint32_t operation) {
+  MDL d = k.memory().read<MDL>(mdl);
+  if (auto failure = lock_failure(k.memory(), d, mode, operation)) {
+    if (failure->fault && is_kernel_address(failure->page) && is_canonical(failure->page))
+      throw emu::GuestAccessError(failure->page, false);  // PAGE_FAULT_IN_NONPAGED_AREA
+    if (failure->fault) page_fault_bugchecks(k, failure->page, false);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  lock(k, mdl, d, operation);
+  return STATUS_SUCCESS;
+}
+
 }  // namespace mm
 
 // MmSizeOfMdl: the MDL header and one PFN per page the range spans.

@@ -65,6 +65,12 @@ bool page_fault_bugchecks(Kernel& k, GuestVa address, bool write);
 // MmProbeAndLockPages without raising: STATUS_SUCCESS and the MDL locked, or
 // the status the routine would raise (the MDL unchanged).
 NtStatus probe_and_lock(Kernel& k, GuestVa mdl, ProcessorMode mode, uint32_t operation);
+// MmProbeAndLockPages called inside a kernel routine's own __try (as
+// IoBuildDeviceIoControlRequest and IoBuild*FsdRequest call it): the status
+// it raises, except where the probe's fault itself is fatal — an invalid
+// kernel address (0x50, thrown as a GuestAccessError) or a fault at
+// DISPATCH_LEVEL or above (0xD1; the machine stops and the status is returned).
+NtStatus probe_and_lock_caught(Kernel& k, GuestVa mdl, ProcessorMode mode, uint32_t operation);
 
 }  // namespace mm
 

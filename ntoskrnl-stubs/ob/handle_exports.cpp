@@ -2,27 +2,18 @@
 // waiting on a handle. Zw routines called from kernel code run with
 // PreviousMode KernelMode for their duration (semantics.md §3).
 #include "emulator/ntstatus.h"
+#include "ntoskrnl-stubs/api/caller_memory.h"
+#include "ntoskrnl-stubs/api/previous_mode.h"
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 
 namespace kemu::nt {
 
 namespace {
-
-// Runs fn with the thread's PreviousMode set to KernelMode, then restores it:
-// the system-service path a kernel-mode ZwXxx call takes.
-template <class Fn>
-auto as_kernel_caller(Kernel& k, Fn fn) {
-  emu::Machine& m = k.machine();
-  ProcessorMode saved = m.previous_mode();
-  m.set_previous_mode(ProcessorMode::KernelMode);
-  auto result = fn();
-  m.set_previous_mode(saved);
-  return result;
-}
 
 std::optional<ob::TypeIndex> type_of(Kernel& k, GuestVa type_object) {
   if (!type_object) return std::nullopt;
@@ -34,7 +25,7 @@ std::optional<ob::TypeIndex> type_of(Kernel& k, GuestVa type_object) {
 }  // namespace
 
 NtStatus ObCloseHandle(Kernel& k, uint64_t handle, uint8_t mode) {
-  auto st = k.ob().close_handle(handle, mode ? ProcessorMode::UserMode : ProcessorMode::KernelMode);
+  auto st = k.ob().close_handle(handle, processor_mode(mode));
   return st.value_or(STATUS_INVALID_HANDLE);
 }
 
@@ -70,32 +61,82 @@ NtStatus ObReferenceObjectByHandleWithTag(Kernel& k, uint64_t handle, uint32_t d
   return ObReferenceObjectByHandle(k, handle, desired, type, mode, object_out, info_out);
 }
 
-// ObReferenceObjectByPointer: the type must match; access is not checked in KernelMode.
+// ObReferenceObjectByPointer(Object, DesiredAccess, ObjectType, AccessMode):
+// no access check; the type is validated only for UserMode (a NULL type is
+// then a mismatch too), except that the symbolic-link type is refused in
+// either mode. KernelMode with another type takes the reference.
 NtStatus ObReferenceObjectByPointer(Kernel& k, GuestVa object, uint32_t desired, GuestVa type, uint8_t mode) {
   ob::ObjectRecord* r = k.ob().by_body(object);
   if (!r) {
+    // Not an object body: kemu stops where Windows would corrupt a header.
     k.machine().bugcheck(0x18, type.value, object.value, 2, 0, k.machine().call_site());
     return STATUS_INVALID_PARAMETER;
   }
   auto t = type_of(k, type);
-  if (t && *t != r->type) return STATUS_OBJECT_TYPE_MISMATCH;
+  bool matches = t && *t == r->type;
+  if (!matches && (processor_mode(mode) == ProcessorMode::UserMode || t == ob::TypeIndex::SymbolicLink))
+    return STATUS_OBJECT_TYPE_MISMATCH;
   k.ob().reference(r->id);
   return STATUS_SUCCESS;
 }
 
-// ZwWaitForSingleObject(Handle, Alertable, Timeout*): the handle is referenced
-// in KernelMode (a Zw call) and its object waited on.
-NtStatus ZwWaitForSingleObject(Kernel& k, uint64_t handle, bool alertable, GuestVa timeout) {
-  ob::ObjectId id = ob::kNoObject;
-  NtStatus st = k.ob().reference_by_handle(handle, ob::kSynchronize, std::nullopt, ProcessorMode::KernelMode, &id, nullptr);
-  if (!nt_success(st)) return st;
-  GuestVa body = k.ob().get(id)->body;
+namespace {
+// The dispatcher object a wait on `object` waits for: the object itself for
+// dispatcher objects, a file's FILE_OBJECT.Event, and for the types without
+// one the object manager's default object, a notification event that is
+// always signalled (OBJECT_TYPE.DefaultObject).
+std::optional<GuestVa> wait_object(const ob::ObjectRecord& r) {
+  switch (r.type) {
+    case ob::TypeIndex::Event:
+    case ob::TypeIndex::Mutant:
+    case ob::TypeIndex::Semaphore:
+    case ob::TypeIndex::Timer:
+    case ob::TypeIndex::Process:
+    case ob::TypeIndex::Thread:
+      return r.body;
+    case ob::TypeIndex::File:
+      return r.body + offsetof(layout::FILE_OBJECT, Event);
+    default:
+      return std::nullopt;
+  }
+}
+}  // namespace
+
+// NtWaitForSingleObject(Handle, Alertable, Timeout*): a UserMode caller's
+// timeout is probed and captured first; the handle is referenced for
+// SYNCHRONIZE with the previous mode (so a UserMode caller needs the right,
+// a KernelMode one does not) and its object waited on.
+NtStatus NtWaitForSingleObject(Kernel& k, uint64_t handle, bool alertable, GuestVa timeout) {
+  ProcessorMode mode = k.machine().previous_mode();
   std::optional<int64_t> t;
-  if (timeout) t = k.memory().read<int64_t>(timeout);
-  NtStatus result = k.scheduler().wait({body}, false, t);
+  if (timeout) {
+    int64_t captured = 0;
+    // ProbeAndReadLargeInteger: the range check, no alignment demand.
+    if (NtStatus st = caller::read_bytes(k, mode, timeout, &captured, sizeof(captured), 1); !nt_success(st))
+      return st;
+    t = captured;
+  }
+  ob::ObjectId id = ob::kNoObject;
+  NtStatus st = k.ob().reference_by_handle(handle, ob::kSynchronize, std::nullopt, mode, &id, nullptr);
+  if (!nt_success(st)) return st;
+  std::optional<GuestVa> object = wait_object(*k.ob().get(id));
   // The handle keeps the object alive while the thread is suspended in the wait.
   k.ob().dereference(id);
-  return result;
+  if (!object) return STATUS_SUCCESS;  // the always-signalled default object
+  return k.scheduler().wait({*object}, false, t, false, alertable);
+}
+
+NtStatus ZwWaitForSingleObject(Kernel& k, uint64_t handle, bool alertable, GuestVa timeout) {
+  return as_kernel_caller(k, [&] { return NtWaitForSingleObject(k, handle, alertable, timeout); });
+}
+
+// ObOpenObjectByPointer lives with the security routines (ob/security_exports.cpp).
+NtStatus ObOpenObjectByPointer(Kernel& k, GuestVa object, uint32_t attributes, GuestVa access_state,
+                               uint32_t desired, GuestVa type, uint8_t mode, GuestVa handle_out);
+
+NtStatus ObOpenObjectByPointerWithTag(Kernel& k, GuestVa object, uint32_t attributes, GuestVa access_state,
+                                      uint32_t desired, GuestVa type, uint8_t mode, uint32_t tag, GuestVa handle_out) {
+  return ObOpenObjectByPointer(k, object, attributes, access_state, desired, type, mode, handle_out);
 }
 
 namespace {
@@ -152,7 +193,9 @@ void register_handle_exports(Registry& r) {
   KEMU_EXPORT(r, ObReferenceObjectByHandle);
   KEMU_EXPORT(r, ObReferenceObjectByHandleWithTag);
   KEMU_EXPORT(r, ObReferenceObjectByPointer);
+  KEMU_EXPORT(r, NtWaitForSingleObject);
   KEMU_EXPORT(r, ZwWaitForSingleObject);
+  KEMU_EXPORT(r, ObOpenObjectByPointerWithTag);
 }
 
 }  // namespace kemu::nt

@@ -95,8 +95,11 @@ NtStatus ObjectManager::reference_by_handle(uint64_t handle, uint32_t desired_ac
 NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t desired_access,
                                                     std::optional<TypeIndex> type, ProcessorMode mode,
                                                     ObjectId* object, HandleInfo* info, std::string* why) {
-  auto note = [&](std::string text) {
-    if (why) *why += (why->empty() ? "" : "; ") + text;
+  auto note = [&](std::string_view text) {
+    if (why) {
+      if (!why->empty()) *why += "; ";
+      *why += text;
+    }
   };
   *object = kNoObject;  // 1. the output is cleared first
   if (info) *info = {};
@@ -104,7 +107,7 @@ NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t de
   if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) {
     bool process = handle == kCurrentProcessHandle;
     TypeIndex want = process ? TypeIndex::Process : TypeIndex::Thread;
-    note(fmt::format("{} is the pseudo-handle of the current {}", process ? "-1" : "-2", process ? "process" : "thread"));
+    if (why) note(fmt::format("{} is the pseudo-handle of the current {}", process ? "-1" : "-2", process ? "process" : "thread"));
     if (type && *type != want) {
       note("which is not of the type asked for");
       return STATUS_OBJECT_TYPE_MISMATCH;
@@ -138,7 +141,7 @@ NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t de
       return STATUS_INVALID_HANDLE;
     }
     pid = current_pid();
-    note("looked up in " + table_name(pid) + ", the current process's");
+    if (why) note("looked up in " + table_name(pid) + ", the current process's");
   }
   HandleEntry* e = tables_[pid].find(handle_index(handle));
   if (!e || handle_index(handle) == 0) {
@@ -146,7 +149,7 @@ NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t de
     return STATUS_INVALID_HANDLE;
   }
   ObjectRecord& r = objects_.at(e->object);
-  note(fmt::format("it names {} with granted access {:#x}", describe(r.id), e->granted_access));
+  if (why) note(fmt::format("it names {} with granted access {:#x}", describe(r.id), e->granted_access));
   // 5. the object type
   if (type && *type != r.type) {
     note("the type does not match");
@@ -156,7 +159,7 @@ NtStatus ObjectManager::reference_by_handle_decided(uint64_t handle, uint32_t de
   if (mode == ProcessorMode::UserMode) {
     uint32_t desired = map_generic(desired_access, descriptor(r.type).mapping);
     if (desired & ~e->granted_access & ~kMaximumAllowed) {
-      note(fmt::format("AccessMode is UserMode, so the access is checked: {:#x} is not granted", desired & ~e->granted_access & ~kMaximumAllowed));
+      if (why) note(fmt::format("AccessMode is UserMode, so the access is checked: {:#x} is not granted", desired & ~e->granted_access & ~kMaximumAllowed));
       return STATUS_ACCESS_DENIED;
     }
     note("AccessMode is UserMode, so the access is checked: granted");
@@ -219,11 +222,20 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
     if (granted & kMaximumAllowed) granted = (granted & ~kMaximumAllowed) | source.granted_access;
     // Rights the source lacks are checked against the object's security; a
     // file's own security procedure refuses more than the source had.
-    // (Security descriptors arrive with the access-check milestone: for other
-    // types the missing rights are granted until then.)
-    if (r.type == TypeIndex::File && (granted & ~source.granted_access)) {
+    uint32_t missing = granted & ~source.granted_access;
+    if (r.type == TypeIndex::File && missing) {
       close_source();
       return STATUS_ACCESS_DENIED;
+    }
+    uint32_t checked = 0;
+    if (missing) {
+      // Other objects: the caller's token against the object's descriptor
+      // (none: granted; a KernelMode caller is not checked).
+      NtStatus st = check_access(source.object, missing, mode, &checked);
+      if (!nt_success(st)) {
+        close_source();
+        return st;
+      }
     }
   }
   uint32_t handle_attributes = (options & kSameAttributes) ? source.attributes : (attributes & kObjInherit);
@@ -255,8 +267,11 @@ std::optional<NtStatus> ObjectManager::close_handle(uint64_t handle, ProcessorMo
 }
 
 std::optional<NtStatus> ObjectManager::close_handle_decided(uint64_t handle, ProcessorMode mode, std::string* why) {
-  auto note = [&](std::string text) {
-    if (why) *why += (why->empty() ? "" : "; ") + text;
+  auto note = [&](std::string_view text) {
+    if (why) {
+      if (!why->empty()) *why += "; ";
+      *why += text;
+    }
   };
   emu::Machine& m = kernel_.machine();
   if (handle == kCurrentProcessHandle || handle == kCurrentThreadHandle) {
@@ -283,7 +298,7 @@ std::optional<NtStatus> ObjectManager::close_handle_decided(uint64_t handle, Pro
   }
   uint32_t index = handle_index(handle);
   HandleEntry* e = tables_[pid].find(index);
-  note("in " + table_name(pid));
+  if (why) note("in " + table_name(pid));
   if (!e || index == 0) {
     note(mode == ProcessorMode::UserMode ? "no such handle" : "no such handle, and a kernel-mode close of an invalid handle bugchecks");
     return invalid(1);
@@ -294,7 +309,7 @@ std::optional<NtStatus> ObjectManager::close_handle_decided(uint64_t handle, Pro
     return invalid(0);
   }
   const ObjectRecord& closing = objects_.at(e->object);
-  note(fmt::format("it named {}{}", describe(closing.id),
+  if (why) note(fmt::format("it named {}{}", describe(closing.id),
                    closing.handle_count == 1 ? " and was its last handle" : ""));
   release_handle(pid, index);
   return STATUS_SUCCESS;

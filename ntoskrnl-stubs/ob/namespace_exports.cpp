@@ -1,13 +1,14 @@
 // The object namespace as drivers reach it: directory and symbolic-link
 // objects (create, open, query), temporary objects, and referencing or
 // opening objects by name. A kernel caller's ZwXxx runs with PreviousMode
-// KernelMode (semantics.md §3); these routines call no driver code, so they
-// take the mode as a parameter (ntoskrnl does not export their NtXxx forms).
+// KernelMode for the call (as_kernel_caller, semantics.md §3); the routines
+// also take the mode as a parameter (ntoskrnl does not export their NtXxx forms).
 #include <algorithm>
 #include <cstring>
 
 #include "emulator/ntstatus.h"
 #include "ntoskrnl-stubs/api/caller_memory.h"
+#include "ntoskrnl-stubs/api/previous_mode.h"
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/ob_structs.h"
@@ -197,28 +198,42 @@ std::optional<ob::TypeIndex> type_of(Kernel& k, GuestVa type_object) {
 }  // namespace
 
 NtStatus ZwCreateDirectoryObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa) {
-  return create_directory(k, ProcessorMode::KernelMode, handle_out, desired, oa);
+  return as_kernel_caller(
+      k, [&] { return create_directory(k, ProcessorMode::KernelMode, handle_out, desired, oa); });
 }
 NtStatus ZwOpenDirectoryObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa) {
-  return open_named(k, ProcessorMode::KernelMode, handle_out, desired, oa, ob::TypeIndex::Directory);
+  return as_kernel_caller(k, [&] {
+    return open_named(k, ProcessorMode::KernelMode, handle_out, desired, oa,
+                      ob::TypeIndex::Directory);
+  });
 }
-NtStatus ZwQueryDirectoryObject(Kernel& k, uint64_t handle, GuestVa buffer, uint32_t length, uint8_t single,
-                                uint8_t restart, GuestVa context, GuestVa return_length) {
-  return query_directory(k, ProcessorMode::KernelMode, handle, buffer, length, single, restart, context,
-                         return_length);
+NtStatus ZwQueryDirectoryObject(Kernel& k, uint64_t handle, GuestVa buffer, uint32_t length,
+                                uint8_t single, uint8_t restart, GuestVa context,
+                                GuestVa return_length) {
+  return as_kernel_caller(k, [&] {
+    return query_directory(k, ProcessorMode::KernelMode, handle, buffer, length, single, restart,
+                           context, return_length);
+  });
 }
-NtStatus ZwCreateSymbolicLinkObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa, GuestVa target) {
-  return create_link(k, ProcessorMode::KernelMode, handle_out, desired, oa, target);
+NtStatus ZwCreateSymbolicLinkObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa,
+                                    GuestVa target) {
+  return as_kernel_caller(k, [&] {
+    return create_link(k, ProcessorMode::KernelMode, handle_out, desired, oa, target);
+  });
 }
 NtStatus ZwOpenSymbolicLinkObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa) {
-  return open_named(k, ProcessorMode::KernelMode, handle_out, desired, oa, ob::TypeIndex::SymbolicLink);
+  return as_kernel_caller(k, [&] {
+    return open_named(k, ProcessorMode::KernelMode, handle_out, desired, oa,
+                      ob::TypeIndex::SymbolicLink);
+  });
 }
 NtStatus ZwQuerySymbolicLinkObject(Kernel& k, uint64_t handle, GuestVa target, GuestVa returned) {
-  return query_link(k, ProcessorMode::KernelMode, handle, target, returned);
+  return as_kernel_caller(
+      k, [&] { return query_link(k, ProcessorMode::KernelMode, handle, target, returned); });
 }
 
 NtStatus ZwMakeTemporaryObject(Kernel& k, uint64_t handle) {
-  return make_temporary(k, ProcessorMode::KernelMode, handle);
+  return as_kernel_caller(k, [&] { return make_temporary(k, ProcessorMode::KernelMode, handle); });
 }
 
 // ObMakeTemporaryObject(Object): by pointer, no access check.

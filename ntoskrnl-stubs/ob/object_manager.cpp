@@ -138,6 +138,7 @@ void ObjectManager::sync_header(const ObjectRecord& r) {
   h.HandleCount = r.handle_count;
   h.TypeIndex = static_cast<uint8_t>(r.type);
   h.Flags = r.permanent ? 0x10 : 0;  // OB_FLAG_PERMANENT_OBJECT
+  h.SecurityDescriptor = r.security_copy.value;
   kernel_.memory().write(r.header, h);
 }
 
@@ -285,6 +286,10 @@ void ObjectManager::set_delete_procedure(TypeIndex type, TypeProcedure procedure
   delete_procedures_[static_cast<uint8_t>(type)] = std::move(procedure);
 }
 
+void ObjectManager::set_query_name_procedure(TypeIndex type, NameProcedure procedure) {
+  name_procedures_[static_cast<uint8_t>(type)] = std::move(procedure);
+}
+
 void ObjectManager::make_temporary(ObjectId id) {
   ObjectRecord& r = objects_.at(id);
   r.permanent = false;
@@ -314,6 +319,7 @@ void ObjectManager::destroy(ObjectId id) {
     if (e != entries.end() && e->second == id) entries.erase(e);
   }
   by_body_.erase(r.body.value);
+  if (r.security_copy) retire_security_copy(r.security_copy);
   kernel_.machine().pool().free(r.header, std::nullopt);
   TypeIndex type = r.type;
   objects_.erase(id);
@@ -338,6 +344,10 @@ ObjectRecord* ObjectManager::by_body(GuestVa body) {
 std::u16string ObjectManager::full_name(ObjectId id) const {
   std::u16string name;
   const ObjectRecord* r = get(id);
+  if (r) {
+    auto proc = name_procedures_.find(static_cast<uint8_t>(r->type));
+    if (proc != name_procedures_.end()) return proc->second(id);
+  }
   if (!r || r->name.empty()) return name;
   while (r && r->id != root_) {
     name = u"\\" + r->name + name;

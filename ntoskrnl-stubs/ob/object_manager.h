@@ -17,6 +17,7 @@
 #include "emulator/types.h"
 #include "ntoskrnl-stubs/ob/handle_table.h"
 #include "ntoskrnl-stubs/ob/object_types.h"
+#include "ntoskrnl-stubs/se/security_descriptor.h"
 
 namespace kemu::nt {
 class Kernel;
@@ -47,6 +48,11 @@ struct ObjectRecord {
   bool deleting = false;  // the delete procedure is running
   std::u16string link_target;                            // SymbolicLink
   std::map<std::u16string, ObjectId, NameLess> entries;  // Directory
+  // The object's security descriptor (none: unnamed devices, most kernel
+  // objects kemu creates) and its guest copy, a self-relative descriptor in
+  // paged pool that OBJECT_HEADER.SecurityDescriptor points at.
+  std::optional<se::SecurityDescriptor> security;
+  GuestVa security_copy;
 };
 
 struct HandleInfo {
@@ -85,6 +91,11 @@ class ObjectManager {
   using TypeProcedure = std::function<void(ObjectId)>;
   void set_close_procedure(TypeIndex type, TypeProcedure last_handle_closed);
   void set_delete_procedure(TypeIndex type, TypeProcedure deleted);
+  // A type's query-name procedure (OBJECT_TYPE QueryNameProcedure): how
+  // full_name names its objects when the namespace does not (a Key object's
+  // registry path, CmpQueryKeyName).
+  using NameProcedure = std::function<std::u16string(ObjectId)>;
+  void set_query_name_procedure(TypeIndex type, NameProcedure procedure);
 
   void reference(ObjectId id);
   // Drops a pointer reference; deletes a temporary object with no handles
@@ -146,6 +157,23 @@ class ObjectManager {
   // Objects and handles of a type (OBJECT_TYPE's TotalNumberOfObjects/Handles).
   std::pair<uint32_t, uint32_t> type_counts(TypeIndex type) const;
 
+  // --- security (ob/object_security.cpp) ------------------------------------
+  // Assigns (or, with nullopt, removes) the object's security descriptor: a
+  // new guest copy replaces the old one (kept while ObGetObjectSecurity
+  // references it), then the type's security procedure runs (a device's
+  // DEVICE_OBJECT.SecurityDescriptor follows).
+  void set_security(ObjectId object, std::optional<se::SecurityDescriptor> sd);
+  const std::optional<se::SecurityDescriptor>& security(ObjectId object) const;
+  void set_security_procedure(TypeIndex type, TypeProcedure changed);
+  // ObCheckObjectAccess: a UserMode request is checked against the object's
+  // descriptor with the current process's token (an object without one
+  // grants what is asked); KernelMode requests are not checked. *granted is
+  // the access mapped through the type's GENERIC_MAPPING.
+  NtStatus check_access(ObjectId object, uint32_t desired, ProcessorMode mode, uint32_t* granted);
+  // ObGetObjectSecurity / ObReleaseObjectSecurity: the guest copy, counted.
+  GuestVa reference_security(ObjectId object);
+  void release_security(GuestVa copy);
+
   // NtClose/ZwClose/ObCloseHandle semantics; a kernel-mode close of an
   // invalid or protected handle bugchecks 0x93 (returns nullopt then).
   std::optional<NtStatus> close_handle(uint64_t handle, ProcessorMode mode);
@@ -186,6 +214,11 @@ class ObjectManager {
   std::map<uint32_t, HandleTable> tables_;
   std::map<uint8_t, TypeProcedure> close_procedures_;
   std::map<uint8_t, TypeProcedure> delete_procedures_;
+  std::map<uint8_t, TypeProcedure> security_procedures_;
+  std::map<uint64_t, int64_t> security_references_;  // guest copy -> ObGetObjectSecurity references
+  std::map<uint64_t, bool> retired_security_;         // replaced copies still referenced
+  void retire_security_copy(GuestVa copy);
+  std::map<uint8_t, NameProcedure> name_procedures_;
 };
 
 }  // namespace kemu::nt::ob

@@ -7,6 +7,7 @@
 
 #include "emulator/ntstatus.h"
 #include "ntoskrnl-stubs/api/caller_memory.h"
+#include "ntoskrnl-stubs/api/previous_mode.h"
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/ob_structs.h"
@@ -137,9 +138,12 @@ NtStatus query_object(Kernel& k, ProcessorMode mode, uint64_t handle, uint32_t i
   }
 }
 
-NtStatus ZwQueryObject(Kernel& k, uint64_t handle, uint32_t info_class, GuestVa buffer, uint32_t length,
-                       GuestVa return_length) {
-  return query_object(k, ProcessorMode::KernelMode, handle, info_class, buffer, length, return_length);
+NtStatus ZwQueryObject(Kernel& k, uint64_t handle, uint32_t info_class, GuestVa buffer,
+                       uint32_t length, GuestVa return_length) {
+  return as_kernel_caller(k, [&] {
+    return query_object(k, ProcessorMode::KernelMode, handle, info_class, buffer, length,
+                        return_length);
+  });
 }
 
 void register_query_exports(Registry& r) {

@@ -5,6 +5,7 @@
 #include "emulator/processor_layout.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/layout/se_structs.h"
 
 namespace kemu::nt::ps {
 
@@ -16,6 +17,7 @@ ProcessManager::ProcessManager(Kernel& kernel) : kernel_(kernel) {}
 void ProcessManager::initialize() {
   // The System process's page directory base on a typical x64 boot.
   create_process(kSystemPid, "System", 0x1AD000);
+  set_process_token(kSystemPid, se::TokenKind::System);
   loader_thread_ = create_system_thread(kSystemPid).tid;
 }
 
@@ -45,11 +47,58 @@ const ProcessRecord& ProcessManager::create_user_process(const std::string& imag
   uint32_t pid = next_pid_;
   next_pid_ += 4;  // process ids are multiples of 4
   ProcessRecord& p = create_process(pid, image_name, 0x100000ull + static_cast<uint64_t>(pid) * 0x1000);
+  // A user process runs as a standard user unless given another token.
+  set_process_token(pid, se::TokenKind::User);
   // Created by kemu from the System process (there is no explorer.exe).
   p.parent_pid = kSystemPid;
   notify_image(p);
   notify_process(p, true);
   return p;
+}
+
+ob::ObjectId ProcessManager::create_token(se::TokenKind kind) {
+  se::Token token = se::make_token(kind);
+  token.token_id = next_token_id_++;
+  ob::ObjectId id = kernel_.ob().create(ob::TypeIndex::Token, se::token_body_size(token));
+  se::write_token_body(kernel_.memory(), kernel_.ob().get(id)->body, token);
+  tokens_[id] = std::move(token);
+  return id;
+}
+
+void ProcessManager::set_process_token(uint32_t pid, se::TokenKind kind) {
+  ProcessRecord& p = processes_.at(pid);
+  ob::ObjectId old = p.token;
+  // The process holds the creation reference of its token.
+  p.token = create_token(kind);
+  // EPROCESS.Token is an EX_FAST_REF: the pointer with a reference count in
+  // its low 4 bits (0: no cached references).
+  kernel_.memory().write<uint64_t>(p.eprocess + ep::kToken, kernel_.ob().get(p.token)->body.value);
+  if (old != ob::kNoObject && kernel_.ob().get(old)) kernel_.ob().dereference(old);
+}
+
+GuestVa ProcessManager::primary_token(uint32_t pid) const {
+  const ProcessRecord* p = process(pid);
+  if (!p || p->token == ob::kNoObject) return GuestVa{};
+  const ob::ObjectRecord* r = kernel_.ob().get(p->token);
+  return r ? r->body : GuestVa{};
+}
+
+const se::Token* ProcessManager::token_by_body(GuestVa body) const {
+  const ob::ObjectRecord* r = kernel_.ob().by_body(body);
+  if (!r || r->type != ob::TypeIndex::Token) return nullptr;
+  auto it = tokens_.find(r->id);
+  return it == tokens_.end() ? nullptr : &it->second;
+}
+
+se::Subject ProcessManager::subject_of(GuestVa token_body) const {
+  const se::Token* t = token_by_body(token_body);
+  if (!t) return {};
+  uint64_t enabled = kernel_.memory().read<uint64_t>(token_body + offsetof(layout::TOKEN_HEAD, PrivilegesEnabled));
+  return se::subject_of(*t, enabled);
+}
+
+se::Subject ProcessManager::current_subject() const {
+  return subject_of(primary_token(kernel_.ob().current_pid()));
 }
 
 const ThreadRecord& ProcessManager::create_user_thread(uint32_t pid) {

@@ -10,6 +10,7 @@
 #include "emulator/ntstatus.h"
 #include "emulator/types.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
+#include "ntoskrnl-stubs/se/token.h"
 
 namespace kemu::nt {
 class Kernel;
@@ -24,6 +25,7 @@ struct ProcessRecord {
   ob::ObjectId object = ob::kNoObject;
   GuestVa eprocess;
   std::string image_name;
+  ob::ObjectId token = ob::kNoObject;  // the primary token (EPROCESS.Token)
   uint32_t parent_pid = 0;
   bool terminated = false;
   NtStatus exit_status = STATUS_PENDING;  // STILL_ACTIVE until the process ends
@@ -74,8 +76,25 @@ class ProcessManager {
   };
   NotifyRoutines& notify_routines() { return notify_; }
 
+  // --- tokens ---------------------------------------------------------------
+  // Gives `pid` a new primary token of the kind (a TOKEN object whose body
+  // mirrors it, pointed at by EPROCESS.Token); the old token loses the
+  // process's reference. The System process has a System token, a user
+  // process a `user` token until this is called.
+  void set_process_token(uint32_t pid, se::TokenKind kind);
+  // The primary token's TOKEN body (what PsReferencePrimaryToken returns).
+  GuestVa primary_token(uint32_t pid) const;
+  // The host record of a TOKEN object, by its body (null if not a token).
+  const se::Token* token_by_body(GuestVa body) const;
+  // The access-check view of a token: its SIDs and the privileges enabled in
+  // its body (TOKEN.Privileges.Enabled).
+  se::Subject subject_of(GuestVa token_body) const;
+  // The subject of the current thread's process (no impersonation in kemu).
+  se::Subject current_subject() const;
+
  private:
   ProcessRecord& create_process(uint32_t pid, const std::string& image_name, uint64_t directory_table_base);
+  ob::ObjectId create_token(se::TokenKind kind);
 
   Kernel& kernel_;
   std::map<uint32_t, ProcessRecord> processes_;
@@ -88,6 +107,8 @@ class ProcessManager {
   void notify_process(const ProcessRecord& p, bool create);
   void notify_thread(const ThreadRecord& t, bool create);
   void notify_image(const ProcessRecord& p);
+  std::map<ob::ObjectId, se::Token> tokens_;
+  uint64_t next_token_id_ = 0x3E8;  // token LUIDs after the well-known ones
 };
 
 }  // namespace kemu::nt::ps

@@ -73,58 +73,110 @@ std::u16string to_u16(const std::vector<uint8_t>& bytes) {
   return s;
 }
 
-// A formatted piece of text plus the number of characters the CRT counts for
-// width padding (UTF-16 units for wide text, bytes otherwise).
+// A formatted piece of text: narrow bytes or UTF-16 units, plus the number
+// of characters the CRT counts for width padding (units for wide text, bytes
+// otherwise).
 struct Text {
-  std::string bytes;
+  bool wide = false;
+  std::string narrow;
+  std::u16string units;
   size_t chars = 0;
 };
 
-Text narrow_text(std::string_view s) { return Text{std::string(s), s.size()}; }
+Text narrow_text(std::string_view s) { return Text{false, std::string(s), {}, s.size()}; }
+Text wide_text(std::u16string_view s) { return Text{true, {}, std::u16string(s), s.size()}; }
 
-Text wide_text(std::u16string_view s) {
-  Text t;
-  append_utf16_as_utf8(t.bytes, s);
-  t.chars = s.size();
-  return t;
-}
-
+// Where the characters go: the report (UTF-8, DbgPrint), a narrow CRT buffer
+// (bytes) or a wide CRT buffer (UTF-16 units).
 class Formatter {
  public:
-  Formatter(FormatArgs& args, const kemu::emu::AddressSpace& memory)
-      : args_(args), memory_(memory) {}
+  Formatter(FormatArgs& args, const kemu::emu::AddressSpace& memory, OutputKind kind)
+      : args_(args), memory_(memory), kind_(kind) {}
 
-  std::string run(std::string_view fmt) {
+  // The format as units (a narrow format's bytes widened one to one).
+  void run(std::u16string_view fmt) {
     size_t i = 0;
     while (i < fmt.size() && !full()) {
-      const size_t pct = fmt.find('%', i);
-      if (pct == std::string_view::npos) {
-        put(fmt.substr(i));
+      const size_t pct = fmt.find(u'%', i);
+      if (pct == std::u16string_view::npos) {
+        literal_text(fmt.substr(i));
         break;
       }
-      put(fmt.substr(i, pct - i));
+      literal_text(fmt.substr(i, pct - i));
       i = conversion(fmt, pct);
     }
-    if (out_.size() > kMaxOutputBytes) out_.resize(kMaxOutputBytes);
-    return std::move(out_);
+    if (narrow_.size() > kMaxOutputBytes) narrow_.resize(kMaxOutputBytes);
+    if (wide_.size() > kMaxOutputBytes) wide_.resize(kMaxOutputBytes);
   }
 
+  std::string take_narrow() { return std::move(narrow_); }
+  std::u16string take_wide() { return std::move(wide_); }
+  bool conversion_error() const { return conversion_error_; }
+
  private:
-  bool full() const { return out_.size() >= kMaxOutputBytes; }
-  void put(std::string_view s) { out_.append(s.substr(0, kMaxOutputBytes - std::min(out_.size(), kMaxOutputBytes))); }
-  void pad(size_t n, char c) {
-    n = std::min(n, kMaxOutputBytes - std::min(out_.size(), kMaxOutputBytes));
-    out_.append(n, c);
+  size_t size() const { return kind_ == OutputKind::Wide ? wide_.size() : narrow_.size(); }
+  bool full() const { return size() >= kMaxOutputBytes; }
+  size_t room() const { return kMaxOutputBytes - std::min(size(), kMaxOutputBytes); }
+
+  // Narrow text: copied as bytes; into a wide buffer each byte becomes the
+  // unit of the same value (mbtowc of the "C" locale).
+  void put(std::string_view s) {
+    s = s.substr(0, std::min(s.size(), room()));
+    if (kind_ == OutputKind::Wide) {
+      for (char c : s) wide_.push_back(static_cast<uint8_t>(c));
+    } else {
+      narrow_.append(s);
+    }
   }
+  // Wide text: UTF-8 in the report; units in a wide buffer; into a narrow
+  // buffer each unit is converted with wctomb of the "C" locale, which has no
+  // byte for a unit above 0xFF: the CRT's output() stops that argument there
+  // and the routine's result becomes -1.
+  void put_wide(std::u16string_view s) {
+    s = s.substr(0, std::min(s.size(), room()));
+    switch (kind_) {
+      case OutputKind::Report:
+        append_utf16_as_utf8(narrow_, s);
+        break;
+      case OutputKind::Wide:
+        wide_.append(s);
+        break;
+      case OutputKind::Narrow:
+        for (char16_t c : s) {
+          if (c > 0xFF) {
+            conversion_error_ = true;
+            break;
+          }
+          narrow_.push_back(static_cast<char>(c));
+        }
+        break;
+    }
+  }
+  void put_text(const Text& t) {
+    if (t.wide) put_wide(t.units);
+    else put(t.narrow);
+  }
+  // A run of the format string outside conversions.
+  void literal_text(std::u16string_view s) {
+    if (kind_ == OutputKind::Wide) {
+      put_wide(s);
+      return;
+    }
+    std::string bytes;
+    bytes.reserve(s.size());
+    for (char16_t c : s) bytes.push_back(static_cast<char>(c));
+    put(bytes);
+  }
+  void pad(size_t n, char c) { put(std::string(std::min(n, room()), c)); }
 
   int int_arg() { return static_cast<int32_t>(static_cast<uint32_t>(args_.next())); }
 
   // Parses one conversion starting at fmt[pct] == '%'; returns the index just
   // past it.
-  size_t conversion(std::string_view fmt, size_t pct) {
+  size_t conversion(std::u16string_view fmt, size_t pct) {
     size_t i = pct + 1;
     auto literal = [&](size_t end) {
-      put(fmt.substr(pct, end - pct));
+      literal_text(fmt.substr(pct, end - pct));
       return end;
     };
     if (i >= fmt.size()) return literal(i);
@@ -135,7 +187,7 @@ class Formatter {
 
     Spec spec;
     for (; i < fmt.size(); ++i) {
-      const char c = fmt[i];
+      const char16_t c = fmt[i];
       if (c == '-') spec.left = true;
       else if (c == '+') spec.plus = true;
       else if (c == ' ') spec.space = true;
@@ -175,23 +227,23 @@ class Formatter {
 
     // Length modifier.
     if (i < fmt.size()) {
-      const std::string_view rest = fmt.substr(i);
-      if (rest.starts_with("hh")) spec.length = Length::hh, i += 2;
-      else if (rest.starts_with("h")) spec.length = Length::h, i += 1;
-      else if (rest.starts_with("ll")) spec.length = Length::ll, i += 2;
-      else if (rest.starts_with("l")) spec.length = Length::l, i += 1;
-      else if (rest.starts_with("w")) spec.length = Length::w, i += 1;
-      else if (rest.starts_with("I64")) spec.length = Length::I64, i += 3;
-      else if (rest.starts_with("I32")) spec.length = Length::I32, i += 3;
-      else if (rest.starts_with("I")) spec.length = Length::I, i += 1;
-      else if (rest.starts_with("z")) spec.length = Length::z, i += 1;
-      else if (rest.starts_with("t")) spec.length = Length::t, i += 1;
-      else if (rest.starts_with("j")) spec.length = Length::j, i += 1;
-      else if (rest.starts_with("L")) spec.length = Length::L, i += 1;
+      const std::u16string_view rest = fmt.substr(i);
+      if (rest.starts_with(u"hh")) spec.length = Length::hh, i += 2;
+      else if (rest.starts_with(u"h")) spec.length = Length::h, i += 1;
+      else if (rest.starts_with(u"ll")) spec.length = Length::ll, i += 2;
+      else if (rest.starts_with(u"l")) spec.length = Length::l, i += 1;
+      else if (rest.starts_with(u"w")) spec.length = Length::w, i += 1;
+      else if (rest.starts_with(u"I64")) spec.length = Length::I64, i += 3;
+      else if (rest.starts_with(u"I32")) spec.length = Length::I32, i += 3;
+      else if (rest.starts_with(u"I")) spec.length = Length::I, i += 1;
+      else if (rest.starts_with(u"z")) spec.length = Length::z, i += 1;
+      else if (rest.starts_with(u"t")) spec.length = Length::t, i += 1;
+      else if (rest.starts_with(u"j")) spec.length = Length::j, i += 1;
+      else if (rest.starts_with(u"L")) spec.length = Length::L, i += 1;
     }
     if (i >= fmt.size()) return literal(i);
 
-    const char conv = fmt[i];
+    const char conv = fmt[i] < 0x80 ? static_cast<char>(fmt[i]) : '\0';
     switch (conv) {
       case 'd':
       case 'i':
@@ -254,7 +306,7 @@ class Formatter {
     if (!spec.left && !zero_pad) pad(padding, ' ');
     put(prefix);
     if (!spec.left && zero_pad) pad(padding, '0');
-    put(body.bytes);
+    put_text(body);
     if (spec.left) pad(padding, ' ');
   }
 
@@ -323,12 +375,18 @@ class Formatter {
     integer_text(spec, value, false, false, 16, true);
   }
 
+  // %c/%s take the routine's own character width, %C/%S the other one; h
+  // forces narrow, l and w force wide.
+  bool wide_argument(const Spec& spec, char conv) const {
+    const bool upper = conv == 'C' || conv == 'S';
+    if (spec.length == Length::h) return false;
+    if (is_wide(spec.length)) return true;
+    const bool routine_wide = kind_ == OutputKind::Wide;
+    return upper ? !routine_wide : routine_wide;
+  }
+
   void character(const Spec& spec, char conv, uint64_t raw) {
-    bool wide = is_wide(spec.length);
-    if (conv == 'C' && spec.length != Length::h && spec.length != Length::l &&
-        spec.length != Length::w) {
-      wide = true;
-    }
+    const bool wide = wide_argument(spec, conv);
     if (wide) {
       const char16_t c = static_cast<char16_t>(raw);
       emit(spec, "", wide_text(std::u16string_view(&c, 1)), spec.zero);
@@ -339,11 +397,7 @@ class Formatter {
   }
 
   void string(const Spec& spec, char conv, uint64_t ptr) {
-    bool wide = is_wide(spec.length);
-    if (conv == 'S' && spec.length != Length::h && spec.length != Length::l &&
-        spec.length != Length::w) {
-      wide = true;
-    }
+    const bool wide = wide_argument(spec, conv);
     const size_t max_units = spec.precision < 0 ? SIZE_MAX : static_cast<size_t>(spec.precision);
     if (ptr == 0) {
       emit(spec, "", narrow_text(kNullString.substr(0, std::min(max_units, kNullString.size()))),
@@ -417,8 +471,18 @@ class Formatter {
 
   FormatArgs& args_;
   const kemu::emu::AddressSpace& memory_;
-  std::string out_;
+  OutputKind kind_;
+  std::string narrow_;
+  std::u16string wide_;
+  bool conversion_error_ = false;
 };
+
+std::u16string widen_bytes(std::string_view s) {
+  std::u16string out;
+  out.reserve(s.size());
+  for (char c : s) out.push_back(static_cast<uint8_t>(c));
+  return out;
+}
 
 }  // namespace
 
@@ -458,7 +522,23 @@ void append_utf16_as_utf8(std::string& out, std::u16string_view text) {
 
 std::string format_windows(std::string_view format, FormatArgs& args,
                            const kemu::emu::AddressSpace& memory) {
-  return Formatter(args, memory).run(format);
+  Formatter f(args, memory, OutputKind::Report);
+  f.run(widen_bytes(format));
+  return f.take_narrow();
+}
+
+std::string format_narrow(std::string_view format, FormatArgs& args, const kemu::emu::AddressSpace& memory,
+                          bool* conversion_error) {
+  Formatter f(args, memory, OutputKind::Narrow);
+  f.run(widen_bytes(format));
+  if (conversion_error) *conversion_error = f.conversion_error();
+  return f.take_narrow();
+}
+
+std::u16string format_wide(std::u16string_view format, FormatArgs& args, const kemu::emu::AddressSpace& memory) {
+  Formatter f(args, memory, OutputKind::Wide);
+  f.run(format);
+  return f.take_wide();
 }
 
 }  // namespace kemu::nt::rtl

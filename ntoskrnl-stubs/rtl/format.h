@@ -81,11 +81,30 @@ inline constexpr size_t kMaxStringBytes = 64 * 1024;
 // Longest result; formatting stops (truncates) there.
 inline constexpr size_t kMaxOutputBytes = 1024 * 1024;
 
+// Where formatted characters go.
+enum class OutputKind : uint8_t {
+  Report,  // DbgPrint text for the report: narrow bytes as they are, wide text as UTF-8
+  Narrow,  // a char buffer (_vsnprintf): wide text through wctomb of the "C" locale
+  Wide,    // a wchar_t buffer (_vsnwprintf): %s/%c are wide, %S/%C narrow
+};
+
 // Formats like ntoskrnl's DbgPrint/_vsnprintf. Strings are read from guest
 // memory through `memory`; a NULL string pointer prints "(null)"; an
 // unreadable one prints "(invalid)" (never throws).
 std::string format_windows(std::string_view format, FormatArgs& args,
                            const kemu::emu::AddressSpace& memory);
+
+// The _vsnprintf family: the characters a char buffer receives (bytes). A
+// wide argument holding a unit above 0xFF has no "C"-locale byte: that
+// argument stops there and *conversion_error is set (the routine returns -1).
+std::string format_narrow(std::string_view format, FormatArgs& args, const kemu::emu::AddressSpace& memory,
+                          bool* conversion_error = nullptr);
+
+// The _vsnwprintf/swprintf family: the UTF-16 units a wchar_t buffer
+// receives. In a wide format %s and %c take wide arguments and %S and %C
+// narrow ones (each narrow byte becomes the unit of the same value); h forces
+// narrow, l and w force wide; %Z/%wZ as in the narrow family.
+std::u16string format_wide(std::u16string_view format, FormatArgs& args, const kemu::emu::AddressSpace& memory);
 
 // Appends the UTF-8 form of UTF-16 code units (unpaired surrogates become
 // U+FFFD). Shared with other string conversions of the emulated kernel.

@@ -193,25 +193,28 @@ uint8_t RtlEqualString(Kernel& k, GuestVa a, GuestVa b, uint8_t case_insensitive
 
 // RtlAnsiStringToUnicodeString: each ANSI byte becomes one UTF-16 unit (kemu's
 // ANSI code page is Latin-1, which matches Windows-1252 except 0x80-0x9F).
+// The size needed counts the terminator; Destination->Length is set before
+// the room check (so a STATUS_BUFFER_OVERFLOW leaves it changed), and the
+// result is always terminated.
 NtStatus RtlAnsiStringToUnicodeString(Kernel& k, GuestVa dst, GuestVa src, uint8_t allocate) {
   auto& mem = k.memory();
   std::string s = k.read_ansi_string(src);
-  uint64_t bytes = s.size() * 2;
-  if (bytes + 2 > 0xFFFF) return STATUS_INVALID_PARAMETER_2;
+  uint64_t total = s.size() * 2 + 2;
+  if (total > 0xFFFF) return STATUS_INVALID_PARAMETER_2;
   auto d = mem.read<UNICODE_STRING>(dst);
+  d.Length = static_cast<uint16_t>(total - 2);
   if (allocate) {
-    auto block = k.machine().pool().allocate(bytes + 2, 1, kStringTag, k.machine().return_address());
+    auto block = k.machine().pool().allocate(total, 1, kStringTag, k.machine().return_address());
     if (!block) return STATUS_NO_MEMORY;
     d.Buffer = block->value;
-    d.MaximumLength = static_cast<uint16_t>(bytes + 2);
-  } else if (bytes > d.MaximumLength) {
+    d.MaximumLength = static_cast<uint16_t>(total);
+  } else if (total > d.MaximumLength) {
+    mem.write(dst, d);
     return STATUS_BUFFER_OVERFLOW;
   }
-  std::u16string wide(s.begin(), s.end());
-  for (auto& c : wide) c = static_cast<uint8_t>(c);
-  mem.write(GuestVa{d.Buffer}, wide.data(), bytes);
-  d.Length = static_cast<uint16_t>(bytes);
-  if (bytes + 2 <= d.MaximumLength) mem.write<uint16_t>(GuestVa{d.Buffer} + bytes, 0);
+  std::u16string wide(s.size() + 1, u'\0');
+  for (size_t i = 0; i < s.size(); ++i) wide[i] = static_cast<uint8_t>(s[i]);
+  mem.write(GuestVa{d.Buffer}, wide.data(), total);
   mem.write(dst, d);
   return STATUS_SUCCESS;
 }
@@ -248,6 +251,177 @@ void RtlFreeUnicodeString(Kernel& k, GuestVa us) {
 
 void RtlFreeAnsiString(Kernel& k, GuestVa as) { RtlFreeUnicodeString(k, as); }
 
+// --- more counted strings ---------------------------------------------------
+
+// RtlAppendUnicodeToString: the NUL-terminated Source goes after
+// Destination's Length bytes; STATUS_BUFFER_TOO_SMALL (nothing changed) when
+// it does not fit in MaximumLength; terminated when room is left.
+NtStatus RtlAppendUnicodeToString(Kernel& k, GuestVa dst, GuestVa src) {
+  if (!src) return STATUS_SUCCESS;
+  auto& mem = k.memory();
+  auto d = mem.read<UNICODE_STRING>(dst);
+  uint64_t n = static_cast<uint16_t>(wcslen(k, src)) * 2ull;  // the length as a USHORT count of characters
+  if (n + d.Length > d.MaximumLength) return STATUS_BUFFER_TOO_SMALL;
+  copy_guest(mem, GuestVa{d.Buffer} + d.Length, src, n, true);
+  d.Length = static_cast<uint16_t>(d.Length + n);
+  mem.write(dst, d);
+  if (d.Length < d.MaximumLength) mem.write<uint16_t>(GuestVa{d.Buffer} + d.Length, 0);
+  return STATUS_SUCCESS;
+}
+
+// RtlAppendUnicodeStringToString: the same with a counted Source.
+NtStatus RtlAppendUnicodeStringToString(Kernel& k, GuestVa dst, GuestVa src) {
+  auto& mem = k.memory();
+  auto s = mem.read<UNICODE_STRING>(src);
+  if (s.Length == 0) return STATUS_SUCCESS;
+  auto d = mem.read<UNICODE_STRING>(dst);
+  if (static_cast<uint32_t>(s.Length) + d.Length > d.MaximumLength) return STATUS_BUFFER_TOO_SMALL;
+  copy_guest(mem, GuestVa{d.Buffer} + d.Length, GuestVa{s.Buffer}, s.Length, true);
+  d.Length = static_cast<uint16_t>(d.Length + s.Length);
+  mem.write(dst, d);
+  if (d.Length < d.MaximumLength) mem.write<uint16_t>(GuestVa{d.Buffer} + d.Length, 0);
+  return STATUS_SUCCESS;
+}
+
+namespace {
+// Digits of `value` in `base` (2, 8, 10 or 16), uppercase, most significant first.
+std::string digits_of(uint32_t value, uint32_t base) {
+  std::string out;
+  do {
+    uint32_t digit = value % base;
+    out.insert(out.begin(), static_cast<char>(digit < 10 ? '0' + digit : 'A' + digit - 10));
+    value /= base;
+  } while (value != 0);
+  return out;
+}
+bool valid_base(uint32_t base) { return base == 2 || base == 8 || base == 10 || base == 16; }
+}  // namespace
+
+// RtlIntegerToChar(Value, Base, OutputLength, String): Base 0 means 10; a
+// negative OutputLength pads with leading zeros to its magnitude; more digits
+// than OutputLength is STATUS_BUFFER_OVERFLOW; terminated only when room is left.
+NtStatus RtlIntegerToChar(Kernel& k, uint32_t value, uint32_t base, int32_t output_length, GuestVa string) {
+  if (base == 0) base = 10;
+  if (!valid_base(base)) return STATUS_INVALID_PARAMETER;
+  std::string text = digits_of(value, base);
+  if (output_length < 0) {
+    int64_t width = -static_cast<int64_t>(output_length);
+    if (static_cast<int64_t>(text.size()) < width) text.insert(0, static_cast<size_t>(width - text.size()), '0');
+    output_length = static_cast<int32_t>(width);
+  }
+  if (static_cast<int64_t>(text.size()) > output_length) return STATUS_BUFFER_OVERFLOW;
+  if (static_cast<int64_t>(text.size()) < output_length) text.push_back('\0');
+  if (!k.memory().write(string, text.data(), text.size())) throw emu::GuestAccessError(string, true);
+  return STATUS_SUCCESS;
+}
+
+// RtlIntegerToUnicodeString(Value, Base, String): String->Length is set to
+// the digits' size first; no room for them and a terminator is
+// STATUS_BUFFER_OVERFLOW; otherwise digits and terminator are stored.
+NtStatus RtlIntegerToUnicodeString(Kernel& k, uint32_t value, uint32_t base, GuestVa string) {
+  if (base == 0) base = 10;
+  if (!valid_base(base)) return STATUS_INVALID_PARAMETER;
+  auto& mem = k.memory();
+  std::string text = digits_of(value, base);
+  auto d = mem.read<UNICODE_STRING>(string);
+  d.Length = static_cast<uint16_t>(text.size() * 2);
+  mem.write(string, d);
+  if (d.Length >= d.MaximumLength) return STATUS_BUFFER_OVERFLOW;
+  std::u16string wide(text.begin(), text.end());
+  wide.push_back(u'\0');
+  if (d.Buffer && !mem.write(GuestVa{d.Buffer}, wide.data(), wide.size() * 2))
+    throw emu::GuestAccessError(GuestVa{d.Buffer}, true);
+  return STATUS_SUCCESS;
+}
+
+// RtlUnicodeStringToInteger(String, Base, Value*): leading characters up to
+// ' ' are skipped, then one '+' or '-'; Base 0 reads a "0b", "0o" or "0x"
+// prefix (lowercase only) and defaults to 10; digits are taken while they
+// are valid in the base (letters either case); a result that overflows
+// wraps; the sign negates it. STATUS_INVALID_PARAMETER for another base.
+NtStatus RtlUnicodeStringToInteger(Kernel& k, GuestVa string, uint32_t base, GuestVa value_out) {
+  std::u16string s = k.read_unicode_string(string);
+  size_t i = 0;
+  while (i < s.size() && s[i] <= u' ') ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == u'+' || s[i] == u'-')) negative = s[i++] == u'-';
+  if (base == 0) {
+    base = 10;
+    if (i + 2 <= s.size() && s[i] == u'0') {
+      if (s[i + 1] == u'b') base = 2;
+      else if (s[i + 1] == u'o') base = 8;
+      else if (s[i + 1] == u'x') base = 16;
+      if (base != 10) i += 2;
+    }
+  } else if (!valid_base(base)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (!value_out) return STATUS_ACCESS_VIOLATION;
+  uint32_t total = 0;
+  for (; i < s.size(); ++i) {
+    char16_t c = s[i];
+    uint32_t digit;
+    if (c >= u'0' && c <= u'9') digit = c - u'0';
+    else if (c >= u'A' && c <= u'Z') digit = c - u'A' + 10;
+    else if (c >= u'a' && c <= u'z') digit = c - u'a' + 10;
+    else break;
+    if (digit >= base) break;
+    total = total * base + digit;
+  }
+  k.memory().write<uint32_t>(value_out, negative ? 0u - total : total);
+  return STATUS_SUCCESS;
+}
+
+// RtlUpcaseUnicodeChar: kemu's upcase table covers Basic Latin and Latin-1
+// (ob::upcase); other characters come back unchanged.
+uint16_t RtlUpcaseUnicodeChar(Kernel& k, uint16_t c) { return ob::upcase(static_cast<char16_t>(c)); }
+
+// RtlUpcaseUnicodeString(Destination, Source, Allocate): Length bytes, no terminator.
+NtStatus RtlUpcaseUnicodeString(Kernel& k, GuestVa dst, GuestVa src, uint8_t allocate) {
+  auto& mem = k.memory();
+  std::u16string s = k.read_unicode_string(src);
+  uint16_t bytes = mem.read<UNICODE_STRING>(src).Length & ~1u;
+  auto d = mem.read<UNICODE_STRING>(dst);
+  if (allocate) {
+    auto block = k.machine().pool().allocate(std::max<uint64_t>(bytes, 1), 1, kStringTag, k.machine().return_address());
+    if (!block) return STATUS_NO_MEMORY;
+    d.Buffer = block->value;
+    d.MaximumLength = bytes;
+  } else if (bytes > d.MaximumLength) {
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  for (auto& c : s) c = ob::upcase(c);
+  if (!mem.write(GuestVa{d.Buffer}, s.data(), bytes)) throw emu::GuestAccessError(GuestVa{d.Buffer}, true);
+  d.Length = bytes;
+  mem.write(dst, d);
+  return STATUS_SUCCESS;
+}
+
+// RtlPrefixUnicodeString(String1, String2, CaseInSensitive): String1 starts String2.
+uint8_t RtlPrefixUnicodeString(Kernel& k, GuestVa prefix, GuestVa string, uint8_t case_insensitive) {
+  std::u16string p = k.read_unicode_string(prefix), s = k.read_unicode_string(string);
+  if (p.size() > s.size()) return 0;
+  return ob::names_equal(p, std::u16string_view(s).substr(0, p.size()), case_insensitive != 0);
+}
+
+// RtlCopyString: min(Source.Length, Destination.MaximumLength) bytes,
+// terminated when room is left; a NULL source empties the destination.
+void RtlCopyString(Kernel& k, GuestVa dst, GuestVa src) {
+  auto& mem = k.memory();
+  auto d = mem.read<layout::ANSI_STRING>(dst);
+  if (!src) {
+    d.Length = 0;
+    mem.write(dst, d);
+    return;
+  }
+  auto s = mem.read<layout::ANSI_STRING>(src);
+  uint16_t n = std::min(s.Length, d.MaximumLength);
+  copy_guest(mem, GuestVa{d.Buffer}, GuestVa{s.Buffer}, n, true);
+  d.Length = n;
+  mem.write(dst, d);
+  if (n < d.MaximumLength) mem.write<uint8_t>(GuestVa{d.Buffer} + n, 0);
+}
+
 void register_rtl_exports(Registry& r) {
   KEMU_EXPORT(r, memcpy);
   KEMU_EXPORT(r, memmove);
@@ -272,6 +446,15 @@ void register_rtl_exports(Registry& r) {
   KEMU_EXPORT(r, RtlUnicodeStringToAnsiString);
   KEMU_EXPORT(r, RtlFreeUnicodeString);
   KEMU_EXPORT(r, RtlFreeAnsiString);
+  KEMU_EXPORT(r, RtlAppendUnicodeToString);
+  KEMU_EXPORT(r, RtlAppendUnicodeStringToString);
+  KEMU_EXPORT(r, RtlIntegerToChar);
+  KEMU_EXPORT(r, RtlIntegerToUnicodeString);
+  KEMU_EXPORT(r, RtlUnicodeStringToInteger);
+  KEMU_EXPORT(r, RtlUpcaseUnicodeChar);
+  KEMU_EXPORT(r, RtlUpcaseUnicodeString);
+  KEMU_EXPORT(r, RtlPrefixUnicodeString);
+  KEMU_EXPORT(r, RtlCopyString);
 }
 
 }  // namespace kemu::nt

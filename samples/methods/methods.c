@@ -3,6 +3,8 @@
  * method, an IOCTL that needs FILE_WRITE_ACCESS, and an IOCTL that reports
  * what the dispatch routine sees (RequestorMode, ExGetPreviousMode, the
  * current process, the buffers) and the CREATE/CLEANUP/CLOSE counters.
+ * IOCTL_IN_DIRECT_RECORD / IOCTL_OUT_DIRECT_RECORD record the MDL the I/O
+ * manager built (byte count, offset, flags, size) for IOCTL_LAST_DIRECT.
  */
 #include "kemu_sample.h"
 
@@ -17,6 +19,9 @@ KEMU_DRIVER_ENTRY;
 #define IOCTL_IN_DIRECT_SUM CTL_CODE(METHODS_TYPE, 0x805, METHOD_IN_DIRECT, FILE_ANY_ACCESS)
 #define IOCTL_NEITHER_STORE_ULONG CTL_CODE(METHODS_TYPE, 0x806, METHOD_NEITHER, FILE_ANY_ACCESS)
 #define IOCTL_NEITHER_UNGUARDED CTL_CODE(METHODS_TYPE, 0x807, METHOD_NEITHER, FILE_ANY_ACCESS)
+#define IOCTL_IN_DIRECT_RECORD CTL_CODE(METHODS_TYPE, 0x808, METHOD_IN_DIRECT, FILE_ANY_ACCESS)
+#define IOCTL_OUT_DIRECT_RECORD CTL_CODE(METHODS_TYPE, 0x809, METHOD_OUT_DIRECT, FILE_ANY_ACCESS)
+#define IOCTL_LAST_DIRECT CTL_CODE(METHODS_TYPE, 0x80A, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 typedef struct {
   ULONG requestor_mode;
@@ -29,7 +34,22 @@ typedef struct {
   ULONG pattern_byte; /* the first system-buffer byte past the input */
 } METHODS_INFO;
 
+/* What the last IN_DIRECT/OUT_DIRECT "record" request saw of its MDL,
+   untouched by the driver (not mapped, not read): IOCTL_LAST_DIRECT returns it. */
+typedef struct {
+  ULONG requests;
+  ULONG mdl_present;
+  ULONG byte_count, byte_offset;
+  ULONG mdl_flags, mdl_size;
+  ULONG64 start_va, virtual_address;
+  ULONG64 system_buffer;
+  ULONG in_len, out_len;
+  ULONG process_is_current;
+  ULONG pad;
+} DIRECT_INFO;
+
 static PDEVICE_OBJECT g_device;
+static DIRECT_INFO g_direct;
 static LONG g_creates, g_cleanups, g_closes;
 static char g_store[64] = "kemu-methods";
 static ULONG g_stored = 12;
@@ -135,6 +155,31 @@ static NTSTATUS NTAPI DispatchControl(PDEVICE_OBJECT device, PIRP irp) {
       return complete(irp, STATUS_SUCCESS, sizeof(ULONG));
     case IOCTL_NEEDS_WRITE:
       return complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_IN_DIRECT_RECORD:
+    case IOCTL_OUT_DIRECT_RECORD: {
+      PMDL mdl = irp->MdlAddress;
+      ULONG requests = g_direct.requests + 1;
+      RtlZeroMemory(&g_direct, sizeof(g_direct));
+      g_direct.requests = requests;
+      g_direct.in_len = in_len;
+      g_direct.out_len = out_len;
+      g_direct.system_buffer = (ULONG64)(ULONG_PTR)irp->AssociatedIrp.SystemBuffer;
+      if (mdl) {
+        g_direct.mdl_present = 1;
+        g_direct.byte_count = MmGetMdlByteCount(mdl);
+        g_direct.byte_offset = MmGetMdlByteOffset(mdl);
+        g_direct.mdl_flags = (USHORT)mdl->MdlFlags;
+        g_direct.mdl_size = (USHORT)mdl->Size;
+        g_direct.start_va = (ULONG64)(ULONG_PTR)mdl->StartVa;
+        g_direct.virtual_address = (ULONG64)(ULONG_PTR)MmGetMdlVirtualAddress(mdl);
+        g_direct.process_is_current = mdl->Process == PsGetCurrentProcess();
+      }
+      return complete(irp, STATUS_SUCCESS, 0);
+    }
+    case IOCTL_LAST_DIRECT:
+      if (out_len < sizeof(g_direct)) return complete(irp, STATUS_BUFFER_TOO_SMALL, 0);
+      RtlCopyMemory(irp->AssociatedIrp.SystemBuffer, &g_direct, sizeof(g_direct));
+      return complete(irp, STATUS_SUCCESS, sizeof(g_direct));
     case IOCTL_INFO: {
       METHODS_INFO* mi = irp->AssociatedIrp.SystemBuffer;
       UCHAR first_free;

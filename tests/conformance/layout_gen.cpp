@@ -7,9 +7,13 @@
 #include <cstdio>
 
 #include "emulator/exception_layout.h"
+#include "ntoskrnl-stubs/layout/cm_structs.h"
+#include "ntoskrnl-stubs/layout/io_structs.h"
 #include "ntoskrnl-stubs/layout/fs_structs.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/layout/ob_structs.h"
+#include "ntoskrnl-stubs/layout/rtl_structs.h"
+#include "ntoskrnl-stubs/layout/se_structs.h"
 
 namespace L = kemu::nt::layout;
 namespace S = kemu::emu::seh;
@@ -32,6 +36,9 @@ int main() {
   OFF(DISPATCHER_HEADER, "SignalState", L::DISPATCHER_HEADER, SignalState);
   OFF(DISPATCHER_HEADER, "WaitListHead", L::DISPATCHER_HEADER, WaitListHead);
   SIZE(KEVENT, L::KEVENT);
+  SIZE(TIME_FIELDS, L::TIME_FIELDS);
+  OFF(TIME_FIELDS, "Milliseconds", L::TIME_FIELDS, Milliseconds);
+  OFF(TIME_FIELDS, "Weekday", L::TIME_FIELDS, Weekday);
   SIZE(KDPC, L::KDPC);
   OFF(KDPC, "DeferredRoutine", L::KDPC, DeferredRoutine);
   OFF(KDPC, "DeferredContext", L::KDPC, DeferredContext);
@@ -129,6 +136,70 @@ int main() {
   OFF(FILE_OBJECT, "FileObjectExtension", L::FILE_OBJECT, FileObjectExtension);
   SIZE(FILE_OBJECT, L::FILE_OBJECT);
 
+  OFF(DEVOBJ_EXTENSION, "DeviceObject", L::DEVOBJ_EXTENSION, DeviceObject);
+
+  OFF(IO_CSQ, "CsqInsertIrp", L::IO_CSQ, CsqInsertIrp);
+  OFF(IO_CSQ, "CsqRemoveIrp", L::IO_CSQ, CsqRemoveIrp);
+  OFF(IO_CSQ, "CsqPeekNextIrp", L::IO_CSQ, CsqPeekNextIrp);
+  OFF(IO_CSQ, "CsqAcquireLock", L::IO_CSQ, CsqAcquireLock);
+  OFF(IO_CSQ, "CsqReleaseLock", L::IO_CSQ, CsqReleaseLock);
+  OFF(IO_CSQ, "CsqCompleteCanceledIrp", L::IO_CSQ, CsqCompleteCanceledIrp);
+  OFF(IO_CSQ, "ReservePointer", L::IO_CSQ, ReservePointer);
+  SIZE(IO_CSQ, L::IO_CSQ);
+  OFF(IO_CSQ_IRP_CONTEXT, "Irp", L::IO_CSQ_IRP_CONTEXT, Irp);
+  OFF(IO_CSQ_IRP_CONTEXT, "Csq", L::IO_CSQ_IRP_CONTEXT, Csq);
+  SIZE(IO_CSQ_IRP_CONTEXT, L::IO_CSQ_IRP_CONTEXT);
+
+  // Security structures (ntoskrnl-stubs/layout/se_structs.h).
+  SIZE(LUID, L::LUID);
+  SIZE(LUID_AND_ATTRIBUTES, L::LUID_AND_ATTRIBUTES);
+  OFF(PRIVILEGE_SET, "Privilege", L::PRIVILEGE_SET, Privilege);
+  SIZE(PRIVILEGE_SET, L::PRIVILEGE_SET);
+  SIZE(ACL, L::ACL);
+  OFF(ACL, "AclSize", L::ACL, AclSize);
+  OFF(ACL, "AceCount", L::ACL, AceCount);
+  SIZE(ACE_HEADER, L::ACE_HEADER);
+  OFF(ACCESS_ALLOWED_ACE, "Mask", L::KNOWN_ACE, Mask);
+  OFF(ACCESS_ALLOWED_ACE, "SidStart", L::KNOWN_ACE, SidStart);
+  OFF(SECURITY_DESCRIPTOR, "Control", L::SECURITY_DESCRIPTOR, Control);
+  OFF(SECURITY_DESCRIPTOR, "Owner", L::SECURITY_DESCRIPTOR, Owner);
+  OFF(SECURITY_DESCRIPTOR, "Group", L::SECURITY_DESCRIPTOR, Group);
+  OFF(SECURITY_DESCRIPTOR, "Sacl", L::SECURITY_DESCRIPTOR, Sacl);
+  OFF(SECURITY_DESCRIPTOR, "Dacl", L::SECURITY_DESCRIPTOR, Dacl);
+  SIZE(SECURITY_DESCRIPTOR, L::SECURITY_DESCRIPTOR);
+  OFF(SECURITY_DESCRIPTOR_RELATIVE, "Owner", L::SECURITY_DESCRIPTOR_RELATIVE, Owner);
+  OFF(SECURITY_DESCRIPTOR_RELATIVE, "Dacl", L::SECURITY_DESCRIPTOR_RELATIVE, Dacl);
+  SIZE(SECURITY_DESCRIPTOR_RELATIVE, L::SECURITY_DESCRIPTOR_RELATIVE);
+  OFF(SECURITY_SUBJECT_CONTEXT, "ImpersonationLevel", L::SECURITY_SUBJECT_CONTEXT, ImpersonationLevel);
+  OFF(SECURITY_SUBJECT_CONTEXT, "PrimaryToken", L::SECURITY_SUBJECT_CONTEXT, PrimaryToken);
+  OFF(SECURITY_SUBJECT_CONTEXT, "ProcessAuditId", L::SECURITY_SUBJECT_CONTEXT, ProcessAuditId);
+  SIZE(SECURITY_SUBJECT_CONTEXT, L::SECURITY_SUBJECT_CONTEXT);
+  SIZE(INITIAL_PRIVILEGE_SET, L::INITIAL_PRIVILEGE_SET);
+  OFF(ACCESS_STATE, "RemainingDesiredAccess", L::ACCESS_STATE, RemainingDesiredAccess);
+  OFF(ACCESS_STATE, "PreviouslyGrantedAccess", L::ACCESS_STATE, PreviouslyGrantedAccess);
+  OFF(ACCESS_STATE, "OriginalDesiredAccess", L::ACCESS_STATE, OriginalDesiredAccess);
+  OFF(ACCESS_STATE, "SubjectSecurityContext", L::ACCESS_STATE, SubjectSecurityContext);
+  OFF(ACCESS_STATE, "SecurityDescriptor", L::ACCESS_STATE, SecurityDescriptor);
+  OFF(ACCESS_STATE, "Privileges", L::ACCESS_STATE, Privileges);
+  OFF(ACCESS_STATE, "AuditPrivileges", L::ACCESS_STATE, AuditPrivileges);
+  OFF(ACCESS_STATE, "ObjectName", L::ACCESS_STATE, ObjectName);
+  OFF(ACCESS_STATE, "ObjectTypeName", L::ACCESS_STATE, ObjectTypeName);
+  SIZE(ACCESS_STATE, L::ACCESS_STATE);
+  OFF(IO_SECURITY_CONTEXT, "AccessState", L::IO_SECURITY_CONTEXT, AccessState);
+  OFF(IO_SECURITY_CONTEXT, "DesiredAccess", L::IO_SECURITY_CONTEXT, DesiredAccess);
+  OFF(IO_SECURITY_CONTEXT, "FullCreateOptions", L::IO_SECURITY_CONTEXT, FullCreateOptions);
+  SIZE(IO_SECURITY_CONTEXT, L::IO_SECURITY_CONTEXT);
+  OFF(SID_AND_ATTRIBUTES, "Attributes", L::SID_AND_ATTRIBUTES, Attributes);
+  SIZE(SID_AND_ATTRIBUTES, L::SID_AND_ATTRIBUTES);
+  OFF(SE_EXPORTS, "SeNullSid", L::SE_EXPORTS, SeNullSid);
+  OFF(SE_EXPORTS, "SeAnonymousLogonSid", L::SE_EXPORTS, SeAnonymousLogonSid);
+  OFF(SE_EXPORTS, "SeUndockPrivilege", L::SE_EXPORTS, SeUndockPrivilege);
+  OFF(SE_EXPORTS, "SeLocalServiceSid", L::SE_EXPORTS, SeLocalServiceSid);
+  OFF(SE_EXPORTS, "SeManageVolumePrivilege", L::SE_EXPORTS, SeManageVolumePrivilege);
+  OFF(SE_EXPORTS, "SeIUserSid", L::SE_EXPORTS, SeIUserSid);
+  OFF(SE_EXPORTS, "SeOwnerRightsSid", L::SE_EXPORTS, SeOwnerRightsSid);
+  SIZE(SE_EXPORTS, L::SE_EXPORTS);
+
   OFF(MDL, "MdlFlags", L::MDL, MdlFlags);
   OFF(MDL, "Process", L::MDL, Process);
   OFF(MDL, "MappedSystemVa", L::MDL, MappedSystemVa);
@@ -161,6 +232,32 @@ int main() {
   OFF(CONTEXT, "VectorRegister", S::CONTEXT, VectorRegister);
   OFF(CONTEXT, "LastExceptionFromRip", S::CONTEXT, LastExceptionFromRip);
   SIZE(CONTEXT, S::CONTEXT);
+  // Registry records (ntoskrnl-stubs/layout/cm_structs.h): the fixed parts
+  // and where their name/data/class arrays start. KEY_NAME_INFORMATION and
+  // KEY_CACHED_INFORMATION are not in mingw's headers.
+#define AT(ctype, cmember, value) \
+  std::printf("_Static_assert(offsetof(%s, %s) == %u, \"%s.%s\");\n", #ctype, cmember, value, #ctype, cmember)
+  AT(KEY_VALUE_BASIC_INFORMATION, "Name", L::kKeyValueBasicNameOffset);
+  AT(KEY_VALUE_FULL_INFORMATION, "Name", L::kKeyValueFullNameOffset);
+  OFF(KEY_VALUE_FULL_INFORMATION, "DataOffset", L::KEY_VALUE_FULL_INFORMATION, DataOffset);
+  OFF(KEY_VALUE_FULL_INFORMATION, "NameLength", L::KEY_VALUE_FULL_INFORMATION, NameLength);
+  AT(KEY_VALUE_PARTIAL_INFORMATION, "Data", L::kKeyValuePartialDataOffset);
+  AT(KEY_VALUE_PARTIAL_INFORMATION_ALIGN64, "Data", L::kKeyValuePartialAlign64DataOffset);
+  AT(KEY_BASIC_INFORMATION, "Name", L::kKeyBasicNameOffset);
+  OFF(KEY_BASIC_INFORMATION, "NameLength", L::KEY_BASIC_INFORMATION, NameLength);
+  AT(KEY_NODE_INFORMATION, "Name", L::kKeyNodeNameOffset);
+  OFF(KEY_NODE_INFORMATION, "ClassOffset", L::KEY_NODE_INFORMATION, ClassOffset);
+  AT(KEY_FULL_INFORMATION, "Class", L::kKeyFullClassOffset);
+  OFF(KEY_FULL_INFORMATION, "SubKeys", L::KEY_FULL_INFORMATION, SubKeys);
+  OFF(KEY_FULL_INFORMATION, "MaxValueDataLen", L::KEY_FULL_INFORMATION, MaxValueDataLen);
+  SIZE(RTL_QUERY_REGISTRY_TABLE, L::RTL_QUERY_REGISTRY_TABLE);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "Flags", L::RTL_QUERY_REGISTRY_TABLE, Flags);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "Name", L::RTL_QUERY_REGISTRY_TABLE, Name);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "EntryContext", L::RTL_QUERY_REGISTRY_TABLE, EntryContext);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "DefaultType", L::RTL_QUERY_REGISTRY_TABLE, DefaultType);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "DefaultData", L::RTL_QUERY_REGISTRY_TABLE, DefaultData);
+  OFF(RTL_QUERY_REGISTRY_TABLE, "DefaultLength", L::RTL_QUERY_REGISTRY_TABLE, DefaultLength);
+#undef AT
   // File requests: IO_STACK_LOCATION parameters, the information classes, the FCB header.
   namespace K = kemu::nt::layout::stack;
   OFFV(IO_STACK_LOCATION, "Parameters.Create.SecurityContext", K::kCreateSecurityContext);

@@ -19,6 +19,9 @@ constexpr uint32_t kOutDirectUpper = 0x80002012;
 constexpr uint32_t kInDirectSum = 0x80002015;
 constexpr uint32_t kNeitherStoreUlong = 0x8000201B;
 constexpr uint32_t kNeitherUnguarded = 0x8000201F;
+constexpr uint32_t kInDirectRecord = 0x80002021;
+constexpr uint32_t kOutDirectRecord = 0x80002026;
+constexpr uint32_t kLastDirect = 0x80002028;
 constexpr uint32_t kGenericRead = 0x80000000, kGenericWrite = 0x40000000;
 
 struct MethodsInfo {
@@ -29,6 +32,17 @@ struct MethodsInfo {
   uint32_t system_buffer_is_kernel, pattern_byte;
 };
 static_assert(sizeof(MethodsInfo) == 56);
+
+// samples/methods DIRECT_INFO: the MDL of the last IN/OUT_DIRECT "record" request.
+struct DirectInfo {
+  uint32_t requests, mdl_present, byte_count, byte_offset, mdl_flags, mdl_size;
+  uint64_t start_va, virtual_address, system_buffer;
+  uint32_t in_len, out_len, process_is_current, pad;
+};
+static_assert(sizeof(DirectInfo) == 64);
+
+// MDL flags the I/O manager's MmProbeAndLockPages leaves (wdm.h).
+constexpr uint32_t kMdlPagesLocked = 0x2, kMdlAllocatedFixedSize = 0x8, kMdlWriteOperation = 0x80;
 
 std::vector<uint8_t> bytes(const char* s) { return std::vector<uint8_t>(s, s + std::strlen(s)); }
 
@@ -54,6 +68,31 @@ class E2eMethods : public ::testing::Test {
     MethodsInfo mi{};
     if (r.output.size() == sizeof(mi)) std::memcpy(&mi, r.output.data(), sizeof(mi));
     return mi;
+  }
+
+  // Sends an IN/OUT_DIRECT "record" request and returns what the driver saw.
+  DirectInfo record_direct(uint32_t code, uint32_t output_length, Session::Placement placement,
+                           std::vector<uint8_t> input = {}, uint64_t* output_address = nullptr,
+                           uint32_t* status = nullptr) {
+    Session::IoctlRequest rq;
+    rq.handle = handle_;
+    rq.code = code;
+    rq.input = std::move(input);
+    rq.output_length = output_length;
+    rq.output_placement = placement;
+    auto r = session_.ioctl(rq);
+    if (output_address) *output_address = r.output_address;
+    if (status) *status = r.status.value_or(0xFFFFFFFF);
+    else EXPECT_EQ(r.status, 0u);
+    Session::IoctlRequest last;
+    last.handle = handle_;
+    last.code = kLastDirect;
+    last.output_length = sizeof(DirectInfo);
+    auto l = session_.ioctl(last);
+    EXPECT_EQ(l.status, 0u);
+    DirectInfo di{};
+    if (l.output.size() == sizeof(di)) std::memcpy(&di, l.output.data(), sizeof(di));
+    return di;
   }
 
   Session session_;
@@ -150,6 +189,69 @@ TEST_F(E2eMethods, InDirectReadsTheCallersBytesThroughTheMdl) {
   auto r = session_.ioctl(rq);
   ASSERT_EQ(r.status, 0u);
   EXPECT_EQ(r.information, 256u);
+}
+
+// The MDL describes the caller's output buffer exactly: StartVa is its page,
+// ByteOffset its offset in that page, ByteCount the output length, Size the
+// MDL header plus one PFN per page spanned; the pages are locked for read
+// (IN_DIRECT) or write (OUT_DIRECT) in the client process.
+TEST_F(E2eMethods, DirectMdlDescribesAMisalignedOutputBuffer) {
+  uint64_t out = 0;
+  DirectInfo di = record_direct(kOutDirectRecord, 0x1000, Session::Placement::Misaligned, bytes("in"), &out);
+  ASSERT_EQ(di.mdl_present, 1u);
+  EXPECT_EQ(out & 0xFFF, 1u);
+  EXPECT_EQ(di.byte_count, 0x1000u);
+  EXPECT_EQ(di.byte_offset, 1u);
+  EXPECT_EQ(di.start_va, out & ~0xFFFull);
+  EXPECT_EQ(di.virtual_address, out);
+  EXPECT_EQ(di.mdl_size, 0x30u + 2 * 8);  // one byte into a second page
+  EXPECT_EQ(di.mdl_flags, kMdlPagesLocked | kMdlAllocatedFixedSize | kMdlWriteOperation);
+  EXPECT_EQ(di.process_is_current, 1u);
+  EXPECT_EQ(di.in_len, 2u);
+  EXPECT_EQ(di.out_len, 0x1000u);
+  EXPECT_GE(di.system_buffer, 0xFFFF800000000000ull);  // the input in a kernel system buffer
+}
+
+TEST_F(E2eMethods, DirectMdlOfAPageEndBuffer) {
+  uint64_t out = 0;
+  DirectInfo di = record_direct(kOutDirectRecord, 6, Session::Placement::PageEnd, {}, &out);
+  ASSERT_EQ(di.mdl_present, 1u);
+  EXPECT_EQ(di.byte_count, 6u);
+  EXPECT_EQ(di.byte_offset, 0xFFAu);  // the 6 bytes end on the last byte of the page
+  EXPECT_EQ(di.virtual_address, out);
+  EXPECT_EQ(di.mdl_size, 0x30u + 8);
+  EXPECT_EQ(di.system_buffer, 0u);  // no input: no system buffer
+}
+
+TEST_F(E2eMethods, InDirectLocksForReadOutDirectForWrite) {
+  DirectInfo in = record_direct(kInDirectRecord, 16, Session::Placement::Normal);
+  ASSERT_EQ(in.mdl_present, 1u);
+  EXPECT_EQ(in.byte_offset, 0u);
+  EXPECT_EQ(in.mdl_flags, kMdlPagesLocked | kMdlAllocatedFixedSize);  // IoReadAccess: no MDL_WRITE_OPERATION
+  DirectInfo out = record_direct(kOutDirectRecord, 16, Session::Placement::Normal);
+  EXPECT_EQ(out.mdl_flags, kMdlPagesLocked | kMdlAllocatedFixedSize | kMdlWriteOperation);
+  EXPECT_EQ(out.requests, 2u);
+  // A read-only page can be locked for read, not for write: the OUT_DIRECT
+  // probe fails before any IRP reaches the driver.
+  DirectInfo ro = record_direct(kInDirectRecord, 16, Session::Placement::ReadOnly);
+  EXPECT_EQ(ro.requests, 3u);
+  EXPECT_EQ(ro.mdl_present, 1u);
+  uint32_t status = 0;
+  DirectInfo denied = record_direct(kOutDirectRecord, 16, Session::Placement::ReadOnly, {}, nullptr, &status);
+  EXPECT_EQ(status, 0xC0000005u);  // STATUS_ACCESS_VIOLATION
+  EXPECT_EQ(denied.requests, 3u);  // the driver was not called
+}
+
+TEST_F(E2eMethods, ZeroLengthDirectOutputsHaveNoMdlForEitherMethod) {
+  DirectInfo in = record_direct(kInDirectRecord, 0, Session::Placement::Normal, bytes("abc"));
+  EXPECT_EQ(in.requests, 1u);
+  EXPECT_EQ(in.mdl_present, 0u);
+  EXPECT_EQ(in.in_len, 3u);
+  EXPECT_NE(in.system_buffer, 0u);
+  DirectInfo out = record_direct(kOutDirectRecord, 0, Session::Placement::Normal);
+  EXPECT_EQ(out.requests, 2u);
+  EXPECT_EQ(out.mdl_present, 0u);
+  EXPECT_EQ(out.system_buffer, 0u);
 }
 
 TEST_F(E2eMethods, DirectIoWithAnUnmappedBufferFailsTheProbe) {

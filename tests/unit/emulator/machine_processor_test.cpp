@@ -188,6 +188,49 @@ TEST(MachineSharedDataTest, KuserSharedDataIsReadOnlyAndDescribesWindows10Build1
   EXPECT_EQ(t.m.call(t.place(a), {}), 10u);
 }
 
+// 0x7FFE0000 is the same page, read-only, in the user half of every process.
+TEST(MachineSharedDataTest, TheUserAliasAt0x7FFE0000IsTheSamePageReadOnly) {
+  TestMachine t;
+  constexpr uint64_t kAlias = layout::kSharedUserDataUserAlias;
+  auto& mem = t.m.memory();
+  const Region* r = mem.find(GuestVa{kAlias});
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->kind, RegionKind::SharedData);
+  EXPECT_EQ(r->size, shared_data::kSize);
+  EXPECT_EQ(r->alias_of, GuestVa{kShared});
+  EXPECT_TRUE(is_user_address(GuestVa{kAlias}));
+  EXPECT_TRUE(mem.accessible(GuestVa{kAlias}, shared_data::kSize, Prot::Read));
+  EXPECT_FALSE(mem.accessible(GuestVa{kAlias}, 1, Prot::Write));
+  EXPECT_EQ(mem.read<uint32_t>(GuestVa{kAlias + 0x26C}), 10u);     // NtMajorVersion
+  EXPECT_EQ(mem.read<uint32_t>(GuestVa{kAlias + 0x260}), 19045u);  // NtBuildNumber
+  // Time moves in both views at once: they are one set of bytes.
+  t.m.advance_time(Machine::kTimeIncrement * 2);
+  EXPECT_EQ(mem.read<uint64_t>(GuestVa{kAlias + shared_data::kInterruptTime}), t.m.interrupt_time());
+  EXPECT_EQ(mem.read<uint64_t>(GuestVa{kAlias + shared_data::kTickCount}),
+            mem.read<uint64_t>(GuestVa{kShared + shared_data::kTickCount}));
+  // Guest code reads it; hiding a process's user memory does not hide it.
+  mem.set_owner_visible(0x1234, false);
+  Asm a(t.next_code());
+  a.mov(test::rcx, kAlias + 0x260).raw({0x8b, 0x01}).ret();  // mov eax, [rcx]; ret
+  EXPECT_EQ(t.m.call(t.place(a), {}), 19045u);
+}
+
+// A write through the user alias is a write to a read-only user page: an
+// access violation (write, at that address), not a kernel page fault.
+TEST(MachineSharedDataTest, AWriteThroughTheUserAliasIsAnAccessViolation) {
+  TestMachine t;
+  t.m.current_thread().context = ExecutionContext::Dpc;
+  GuestVa fn = t.code({0x48, 0x89, 0x11, 0xc3});  // mov [rcx], rdx; ret
+  constexpr uint64_t kTarget = layout::kSharedUserDataUserAlias + 0x26C;
+  EXPECT_FALSE(t.m.call(fn, {kTarget, 11}).has_value());
+  const BugcheckRecord& b = t.bugcheck();
+  EXPECT_EQ(b.code, 0x1Eu);  // KMODE_EXCEPTION_NOT_HANDLED: an exception, not 0xBE
+  EXPECT_EQ(b.params[0], 0xC0000005u);
+  EXPECT_EQ(b.params[2], 1u) << "write";
+  EXPECT_EQ(b.params[3], kTarget);
+  EXPECT_EQ(t.m.memory().read<uint32_t>(GuestVa{kTarget}), 10u) << "nothing was written";
+}
+
 // Loads KSYSTEM_TIME field `off` of KUSER_SHARED_DATA, spins ~`iterations`
 // × 64 instructions, loads it again and returns the difference.
 GuestVa place_time_probe(TestMachine& t, uint64_t off, uint32_t iterations) {
