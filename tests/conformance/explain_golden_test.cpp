@@ -38,6 +38,16 @@ TEST(Explain, TheMethodsDemoNarrationMatchesItsGoldenFile) {
   EXPECT_EQ(out.substr(at + 1), slurp(KEMU_SOURCE_DIR "/tests/conformance/golden/methods_demo_explain.txt"));
 }
 
+// The seed scenario's narration: whose table each handle is in, the caller's
+// handle checked with UserMode, the kernel handle, ZwXxx switching PreviousMode.
+TEST(Explain, TheSeedScenarioNarrationMatchesItsGoldenFile) {
+  std::string out = run(kemu::e2e::kemu_binary() + " run " + kemu::e2e::sample("seed") + " --scenario " +
+                        KEMU_SOURCE_DIR "/samples/seed/demo.yaml --explain 2>&1");
+  auto at = out.find("\nexplain\n");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_EQ(out.substr(at + 1), slurp(KEMU_SOURCE_DIR "/tests/conformance/golden/seed_demo_explain.txt"));
+}
+
 TEST(Explain, WithJsonOnStdoutTheNarrationGoesToStderr) {
   std::string out = run(kemu::e2e::kemu_binary() + " run " + kemu::e2e::sample("methods") + " --scenario " +
                         KEMU_SOURCE_DIR "/samples/methods/demo.yaml --explain --json - 2>/dev/null");

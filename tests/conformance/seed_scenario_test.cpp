@@ -1,0 +1,36 @@
+// The object manager's seed scenario (samples/seed/demo.yaml): the client
+// opens a file and sends its handle to a driver, which references it as the
+// caller (RequestorMode, File type, the access it uses) and appends through a
+// kernel handle made with ObOpenObjectByPointer, at the file object's
+// position the client's handle shares.
+#include <gtest/gtest.h>
+
+#include "e2e/e2e_paths.h"
+#include "harness/scenario.h"
+#include "harness/session.h"
+
+namespace {
+
+TEST(SeedScenario, TheDriverUsesTheClientsFileHandleTheWayWindowsRequires) {
+  auto sc = kemu::harness::parse_scenario(KEMU_SOURCE_DIR "/samples/seed/demo.yaml");
+  kemu::harness::Session s;
+  const auto& r = kemu::harness::run_scenario(s, kemu::e2e::sample("seed"), sc);
+  ASSERT_EQ(r.steps.size(), 13u);
+  // (a) referenced with Irp->RequestorMode and *IoFileObjectType
+  EXPECT_EQ(r.steps[4].status, 0u);
+  // (b) an event handle: STATUS_OBJECT_TYPE_MISMATCH
+  EXPECT_EQ(r.steps[5].status, 0xC0000024u);
+  // (c) a handle without FILE_WRITE_DATA: STATUS_ACCESS_DENIED
+  EXPECT_EQ(r.steps[6].status, 0xC0000022u);
+  // (d) the driver's ZwWriteFile through its kernel handle lands after the
+  // client's own write: one file object, one position.
+  EXPECT_EQ(r.steps[8].status, 0u);
+  EXPECT_EQ(r.steps[8].information, 8u);
+  EXPECT_EQ(r.steps[9].op, "read");
+  EXPECT_EQ(r.steps[9].information, 15u);
+  EXPECT_EQ(r.steps[9].output_hex.substr(0, 30), "636c69656e743a647269766572210a");  // "client:driver!\n"
+  for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
+  EXPECT_TRUE(r.findings.empty());
+}
+
+}  // namespace
