@@ -153,6 +153,36 @@ static void physical_rules(void) {
   }
 }
 
+/* A file position belongs to the file object: a duplicated handle shares it. */
+static void file_position_rules(void) {
+  UNICODE_STRING name;
+  OBJECT_ATTRIBUTES oa;
+  IO_STATUS_BLOCK iosb;
+  HANDLE file = NULL, copy = NULL;
+  FILE_POSITION_INFORMATION pos;
+  char data[5] = "abcd";
+  NTSTATUS st;
+  RtlInitUnicodeString(&name, L"\\??\\C:\\conformance.dat");
+  InitializeObjectAttributes(&oa, &name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
+  st = ZwCreateFile(&file, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &oa, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0,
+                    FILE_OVERWRITE_IF, FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE, NULL, 0);
+  OK(st == STATUS_SUCCESS && iosb.Information == FILE_CREATED, "ZwCreateFile creates a file on the sandbox volume");
+  if (!NT_SUCCESS(st)) return;
+  st = ZwDuplicateObject(NtCurrentProcess(), file, NtCurrentProcess(), &copy, 0, OBJ_KERNEL_HANDLE,
+                         DUPLICATE_SAME_ACCESS);
+  OK(st == STATUS_SUCCESS, "a file handle duplicates");
+  st = ZwWriteFile(file, NULL, NULL, NULL, &iosb, data, 4, NULL, NULL);
+  OK(st == STATUS_SUCCESS && iosb.Information == 4, "ZwWriteFile without an offset writes at the position");
+  st = ZwQueryInformationFile(copy, &iosb, &pos, sizeof(pos), FilePositionInformation);
+  OK(st == STATUS_SUCCESS && pos.CurrentByteOffset.QuadPart == 4,
+     "the duplicate sees the position the other handle moved: one file object");
+  st = ZwWriteFile(copy, NULL, NULL, NULL, &iosb, data, 4, NULL, NULL);
+  st = ZwQueryInformationFile(file, &iosb, &pos, sizeof(pos), FilePositionInformation);
+  OK(st == STATUS_SUCCESS && pos.CurrentByteOffset.QuadPart == 8, "and the other way round");
+  if (copy) ZwClose(copy);
+  ZwClose(file);
+}
+
 /* Handle values (semantics.md §3): multiples of 4; OBJ_KERNEL_HANDLE puts the
  * handle in the kernel table with bit 31 set, sign-extended. */
 static void handle_values(BOOLEAN system_context) {
@@ -571,6 +601,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   namespace_rules();
   type_rules();
   physical_rules();
+  file_position_rules();
   reference_by_handle_order();
   duplicate_options(FALSE);
   process_rules(FALSE);
