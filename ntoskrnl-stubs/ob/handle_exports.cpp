@@ -13,17 +13,6 @@
 
 namespace kemu::nt {
 
-namespace {
-
-std::optional<ob::TypeIndex> type_of(Kernel& k, GuestVa type_object) {
-  if (!type_object) return std::nullopt;
-  // POBJECT_TYPE values point at the type objects.
-  auto t = k.ob().type_by_object(type_object);
-  return t ? t : std::optional<ob::TypeIndex>(static_cast<ob::TypeIndex>(0xFF));
-}
-
-}  // namespace
-
 NtStatus ObCloseHandle(Kernel& k, uint64_t handle, uint8_t mode) {
   auto st = k.ob().close_handle(handle, processor_mode(mode));
   return st.value_or(STATUS_INVALID_HANDLE);
@@ -44,7 +33,7 @@ NtStatus ObReferenceObjectByHandle(Kernel& k, uint64_t handle, uint32_t desired,
   mem.write<uint64_t>(object_out, 0);  // the output is cleared first
   ob::ObjectId id = ob::kNoObject;
   ob::HandleInfo info;
-  NtStatus st = k.ob().reference_by_handle(handle, desired, type_of(k, type),
+  NtStatus st = k.ob().reference_by_handle(handle, desired, k.ob().type_argument(type),
                                            mode ? ProcessorMode::UserMode : ProcessorMode::KernelMode, &id, &info);
   if (!nt_success(st)) return st;
   mem.write<uint64_t>(object_out, k.ob().get(id)->body.value);
@@ -72,7 +61,7 @@ NtStatus ObReferenceObjectByPointer(Kernel& k, GuestVa object, uint32_t desired,
     k.machine().bugcheck(0x18, type.value, object.value, 2, 0, k.machine().call_site());
     return STATUS_INVALID_PARAMETER;
   }
-  auto t = type_of(k, type);
+  auto t = k.ob().type_argument(type);
   bool matches = t && *t == r->type;
   if (!matches && (processor_mode(mode) == ProcessorMode::UserMode || t == ob::TypeIndex::SymbolicLink))
     return STATUS_OBJECT_TYPE_MISMATCH;

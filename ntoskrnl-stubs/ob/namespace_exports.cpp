@@ -189,12 +189,6 @@ NtStatus make_temporary(Kernel& k, ProcessorMode mode, uint64_t handle) {
   return STATUS_SUCCESS;
 }
 
-std::optional<ob::TypeIndex> type_of(Kernel& k, GuestVa type_object) {
-  if (!type_object) return std::nullopt;
-  auto t = k.ob().type_by_object(type_object);
-  return t ? t : std::optional<ob::TypeIndex>(static_cast<ob::TypeIndex>(0xFF));
-}
-
 }  // namespace
 
 NtStatus ZwCreateDirectoryObject(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa) {
@@ -249,7 +243,7 @@ NtStatus ObReferenceObjectByName(Kernel& k, GuestVa name, uint32_t attributes, G
   std::u16string path = k.read_unicode_string(name);
   if (path.empty() || path[0] != u'\\') return STATUS_OBJECT_NAME_INVALID;
   ob::ObjectId id = ob::kNoObject;
-  NtStatus st = k.ob().reference_by_name(path, type_of(k, type), attributes, &id);
+  NtStatus st = k.ob().reference_by_name(path, k.ob().type_argument(type), attributes, &id);
   if (!nt_success(st)) return st;
   k.memory().write<uint64_t>(object_out, k.ob().get(id)->body.value);
   return STATUS_SUCCESS;
@@ -267,7 +261,7 @@ NtStatus ObOpenObjectByName(Kernel& k, GuestVa oa, GuestVa type, uint8_t mode_by
   std::u16string path;
   if (st = ob::absolute_name(k, mode, a, &path); !nt_success(st)) return st;
   uint64_t handle = 0;
-  st = k.ob().open_by_name(path, type_of(k, type), a.attributes, desired, mode, &handle);
+  st = k.ob().open_by_name(path, k.ob().type_argument(type), a.attributes, desired, mode, &handle);
   if (!nt_success(st)) return st;
   k.memory().write<uint64_t>(handle_out, handle);
   return STATUS_SUCCESS;

@@ -360,6 +360,12 @@ GuestVa ObjectManager::type_object(TypeIndex type) const {
   return objects_.at(type_objects_.at(static_cast<uint8_t>(type))).body;
 }
 
+std::optional<TypeIndex> ObjectManager::type_argument(GuestVa type_object) const {
+  if (!type_object) return std::nullopt;
+  auto t = type_by_object(type_object);
+  return t ? t : std::optional<TypeIndex>(static_cast<TypeIndex>(0xFF));
+}
+
 std::optional<TypeIndex> ObjectManager::type_by_object(GuestVa type_body) const {
   for (auto& [index, id] : type_objects_)
     if (objects_.at(id).body == type_body) return static_cast<TypeIndex>(index);

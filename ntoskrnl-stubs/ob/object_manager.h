@@ -109,6 +109,9 @@ class ObjectManager {
   std::u16string full_name(ObjectId id) const;
   GuestVa type_object(TypeIndex type) const;  // body of the OBJECT_TYPE
   std::optional<TypeIndex> type_by_object(GuestVa type_body) const;
+  // A routine's POBJECT_TYPE argument: NULL is "any type" (nullopt); a pointer
+  // that is no type object matches no object (an index no object has).
+  std::optional<TypeIndex> type_argument(GuestVa type_object) const;
   ObjectId root() const { return root_; }
   size_t live_objects() const { return objects_.size(); }
 

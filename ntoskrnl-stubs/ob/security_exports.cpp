@@ -7,6 +7,7 @@
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/se_structs.h"
+#include "ntoskrnl-stubs/ob/object_attributes.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 #include "ntoskrnl-stubs/se/access_check.h"
@@ -15,17 +16,6 @@
 namespace kemu::nt {
 
 namespace {
-
-// OBJ_VALID_KERNEL_ATTRIBUTES (Windows 10).
-constexpr uint32_t kValidObjectAttributes = 0x1FF2;
-
-// POBJECT_TYPE argument: NULL (any type), a type object, or something that
-// matches no object's type.
-std::optional<ob::TypeIndex> type_argument(Kernel& k, GuestVa type_object) {
-  if (!type_object) return std::nullopt;
-  auto t = k.ob().type_by_object(type_object);
-  return t ? t : std::optional<ob::TypeIndex>(static_cast<ob::TypeIndex>(0xFF));
-}
 
 // SeSetSecurityAccessMask: the handle access setting each part needs.
 uint32_t set_access_needed(uint32_t information) {
@@ -80,14 +70,14 @@ NtStatus ObOpenObjectByPointer(Kernel& k, GuestVa object, uint32_t attributes,
                                uint8_t access_mode, GuestVa handle_out) {
   auto& ob = k.ob();
   ProcessorMode mode = processor_mode(access_mode);
-  if (attributes & ~kValidObjectAttributes) return STATUS_INVALID_PARAMETER;
+  if (attributes & ~ob::kObjValidAttributes) return STATUS_INVALID_PARAMETER;
   ob::ObjectRecord* r = ob.by_body(object);
   if (!r) {
     // REFERENCE_BY_POINTER: not an object.
     k.machine().bugcheck(0x18, type.value, object.value, 2, 0, k.machine().call_site());
     return STATUS_INVALID_PARAMETER;
   }
-  auto t = type_argument(k, type);
+  auto t = k.ob().type_argument(type);
   if (t && *t != r->type) return STATUS_OBJECT_TYPE_MISMATCH;
   ob::ObjectId id = r->id;
   ob.reference(id);
