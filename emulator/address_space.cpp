@@ -117,10 +117,16 @@ Region& AddressSpace::insert(Region r) {
   uint64_t size = r.size;
   auto [it, inserted] = regions_.emplace(r.base.value, std::move(r));
   mapped_bytes_ += size;
-  if (it->second.kind == RegionKind::UserMemory) user_regions_.insert(it->first);
+  Region& added = it->second;
+  if (added.kind == RegionKind::UserMemory) {
+    user_regions_.insert(it->first);
+    // Another process's user half is not reachable from the current one.
+    if (added.owner != kKernelOwner && visible_owner_ && added.owner != *visible_owner_) added.hidden = true;
+  }
   last_hit_ = nullptr;
   try {
-    mirror_map(it->second);
+    mirror_map(added);
+    note_visibility(added);
   } catch (...) {
     mapped_bytes_ -= size;
     user_regions_.erase(it->first);
@@ -150,7 +156,7 @@ Region& AddressSpace::map(GuestVa base, uint64_t size, Prot prot, RegionKind kin
 }
 
 Region& AddressSpace::map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size,
-                                Prot prot, RegionKind kind, std::string name) {
+                                Prot prot, RegionKind kind, std::string name, uint32_t owner) {
   if (offset % kPageSize || offset > source.size || size > source.size - offset)
     throw std::invalid_argument(fmt::format("alias {} of {}+{:#x}+{:#x}: not whole pages of the source",
                                             name, source.name, offset, size));
@@ -159,7 +165,7 @@ Region& AddressSpace::map_alias(GuestVa base, const Region& source, uint64_t off
   r.base = base;
   r.size = size;
   r.kind = kind;
-  r.owner = kKernelOwner;
+  r.owner = owner;
   r.name = std::move(name);
   r.page_prot.assign(size / kPageSize, prot);
   r.host = source.host + offset;
@@ -193,6 +199,8 @@ void AddressSpace::protect(GuestVa base, uint64_t size, Prot prot) {
 
 void AddressSpace::set_owner_visible(uint32_t owner, bool visible) {
   if (owner == kKernelOwner) return;
+  if (visible) visible_owner_ = owner;
+  else if (visible_owner_ == owner) visible_owner_.reset();
   for (uint64_t base : user_regions_) {
     Region& r = regions_.at(base);
     if (r.owner != owner || r.hidden == !visible) continue;

@@ -102,12 +102,14 @@ class AddressSpace {
   // both mappings show the same bytes, a write through either is seen through
   // the other. The alias never frees those bytes (they live as long as any
   // mapping of them). offset and size are whole pages inside source.
+  // `owner` is the process of a user-half alias (a section view), else kKernelOwner.
   Region& map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size, Prot prot,
-                    RegionKind kind, std::string name);
+                    RegionKind kind, std::string name, uint32_t owner = kKernelOwner);
   void unmap(GuestVa base);
   // Shows or hides the user memory of process `owner` (RegionKind::UserMemory):
   // the user half belongs to the current process only. kemu's own view
-  // changes at once; the engine's at the next sync_engine().
+  // changes at once; the engine's at the next sync_engine(). User memory
+  // mapped later for a process other than the visible one starts hidden.
   void set_owner_visible(uint32_t owner, bool visible);
   // Brings the engine's protections in line with the regions' visibility;
   // called before guest code runs (a no-op when nothing changed).
@@ -190,6 +192,7 @@ class AddressSpace {
   mutable const Region* last_hit_ = nullptr;
   std::set<uint64_t> engine_pending_;  // bases of regions whose engine visibility lags
   std::set<uint64_t> user_regions_;    // bases of RegionKind::UserMemory regions (process switches)
+  std::optional<uint32_t> visible_owner_;  // whose user half is shown (unknown before the first switch)
   // Frames by host page, and host pages by frame (weak: a page whose last
   // mapping went gives its frame a new owner when asked again).
   struct FrameOwner {

@@ -119,7 +119,19 @@ using NtStatus = uint32_t;
   X(STATUS_ASSERTION_FAILURE, 0xC0000420)                       \
   X(STATUS_FAIL_CHECK, 0xC0000229)                              \
   X(STATUS_PORT_DISCONNECTED, 0xC0000037)                       \
-  X(STATUS_VERIFIER_STOP, 0xC0000421)
+  X(STATUS_VERIFIER_STOP, 0xC0000421)                           \
+  X(STATUS_INVALID_VIEW_SIZE, 0xC000001F)                       \
+  X(STATUS_SECTION_PROTECTION, 0xC000004E)                      \
+  X(STATUS_MAPPED_ALIGNMENT, 0xC0000220)                        \
+  X(STATUS_NOT_MAPPED_VIEW, 0xC0000019)                         \
+  X(STATUS_INVALID_PAGE_PROTECTION, 0xC0000045)                 \
+  X(STATUS_MAPPED_FILE_SIZE_ZERO, 0xC000011E)                   \
+  X(STATUS_SECTION_TOO_BIG, 0xC0000040)                         \
+  X(STATUS_INVALID_FILE_FOR_SECTION, 0xC0000020)                \
+  X(STATUS_INVALID_PARAMETER_5, 0xC00000F3)                     \
+  X(STATUS_INVALID_PARAMETER_6, 0xC00000F4)                     \
+  X(STATUS_INVALID_PARAMETER_8, 0xC00000F6)                     \
+  X(STATUS_INVALID_PARAMETER_9, 0xC00000F7)
 
 enum : NtStatus {
 #define KEMU_NTSTATUS_ENUM(name, value) name = value,

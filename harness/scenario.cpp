@@ -187,7 +187,13 @@ Scenario parse_scenario(const std::string& path) {
       } else if (st.op == "close_during") {
         st.handle = required(path, body, "handle");
         st.api = required(path, body, "api");
-      } else if (st.op == "section" || st.op == "open_process") {
+      } else if (st.op == "section") {
+        if (body["file"]) st.file = body["file"].as<std::string>();
+        if (body["size"]) st.size = to_number(path, body["size"], "size");
+        else if (st.file.empty()) fail(path, body, "a section without 'file' needs a 'size'");
+        st.access = body["access"] ? access_of(path, body["access"]) : 0xF001F;  // SECTION_ALL_ACCESS
+        if (body["as"]) st.as = body["as"].as<std::string>();
+      } else if (st.op == "open_process") {
         fail(path, item, fmt::format("the '{}' step is not implemented yet", st.op));
       } else {
         fail(path, item, fmt::format("unknown step '{}'", st.op));
@@ -242,6 +248,11 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
       handles.erase(st.handle);
     } else if (st.op == "cancel") {
       session.cancel(handle_of(st, st.handle));
+    } else if (st.op == "section") {
+      std::optional<uint64_t> file;
+      if (!st.file.empty()) file = handle_of(st, st.file);
+      auto o = session.create_section(st.size, file, st.access);
+      if (nt_success(o.status) && !st.as.empty()) handles[st.as] = o.handle;
     } else if (st.op == "event") {
       auto e = session.create_event(st.synchronization, st.signaled, st.event_access);
       if (nt_success(e.status)) handles[st.as] = e.handle;

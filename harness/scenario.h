@@ -47,6 +47,9 @@ struct ScenarioStep {
   std::optional<int64_t> offset;
   // advance_time
   uint64_t ms = 0;
+  // section (access: SECTION_ALL_ACCESS unless given)
+  uint64_t size = 0;
+  std::string file;  // the client file handle backing it (empty: pagefile-backed)
   // close_during
   std::string api;
   // expect

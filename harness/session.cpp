@@ -21,6 +21,8 @@
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/mm/sections.h"
+#include "ntoskrnl-stubs/ob/object_attributes.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 #include "ntoskrnl-stubs/se/token.h"
@@ -887,6 +889,29 @@ Session::EventOutcome Session::create_event(bool synchronization, bool signaled,
   StepResult step;
   step.op = "event";
   step.target = synchronization ? "synchronization" : "notification";
+  step.status = out.status;
+  step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
+}
+
+Session::EventOutcome Session::create_section(uint64_t size, std::optional<uint64_t> file, uint32_t access) {
+  Impl& s = *impl_;
+  EventOutcome out;
+  if (s.machine && !s.machine->stopped()) {
+    const auto& mapping = nt::ob::descriptor(nt::ob::TypeIndex::Section).mapping;
+    uint32_t protect = (nt::ob::map_generic(access, mapping) & nt::mm::kSectionMapWrite) ? nt::mm::kPageReadWrite
+                                                                                          : nt::mm::kPageReadOnly;
+    as_client([&] {
+      uint64_t section_size = 0;
+      out.status = nt::mm::create_section(*s.kernel, ProcessorMode::UserMode, {}, access,
+                                          size ? std::optional<uint64_t>(size) : std::nullopt, protect,
+                                          nt::mm::kSecCommit, file.value_or(0), &out.handle, &section_size);
+    });
+  }
+  StepResult step;
+  step.op = "section";
+  step.target = file ? fmt::format("file handle {:#x}", *file) : fmt::format("{} bytes", size);
   step.status = out.status;
   step.handle = out.handle;
   s.result.steps.push_back(step);

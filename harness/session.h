@@ -136,6 +136,14 @@ class Session {
   };
   // NtCreateEvent by the client (default EVENT_ALL_ACCESS), a handle in its table.
   EventOutcome create_event(bool synchronization, bool signaled, uint32_t access = 0x1F0003);
+  // NtCreateSection by the client (cli.md `section`): an unnamed SEC_COMMIT
+  // section, pagefile-backed (`size` bytes) or backed by the client's file
+  // handle `file` (size 0: the file's size), a handle in its table. The
+  // protection is PAGE_READWRITE when `access` (generic rights mapped
+  // through the Section type) includes SECTION_MAP_WRITE, else PAGE_READONLY.
+  // Default access SECTION_ALL_ACCESS.
+  EventOutcome create_section(uint64_t size, std::optional<uint64_t> file = std::nullopt,
+                              uint32_t access = 0xF001F);
   // The scenario's close_during: arms a one-shot trigger for the next client
   // request; when driver code first calls `api` during it, the client's
   // UserMode NtClose of `handle` runs just before kemu's handler for that

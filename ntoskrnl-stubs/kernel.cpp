@@ -8,6 +8,7 @@
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/ke/scheduler.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/mm/sections.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 
@@ -110,6 +111,7 @@ Kernel::Kernel(emu::Machine& machine, KernelOptions options)
   scheduler_->initialize();
   io_->initialize();
   fs_->initialize();
+  mm::initialize_sections(*this);
   modules_->initialize_data();
 }
 

@@ -70,4 +70,20 @@ NtStatus read_unicode_string(Kernel& k, ProcessorMode mode, GuestVa us, std::u16
   return read_bytes(k, mode, GuestVa{s.Buffer}, out->data(), s.Length, 2);
 }
 
+NtStatus probe_for_write(Kernel& k, ProcessorMode mode, GuestVa va, uint64_t size) {
+  if (mode != ProcessorMode::UserMode) return STATUS_SUCCESS;
+  std::vector<uint8_t> current(size);
+  if (NtStatus st = read_bytes(k, mode, va, current.data(), size, 1); !nt_success(st)) return st;
+  return write_bytes(k, mode, va, current.data(), size, 1);
+}
+
+void store_result_bytes(Kernel& k, ProcessorMode mode, GuestVa va, const void* value, uint64_t size) {
+  if (mode == ProcessorMode::UserMode) {
+    (void)write_bytes(k, mode, va, value, size, 1);
+    return;
+  }
+  if (!k.memory().accessible(va, size, Prot::Write)) throw emu::GuestAccessError(va, true);
+  k.memory().write(va, value, size);
+}
+
 }  // namespace kemu::nt::caller

@@ -37,6 +37,21 @@ NtStatus write(Kernel& k, ProcessorMode mode, GuestVa va, const T& value, uint32
   return write_bytes(k, mode, va, &value, sizeof(T), alignment);
 }
 
+// ProbeForWriteHandle / ProbeForWriteUlong-style probes of an output the
+// service writes at its end: from UserMode the range is probed, read and
+// written back (a fault is the service's status); KernelMode: nothing.
+NtStatus probe_for_write(Kernel& k, ProcessorMode mode, GuestVa va, uint64_t size);
+
+// A service's final `try { *Result = Value; } except (ExSystemExceptionFilter())`:
+// a UserMode caller's fault is swallowed (the service's status stands); for a
+// KernelMode caller the filter declines, so the fault reaches the driver as
+// its own (a GuestAccessError: an exception raised into it, or a bugcheck).
+void store_result_bytes(Kernel& k, ProcessorMode mode, GuestVa va, const void* value, uint64_t size);
+template <class T>
+void store_result(Kernel& k, ProcessorMode mode, GuestVa va, const T& value) {
+  store_result_bytes(k, mode, va, &value, sizeof(T));
+}
+
 // A UNICODE_STRING argument: the structure, then Length bytes of its buffer
 // (an odd Length or Length > MaximumLength is STATUS_INVALID_PARAMETER).
 NtStatus read_unicode_string(Kernel& k, ProcessorMode mode, GuestVa us, std::u16string* out);

@@ -55,29 +55,8 @@ NtStatus create_event(Kernel& k, const ob::CapturedAttributes& attributes, uint3
 
 namespace {
 
-// ProbeForWriteHandle / ProbeForWriteLong from a UserMode caller: the range
-// below MmUserProbeAddress, then the location read and written back (x64
-// makes no alignment demand). The fault is the service's return status.
-NtStatus probe_for_write(Kernel& k, ProcessorMode mode, GuestVa va, uint64_t size) {
-  if (mode != ProcessorMode::UserMode) return STATUS_SUCCESS;
-  uint64_t current = 0;
-  if (NtStatus st = caller::read_bytes(k, mode, va, &current, size, 1); !nt_success(st)) return st;
-  return caller::write_bytes(k, mode, va, &current, size, 1);
-}
-
-// `try { *Result = Value; } except (ExSystemExceptionFilter())`: a UserMode
-// caller's fault is swallowed (the service's status stands); for a KernelMode
-// caller the filter declines, so the fault reaches the driver as its own (an
-// access violation raised into it, or a bugcheck for a kernel address).
-template <class T>
-void store_result(Kernel& k, ProcessorMode mode, GuestVa va, T value) {
-  if (mode == ProcessorMode::UserMode) {
-    (void)caller::write_bytes(k, mode, va, &value, sizeof(T), 1);
-    return;
-  }
-  if (!k.memory().accessible(va, sizeof(T), Prot::Write)) throw emu::GuestAccessError(va, true);
-  k.memory().write<T>(va, value);
-}
+using caller::probe_for_write;
+using caller::store_result;
 
 // ObReferenceObjectByHandle(Handle, Access, *ExEventObjectType, PreviousMode).
 NtStatus reference_event(Kernel& k, uint64_t handle, uint32_t access, ProcessorMode mode,

@@ -13,6 +13,7 @@
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/io/irp.h"
 #include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/mm/sections.h"
 #include "ntoskrnl-stubs/layout/fs_structs.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/mm/mm.h"
@@ -511,6 +512,8 @@ NtStatus FileSystem::read(Request& rq) {
   int64_t offset = mem.read<int64_t>(rq.stack + layout::stack::kReadWriteByteOffset);
   if (offset < 0) return STATUS_INVALID_PARAMETER;
   std::vector<uint8_t> bytes;
+  // One cache: what mapped views of the file wrote is what a read returns.
+  mm::sync_file_from_views(kernel_, n->id);
   NtStatus st = vfs_.read(n->id, static_cast<uint64_t>(offset), length, &bytes);
   if (!nt_success(st)) return st;
   if (!bytes.empty()) {
@@ -550,6 +553,8 @@ NtStatus FileSystem::write(Request& rq) {
   if (NtStatus st = vfs_.write(n->id, static_cast<uint64_t>(offset), bytes.data(), bytes.size(), now());
       !nt_success(st))
     return st;
+  // ... and what a write stores is what the views show.
+  mm::sync_views_from_file(kernel_, n->id, static_cast<uint64_t>(offset), length);
   rq.information = length;
   uint32_t flags = mem.read<uint32_t>(rq.file + offsetof(FILE_OBJECT, Flags));
   if (length) flags |= kFoFileModified;

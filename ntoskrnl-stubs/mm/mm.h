@@ -55,6 +55,11 @@ constexpr uint64_t span_pages(uint64_t va, uint64_t length) {
 std::optional<uint64_t> physical_address(const emu::AddressSpace& memory, GuestVa va);
 // A mapped page showing the frame (nullopt when no page has it).
 std::optional<GuestVa> page_of_pfn(const emu::AddressSpace& memory, uint64_t pfn);
+// The region and page offset showing frame `pfn`: a page already mapped, or
+// one kemu materialises zero-filled for a frame nothing used (RAM or the
+// MMIO hole; kemu emulates no device behind MMIO). What MmMapIoSpace and
+// views of \Device\PhysicalMemory alias.
+const emu::Region* page_for_frame(Kernel& k, uint64_t pfn, uint64_t* offset);
 
 // A page fault the kernel takes on a bad user address while probing: at IRQL
 // >= DISPATCH_LEVEL it bugchecks 0xD1 at the driver's call (as kemu reports

@@ -18,34 +18,12 @@
 
 namespace kemu::nt {
 
-namespace {
+namespace mm {
 
-constexpr GuestVa kIoSpaceBase{0xFFFF'B100'0000'0000ull};
-constexpr GuestVa kIoSpaceEnd{0xFFFF'B180'0000'0000ull};
-constexpr GuestVa kContiguousBase{0xFFFF'B200'0000'0000ull};
-constexpr GuestVa kContiguousEnd{0xFFFF'B280'0000'0000ull};
 // Where kemu keeps the pages it materialises for physical addresses nothing
 // used: one page per frame, at a fixed place (kernel-only, never handed out).
 constexpr GuestVa kPhysicalStoreBase{0xFFFF'B300'0000'0000ull};
-constexpr uint32_t kPoolTag = 0x6D4D6D4D;  // 'MmMm'
 
-// PAGE_* protections (MmMapIoSpaceEx).
-constexpr uint32_t kPageReadOnly = 0x02, kPageReadWrite = 0x04, kPageExecuteRead = 0x20,
-                   kPageExecuteReadWrite = 0x40;
-
-struct Mapping {
-  uint64_t pages = 0;
-  uint64_t physical = 0;
-};
-
-// Per-kernel bookkeeping of the mappings and allocations made here.
-struct PhysicalState {
-  std::map<uint64_t, Mapping> io_mappings;     // by base VA (page aligned)
-  std::map<uint64_t, uint64_t> contiguous;     // base VA -> bytes
-};
-PhysicalState& state(Kernel& k) { return k.state<PhysicalState>(); }
-
-// The page showing frame `pfn`: one already mapped, or a materialised one.
 const emu::Region* page_for_frame(Kernel& k, uint64_t pfn, uint64_t* offset) {
   auto& mem = k.memory();
   auto page = mem.page_of_frame(pfn);
@@ -64,6 +42,32 @@ const emu::Region* page_for_frame(Kernel& k, uint64_t pfn, uint64_t* offset) {
   return r;
 }
 
+}  // namespace mm
+
+namespace {
+
+constexpr GuestVa kIoSpaceBase{0xFFFF'B100'0000'0000ull};
+constexpr GuestVa kIoSpaceEnd{0xFFFF'B180'0000'0000ull};
+constexpr GuestVa kContiguousBase{0xFFFF'B200'0000'0000ull};
+constexpr GuestVa kContiguousEnd{0xFFFF'B280'0000'0000ull};
+constexpr uint32_t kPoolTag = 0x6D4D6D4D;  // 'MmMm'
+
+// PAGE_* protections (MmMapIoSpaceEx).
+constexpr uint32_t kPageReadOnly = 0x02, kPageReadWrite = 0x04, kPageExecuteRead = 0x20,
+                   kPageExecuteReadWrite = 0x40;
+
+struct Mapping {
+  uint64_t pages = 0;
+  uint64_t physical = 0;
+};
+
+// Per-kernel bookkeeping of the mappings and allocations made here.
+struct PhysicalState {
+  std::map<uint64_t, Mapping> io_mappings;     // by base VA (page aligned)
+  std::map<uint64_t, uint64_t> contiguous;     // base VA -> bytes
+};
+PhysicalState& state(Kernel& k) { return k.state<PhysicalState>(); }
+
 GuestVa map_physical(Kernel& k, uint64_t physical, uint64_t bytes, Prot prot, const char* routine) {
   auto& mem = k.memory();
   if (bytes == 0) return GuestVa{};
@@ -73,7 +77,7 @@ GuestVa map_physical(Kernel& k, uint64_t physical, uint64_t bytes, Prot prot, co
   uint64_t first_pfn = physical >> 12;
   for (uint64_t i = 0; i < pages; ++i) {
     uint64_t offset = 0;
-    const emu::Region* source = page_for_frame(k, first_pfn + i, &offset);
+    const emu::Region* source = mm::page_for_frame(k, first_pfn + i, &offset);
     mem.map_alias(*base + i * kPageSize, *source, offset, kPageSize, prot, emu::RegionKind::Scratch,
                   fmt::format("{} of {:#x}", routine, physical));
   }

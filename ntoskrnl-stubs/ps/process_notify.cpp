@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/mm/sections.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
@@ -173,6 +174,8 @@ bool ProcessManager::terminate_process(uint32_t pid, NtStatus status) {
     if (m.stopped()) break;
   }
   m.attach_current_thread(previous_pid, previous);
+  // Its address space goes (MmCleanProcessAddressSpace): the views it mapped.
+  mm::unmap_process_views(kernel_, pid);
   // Its threads end; the process object is signalled (waiters on it wake).
   for (auto& [tid, t] : threads_) {
     if (t.pid != pid) continue;

@@ -1,5 +1,5 @@
-// Scenario steps that inject client actions into a running request:
-// close_during (cli.md).
+// Scenario steps that inject client actions into a running request
+// (close_during) and the client's section step (cli.md).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -83,6 +83,43 @@ TEST(CloseDuring, ScenarioFilesAcceptTheStep) {
   ASSERT_GE(r.steps.size(), 5u);
   EXPECT_EQ(r.steps[2].status, 0u);
   EXPECT_EQ(r.steps[4].status, 0xC0000008u);
+}
+
+// The `section` step (cli.md): the client's NtCreateSection, a handle in its
+// table, pagefile-backed or backed by one of its file handles.
+TEST(SectionStep, TheClientCreatesSectionsWithItsOwnAccessChecks) {
+  std::string path = ::testing::TempDir() + "section_step.yaml";
+  std::ofstream(path) << "steps:\n"
+                         "  - file: { path: 'C:\\data.bin', access: [read, write], as: rw, create: true }\n"
+                         "  - write: { handle: rw, data: { hex: '0102030405' } }\n"
+                         "  - file: { path: 'C:\\data.bin', access: [read], as: ro }\n"
+                         "  - section: { size: 0x2000, as: shared }\n"
+                         "  - section: { file: rw, as: mapped }\n"
+                         "  - section: { file: ro, access: [read], as: readonly }\n"
+                         "  - section: { file: ro, as: denied }\n"
+                         "  - section: { file: shared, as: wrong }\n"
+                         "  - close: shared\n";
+  auto sc = kemu::harness::parse_scenario(path);
+  Session s;
+  const auto& r = kemu::harness::run_scenario(s, kemu::e2e::sample("methods"), sc);
+  ASSERT_GE(r.steps.size(), 9u);
+  EXPECT_EQ(r.steps[3].op, "section");
+  EXPECT_EQ(r.steps[3].status, 0u) << "a pagefile-backed section of 0x2000 bytes";
+  EXPECT_NE(r.steps[3].handle, 0u);
+  EXPECT_EQ(r.steps[3].handle & 0x80000000u, 0u) << "a handle in the client's own table";
+  EXPECT_EQ(r.steps[4].status, 0u) << "a read-write section of a file opened for read and write";
+  EXPECT_EQ(r.steps[5].status, 0u) << "a read-only section of a file opened for read";
+  // UserMode: the file handle lacks FILE_WRITE_DATA, which PAGE_READWRITE needs.
+  EXPECT_EQ(r.steps[6].status, 0xC0000022u) << "STATUS_ACCESS_DENIED";
+  // A section handle is not a file handle.
+  EXPECT_EQ(r.steps[7].status, 0xC0000024u) << "STATUS_OBJECT_TYPE_MISMATCH";
+  EXPECT_EQ(r.steps[8].status, 0u) << "the client closes its section handle";
+}
+
+TEST(SectionStep, APagefileBackedSectionNeedsASize) {
+  std::string path = ::testing::TempDir() + "section_nosize.yaml";
+  std::ofstream(path) << "steps:\n  - section: { as: s }\n";
+  EXPECT_THROW(kemu::harness::parse_scenario(path), kemu::harness::ScenarioError);
 }
 
 }  // namespace

@@ -7,8 +7,7 @@
  * {passed, failed, failing lines}; IOCTL_BUGCHECK_93 closes an invalid kernel
  * handle (a separate run: it bugchecks).
  */
-#include "kemu_sample.h"
-#include <ntifs.h>
+#include "conformance.h"
 
 KEMU_DRIVER_ENTRY;
 
@@ -36,7 +35,7 @@ static PDEVICE_OBJECT g_device;
 static HANDLE g_system_dir;  /* a handle DriverEntry made in the System process's table */
 static PVOID g_system_dir_object;
 
-static void ok_(BOOLEAN condition, ULONG line, const char *rule) {
+void ok_(BOOLEAN condition, ULONG line, const char *rule) {
   if (condition) {
     g_results.passed++;
     return;
@@ -45,7 +44,6 @@ static void ok_(BOOLEAN condition, ULONG line, const char *rule) {
   g_results.failed++;
   DbgPrint("conformance: FAIL line %u: %s\n", line, rule);
 }
-#define OK(condition, rule) ok_((BOOLEAN)(condition), __LINE__, rule)
 
 #define KERNEL_FLAG ((ULONG_PTR)0xFFFFFFFF80000000ull)
 static BOOLEAN is_kernel_handle(HANDLE h) { return ((ULONG_PTR)h & KERNEL_FLAG) == KERNEL_FLAG; }
@@ -547,6 +545,7 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       reference_by_handle_order();
       duplicate_options(TRUE);
       process_rules(TRUE);
+      section_rules(TRUE);
       attach_rules();
       /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
       {
@@ -602,6 +601,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   type_rules();
   physical_rules();
   file_position_rules();
+  section_rules(FALSE);
   reference_by_handle_order();
   duplicate_options(FALSE);
   process_rules(FALSE);
