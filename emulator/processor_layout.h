@@ -46,6 +46,7 @@ constexpr uint64_t kUniqueProcessId = 0x440;
 constexpr uint64_t kActiveProcessLinks = 0x448;
 constexpr uint64_t kToken = 0x4B8;  // EX_FAST_REF
 constexpr uint64_t kImageFileName = 0x5A8;  // UCHAR[15]
+constexpr uint64_t kProtection = 0x87A;     // PS_PROTECTION (Level: Type 3 bits, Audit 1, Signer 4)
 constexpr uint64_t kSize = 0xA40;
 constexpr uint8_t kDispatcherType = 3;
 }  // namespace kemu::emu::eprocess

@@ -194,7 +194,15 @@ Scenario parse_scenario(const std::string& path) {
         st.access = body["access"] ? access_of(path, body["access"]) : 0xF001F;  // SECTION_ALL_ACCESS
         if (body["as"]) st.as = body["as"].as<std::string>();
       } else if (st.op == "open_process") {
-        fail(path, item, fmt::format("the '{}' step is not implemented yet", st.op));
+        std::string pid = required(path, body, "pid");
+        if (pid != "client") {
+          uint64_t value = to_number(path, body["pid"], "pid");
+          if (value > 0xFFFFFFFFu) fail(path, body["pid"], "a process id has 32 bits");
+          st.pid = static_cast<uint32_t>(value);
+        }
+        if (!body["access"]) fail(path, body, "missing 'access'");
+        st.access = access_of(path, body["access"]);
+        if (body["as"]) st.as = body["as"].as<std::string>();
       } else {
         fail(path, item, fmt::format("unknown step '{}'", st.op));
       }
@@ -243,6 +251,9 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
     } else if (st.op == "file") {
       auto f = session.open_file(st.path, st.access, st.create);
       if (f.status && nt_success(*f.status) && !st.as.empty()) handles[st.as] = f.handle;
+    } else if (st.op == "open_process") {
+      auto o = session.open_process(st.pid, st.access);
+      if (o.status && nt_success(*o.status) && !st.as.empty()) handles[st.as] = o.handle;
     } else if (st.op == "close") {
       session.close(handle_of(st, st.handle));
       handles.erase(st.handle);

@@ -18,7 +18,7 @@ struct ScenarioError : SessionError {
 };
 
 struct ScenarioStep {
-  std::string op;  // open | file | close | cancel | event | ioctl | read | write | run_pending | advance_time | unload
+  std::string op;  // open | file | open_process | close | cancel | event | ioctl | read | write | run_pending | advance_time | unload
   int line = 0;
   // open
   std::string path;
@@ -26,6 +26,8 @@ struct ScenarioStep {
   std::string as;  // the handle's name (open, event, file)
   // file
   bool create = false;
+  // open_process: the process id (absent: `client`, the client's own process)
+  std::optional<uint32_t> pid;
   // close / cancel / ioctl
   std::string handle;
   // event

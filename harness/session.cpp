@@ -25,6 +25,7 @@
 #include "ntoskrnl-stubs/ob/object_attributes.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "ntoskrnl-stubs/ps/process_security.h"
 #include "ntoskrnl-stubs/se/token.h"
 #include "report/format.h"
 #include "report/sha256.h"
@@ -772,6 +773,32 @@ NtStatus Session::close(uint64_t handle) {
   step.status = status;
   s.result.steps.push_back(step);
   return status;
+}
+
+Session::OpenOutcome Session::open_process(std::optional<uint32_t> pid, uint32_t desired_access) {
+  Impl& s = *impl_;
+  OpenOutcome out;
+  StepResult step;
+  step.op = "open_process";
+  step.target = pid ? std::to_string(*pid) : "client";
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      // NtOpenProcess with a CLIENT_ID naming the process: an unknown id is
+      // STATUS_INVALID_CID; the open itself is a UserMode one, checked against
+      // the process's descriptor with the client's token.
+      const nt::ps::ProcessRecord* p = s.kernel->ps().process(pid.value_or(s.client_pid));
+      if (!p) {
+        out.status = STATUS_INVALID_CID;
+        return;
+      }
+      out.status = nt::ps::open_process_object(*s.kernel, p->object, desired_access, 0, ProcessorMode::UserMode,
+                                               &out.handle);
+    });
+  }
+  step.status = out.status;
+  step.handle = out.handle;
+  s.result.steps.push_back(step);
+  return out;
 }
 
 Session::OpenOutcome Session::duplicate(uint64_t handle, uint32_t options, uint32_t desired_access) {

@@ -90,6 +90,12 @@ class Session {
     bool pending = false;
   };
   FileOutcome open_file(const std::string& path, uint32_t desired_access = 0xC0000000, bool create = false);
+  // NtOpenProcess by the client (cli.md `open_process` step) of the process
+  // `pid` (absent: the client's own): a UserMode open, checked against the
+  // process's descriptor with the client's token (SeDebugPrivilege, protected
+  // processes: ntoskrnl-stubs/ps/process_security.h); granted, the handle is
+  // in the client's table. An unknown pid is STATUS_INVALID_CID.
+  OpenOutcome open_process(std::optional<uint32_t> pid, uint32_t desired_access);
   // NtClose of a client handle (IRP_MJ_CLEANUP / IRP_MJ_CLOSE follow as Windows sends them).
   NtStatus close(uint64_t handle);
   // NtCancelIoFile by the client: IoCancelIrp for each request its thread

@@ -173,6 +173,15 @@ class ObjectManager {
   // grants what is asked); KernelMode requests are not checked. *granted is
   // the access mapped through the type's GENERIC_MAPPING.
   NtStatus check_access(ObjectId object, uint32_t desired, ProcessorMode mode, uint32_t* granted);
+  // A type's open procedure (OBJECT_TYPE OpenProcedure), which
+  // ObpIncrementHandleCountEx calls after the access check: it may refuse the
+  // open or change the rights granted (PspProcessOpen: protected processes,
+  // PROCESS_QUERY_LIMITED_INFORMATION implied). `mode` is the mode the access
+  // was checked with (UserMode for OBJ_FORCE_ACCESS_CHECK).
+  using OpenProcedure = std::function<NtStatus(ObjectId, ProcessorMode mode, uint32_t* granted)>;
+  void set_open_procedure(TypeIndex type, OpenProcedure procedure);
+  // Runs the type's open procedure (a type without one: STATUS_SUCCESS, *granted unchanged).
+  NtStatus open_procedure(ObjectId object, ProcessorMode mode, uint32_t* granted);
   // ObGetObjectSecurity / ObReleaseObjectSecurity: the guest copy, counted.
   GuestVa reference_security(ObjectId object);
   void release_security(GuestVa copy);
@@ -218,6 +227,7 @@ class ObjectManager {
   std::map<uint8_t, TypeProcedure> close_procedures_;
   std::map<uint8_t, TypeProcedure> delete_procedures_;
   std::map<uint8_t, TypeProcedure> security_procedures_;
+  std::map<uint8_t, OpenProcedure> open_procedures_;
   std::map<uint64_t, int64_t> security_references_;  // guest copy -> ObGetObjectSecurity references
   std::map<uint64_t, bool> retired_security_;         // replaced copies still referenced
   void retire_security_copy(GuestVa copy);

@@ -63,6 +63,16 @@ NtStatus ObjectManager::check_access(ObjectId object, uint32_t desired, Processo
   return STATUS_SUCCESS;
 }
 
+void ObjectManager::set_open_procedure(TypeIndex type, OpenProcedure procedure) {
+  open_procedures_[static_cast<uint8_t>(type)] = std::move(procedure);
+}
+
+NtStatus ObjectManager::open_procedure(ObjectId object, ProcessorMode mode, uint32_t* granted) {
+  auto proc = open_procedures_.find(static_cast<uint8_t>(objects_.at(object).type));
+  if (proc == open_procedures_.end()) return STATUS_SUCCESS;
+  return proc->second(object, mode, granted);
+}
+
 GuestVa ObjectManager::reference_security(ObjectId object) {
   const ObjectRecord& r = objects_.at(object);
   if (r.security_copy) ++security_references_[r.security_copy.value];

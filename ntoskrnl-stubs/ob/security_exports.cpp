@@ -63,8 +63,9 @@ NtStatus set_object_security(Kernel& k, ob::ObjectId id, uint32_t information,
 // ObOpenObjectByPointer(Object, HandleAttributes, PassedAccessState,
 // DesiredAccess, ObjectType, AccessMode, Handle*): the object referenced
 // (its type checked), a UserMode open (or OBJ_FORCE_ACCESS_CHECK) checked
-// against its descriptor with the current token, then a handle with the
-// granted access; OBJ_KERNEL_HANDLE is honoured for KernelMode only.
+// against its descriptor with the current token, the type's open procedure,
+// then a handle with the granted access; OBJ_KERNEL_HANDLE is honoured for
+// KernelMode only.
 NtStatus ObOpenObjectByPointer(Kernel& k, GuestVa object, uint32_t attributes,
                                GuestVa passed_access_state, uint32_t desired, GuestVa type,
                                uint8_t access_mode, GuestVa handle_out) {
@@ -90,6 +91,9 @@ NtStatus ObOpenObjectByPointer(Kernel& k, GuestVa object, uint32_t attributes,
       (attributes & ob::kObjForceAccessCheck) ? ProcessorMode::UserMode : mode;
   uint32_t granted = 0;
   NtStatus st = ob.check_access(id, desired, check_mode, &granted);
+  // Then the type's open procedure (a protected process refuses, a process
+  // handle gains the limited rights its rights imply).
+  if (nt_success(st)) st = ob.open_procedure(id, check_mode, &granted);
   if (!nt_success(st)) {
     ob.dereference(id);
     return st;

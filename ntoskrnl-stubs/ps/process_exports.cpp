@@ -17,6 +17,7 @@
 #include "ntoskrnl-stubs/ob/object_attributes.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "ntoskrnl-stubs/ps/process_security.h"
 
 namespace kemu::nt {
 
@@ -25,9 +26,9 @@ namespace {
 namespace ep = emu::eprocess;
 namespace kt = emu::kthread;
 
-constexpr uint32_t kProcessTerminate = 0x0001;
-constexpr uint32_t kProcessQueryInformation = 0x0400;
-constexpr uint32_t kProcessQueryLimitedInformation = 0x1000;
+using ps::kProcessQueryInformation;
+using ps::kProcessQueryLimitedInformation;
+using ps::kProcessTerminate;
 constexpr uint32_t kProcessNotifyLimit = 64;  // PSP_MAX_CREATE_PROCESS_NOTIFY
 constexpr uint32_t kThreadNotifyLimit = 64;
 constexpr uint32_t kImageNotifyLimit = 64;
@@ -73,19 +74,13 @@ std::u16string win32_image_path(const ps::ProcessRecord& p) {
   return u"C:\\kemu\\" + to_utf16(p.image_name);
 }
 
-// A handle to `object` for NtOpenProcess/NtOpenThread: OBJ_KERNEL_HANDLE only
-// from KernelMode, generic rights mapped through the type.
+// A handle to `object` for NtOpenProcess/NtOpenThread: the access decisions
+// of ps/process_security.h, then the handle value written for the caller.
 NtStatus open_object(Kernel& k, ProcessorMode mode, ob::ObjectId object, uint32_t desired, uint32_t attributes,
                      GuestVa handle_out) {
-  if (mode == ProcessorMode::UserMode) {
-    // A user-mode open is checked against the process/thread's security
-    // descriptor; kemu's tokens and descriptors do not model those objects yet.
-    k.modules().unimplemented_case(k.ps().process_by_eprocess(k.ob().get(object)->body) ? "NtOpenProcess"
-                                                                                          : "NtOpenThread",
-                                   "PreviousMode UserMode: access check against the object's security");
-    return STATUS_NOT_IMPLEMENTED;
-  }
-  uint64_t handle = k.ob().create_handle(object, desired, attributes);
+  uint64_t handle = 0;
+  if (NtStatus st = ps::open_process_object(k, object, desired, attributes, mode, &handle); !nt_success(st))
+    return st;
   if (NtStatus st = caller::write<uint64_t>(k, mode, handle_out, handle); !nt_success(st)) {
     k.ob().close_handle(handle, ProcessorMode::KernelMode);
     return st;
@@ -94,7 +89,8 @@ NtStatus open_object(Kernel& k, ProcessorMode mode, ob::ObjectId object, uint32_
 }
 
 // NtOpenProcess(ProcessHandle*, DesiredAccess, ObjectAttributes, ClientId*):
-// either a name or a CLIENT_ID (both or neither: STATUS_INVALID_PARAMETER_MIX).
+// processes and threads are opened by CLIENT_ID only; an ObjectName, or no
+// CLIENT_ID, is STATUS_INVALID_PARAMETER_MIX (PsOpenProcess).
 NtStatus open_process(Kernel& k, ProcessorMode mode, GuestVa handle_out, uint32_t desired, GuestVa oa,
                       GuestVa client_id, bool thread) {
   if (mode == ProcessorMode::UserMode) {
@@ -102,12 +98,7 @@ NtStatus open_process(Kernel& k, ProcessorMode mode, GuestVa handle_out, uint32_
   }
   ob::CapturedAttributes a;
   if (NtStatus st = ob::capture_object_attributes(k, mode, oa, &a); !nt_success(st)) return st;
-  bool named = a.name.has_value();
-  if (named == static_cast<bool>(client_id)) return STATUS_INVALID_PARAMETER_MIX;
-  if (named) {
-    // Processes and threads have no names in the namespace.
-    return STATUS_OBJECT_NAME_NOT_FOUND;
-  }
+  if (a.name.has_value() || !client_id) return STATUS_INVALID_PARAMETER_MIX;
   CLIENT_ID cid{};
   if (NtStatus st = caller::read(k, mode, client_id, &cid); !nt_success(st)) return st;
   ob::ObjectId object = ob::kNoObject;
@@ -300,6 +291,10 @@ uint32_t PsGetCurrentProcessSessionId(Kernel& k) {
   return PsGetProcessSessionId(k, GuestVa{k.memory().read<uint64_t>(k.machine().current_thread().ethread + kt::kApcStateProcess)});
 }
 uint8_t PsIsProcessBeingDebugged(Kernel& k, GuestVa process) { return 0; }
+// PsIsProtectedProcess: EPROCESS.Protection.Type is not PsProtectedTypeNone.
+uint8_t PsIsProtectedProcess(Kernel& k, GuestVa process) {
+  return (k.memory().read<uint8_t>(process + ep::kProtection) & 7) != 0;
+}
 
 // --- opening, terminating, querying ------------------------------------------------------
 NtStatus NtOpenProcess(Kernel& k, GuestVa handle_out, uint32_t desired, GuestVa oa, GuestVa client_id) {
@@ -398,6 +393,7 @@ void register_process_exports(Registry& r) {
   KEMU_EXPORT(r, PsGetProcessSessionId);
   KEMU_EXPORT(r, PsGetCurrentProcessSessionId);
   KEMU_EXPORT(r, PsIsProcessBeingDebugged);
+  KEMU_EXPORT(r, PsIsProtectedProcess);
   KEMU_EXPORT(r, NtOpenProcess);
   KEMU_EXPORT(r, ZwOpenProcess);
   KEMU_EXPORT(r, NtOpenThread);

@@ -6,6 +6,7 @@
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/layout/se_structs.h"
+#include "ntoskrnl-stubs/ps/process_security.h"
 
 namespace kemu::nt::ps {
 
@@ -16,9 +17,16 @@ ProcessManager::ProcessManager(Kernel& kernel) : kernel_(kernel) {}
 
 void ProcessManager::initialize() {
   // The System process's page directory base on a typical x64 boot.
-  create_process(kSystemPid, "System", 0x1AD000);
+  ProcessRecord& system = create_process(kSystemPid, "System", 0x1AD000);
+  // The System process is a protected process (signer WinSystem, type
+  // Protected) since Vista and still on Windows 10 22H2 (Ionescu, "The
+  // Evolution of Protected Processes" part 2, CrowdStrike; Yosifovich,
+  // "Protected Processes & PPL", trainsec.net: "7 – WinSystem: System, ...").
+  system.protection = kSystemProtection;
+  kernel_.memory().write<uint8_t>(system.eprocess + ep::kProtection, system.protection);
   set_process_token(kSystemPid, se::TokenKind::System);
   loader_thread_ = create_system_thread(kSystemPid).tid;
+  install_open_procedures(kernel_);
 }
 
 ProcessRecord& ProcessManager::create_process(uint32_t pid, const std::string& image_name,
@@ -74,6 +82,27 @@ void ProcessManager::set_process_token(uint32_t pid, se::TokenKind kind) {
   // its low 4 bits (0: no cached references).
   kernel_.memory().write<uint64_t>(p.eprocess + ep::kToken, kernel_.ob().get(p.token)->body.value);
   if (old != ob::kNoObject && kernel_.ob().get(old)) kernel_.ob().dereference(old);
+  // The process is as if created with this token (CreateProcessAsUser: "the
+  // default security descriptor is that of the user referenced in hToken"),
+  // and so are its threads.
+  const se::Token& token = tokens_.at(p.token);
+  secure_object(p.object, ob::TypeIndex::Process, token);
+  for (auto& [tid, t] : threads_)
+    if (t.pid == pid) secure_object(t.object, ob::TypeIndex::Thread, token);
+}
+
+void ProcessManager::secure_object(ob::ObjectId object, ob::TypeIndex type, const se::Token& creator) {
+  // SeAssignSecurity with no parent and no descriptor from the creator: the
+  // creator token's default owner, primary group and default DACL
+  // (se::default_dacl), ACE masks mapped through the type's GENERIC_MAPPING.
+  kernel_.ob().set_security(object, se::default_object_descriptor(creator, ob::descriptor(type).mapping));
+}
+
+const se::Token* ProcessManager::process_token(uint32_t pid) const {
+  const ProcessRecord* p = process(pid);
+  if (!p) return nullptr;
+  auto it = tokens_.find(p->token);
+  return it == tokens_.end() ? nullptr : &it->second;
 }
 
 GuestVa ProcessManager::primary_token(uint32_t pid) const {
@@ -137,6 +166,9 @@ const ThreadRecord& ProcessManager::create_thread(uint32_t pid, bool system) {
   if (!system) mt.context = emu::ExecutionContext::SystemService;
   ThreadRecord& r = threads_[tid];
   r = ThreadRecord{tid, pid, id, t};
+  // A new thread is protected by its process's token's defaults (the
+  // creator's token: kemu's threads are created by or for their own process).
+  if (const se::Token* token = process_token(pid)) secure_object(id, ob::TypeIndex::Thread, *token);
   return r;
 }
 

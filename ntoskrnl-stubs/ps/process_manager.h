@@ -19,6 +19,8 @@ class Kernel;
 namespace kemu::nt::ps {
 
 constexpr uint32_t kSystemPid = 4;
+// PS_PROTECTION.Level of the System process: signer WinSystem (7) << 4 | type Protected (2).
+constexpr uint8_t kSystemProtection = 0x72;
 
 struct ProcessRecord {
   uint32_t pid = 0;
@@ -29,6 +31,7 @@ struct ProcessRecord {
   uint32_t parent_pid = 0;
   bool terminated = false;
   NtStatus exit_status = STATUS_PENDING;  // STILL_ACTIVE until the process ends
+  uint8_t protection = 0;                 // PS_PROTECTION.Level (EPROCESS.Protection); 0: not protected
 };
 
 struct ThreadRecord {
@@ -80,7 +83,9 @@ class ProcessManager {
   // Gives `pid` a new primary token of the kind (a TOKEN object whose body
   // mirrors it, pointed at by EPROCESS.Token); the old token loses the
   // process's reference. The System process has a System token, a user
-  // process a `user` token until this is called.
+  // process a `user` token until this is called. The process and its
+  // threads get the descriptors that token gives new objects (as
+  // CreateProcessAsUser with it would: ps/process_security.cpp).
   void set_process_token(uint32_t pid, se::TokenKind kind);
   // The primary token's TOKEN body (what PsReferencePrimaryToken returns).
   GuestVa primary_token(uint32_t pid) const;
@@ -91,10 +96,14 @@ class ProcessManager {
   se::Subject subject_of(GuestVa token_body) const;
   // The subject of the current thread's process (no impersonation in kemu).
   se::Subject current_subject() const;
+  // The host record of a process's primary token (null: none yet).
+  const se::Token* process_token(uint32_t pid) const;
 
  private:
   ProcessRecord& create_process(uint32_t pid, const std::string& image_name, uint64_t directory_table_base);
   ob::ObjectId create_token(se::TokenKind kind);
+  // Gives a process or thread object the descriptor `creator` gives new objects.
+  void secure_object(ob::ObjectId object, ob::TypeIndex type, const se::Token& creator);
 
   Kernel& kernel_;
   std::map<uint32_t, ProcessRecord> processes_;

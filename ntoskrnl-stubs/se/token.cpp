@@ -133,6 +133,42 @@ Token make_token(TokenKind kind) {
   return t;
 }
 
+// Default DACLs, by token kind:
+//  - system: SeSystemDefaultDacl, built by SepInitSystemDacls and given to the
+//    token SeMakeSystemToken creates (decompiled ntoskrnl of Windows 10/11,
+//    e.g. nohuto/decompiled-pseudocode): SYSTEM GENERIC_ALL, Administrators
+//    GENERIC_READ | GENERIC_EXECUTE | READ_CONTROL (0xA0020000).
+//  - user / admin: the DACL the LSA gives an interactive logon's token, as
+//    Windows 10 22H2 shows it (Process Explorer / System Informer's token page):
+//    the owner (the user; Administrators for an elevated token) and SYSTEM
+//    GENERIC_ALL, the logon session's SID GENERIC_READ | GENERIC_EXECUTE.
+//    Wine's server/token.c create_default_dacl grants the first two the same
+//    way but leaves out the logon SID; the 22H2 token has it.
+std::vector<AceSpec> default_dacl(const Token& token) {
+  constexpr uint32_t kGenericRead = 0x80000000, kGenericExecute = 0x20000000, kGenericAll = 0x10000000,
+                     kReadControlRight = 0x20000;
+  if (token.kind == TokenKind::System)
+    return {{kAccessAllowedAce, 0, kGenericAll, sids::local_system()},
+            {kAccessAllowedAce, 0, kGenericRead | kGenericExecute | kReadControlRight, sids::admins()}};
+  std::vector<AceSpec> dacl = {{kAccessAllowedAce, 0, kGenericAll, token.default_owner()},
+                               {kAccessAllowedAce, 0, kGenericAll, sids::local_system()}};
+  for (const GroupEntry& g : token.groups)
+    if ((g.attributes & kSeGroupLogonId) == kSeGroupLogonId)
+      dacl.push_back({kAccessAllowedAce, 0, kGenericRead | kGenericExecute, g.sid});
+  return dacl;
+}
+
+SecurityDescriptor default_object_descriptor(const Token& creator, const layout::GENERIC_MAPPING& mapping) {
+  SecurityDescriptor sd;
+  sd.owner = creator.default_owner();
+  sd.group = creator.primary_group;
+  sd.dacl = make_acl(default_dacl(creator));
+  // SeAssignSecurity keeps the object's ACEs with their generic rights mapped.
+  map_acl_generic(*sd.dacl, mapping);
+  sd.control = kSeDaclPresent;
+  return sd;
+}
+
 PrivilegeMasks privilege_masks(const Token& token) {
   PrivilegeMasks m;
   for (const PrivilegeEntry& p : token.privileges) {

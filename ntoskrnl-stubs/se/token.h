@@ -26,6 +26,9 @@
 #include <vector>
 
 #include "emulator/types.h"
+#include "ntoskrnl-stubs/layout/nt_structs.h"
+#include "ntoskrnl-stubs/se/acl.h"
+#include "ntoskrnl-stubs/se/security_descriptor.h"
 #include "ntoskrnl-stubs/se/sid.h"
 
 namespace kemu::emu {
@@ -127,6 +130,17 @@ struct PrivilegeMasks {
   uint64_t present = 0, enabled = 0, enabled_by_default = 0;
 };
 PrivilegeMasks privilege_masks(const Token& token);
+
+// The token's default DACL (TOKEN.DefaultDacl): what an object created with
+// this token and no descriptor of its own is protected by (see token.cpp for
+// the sources of each kind's ACEs). Masks are generic, as the token holds them.
+std::vector<AceSpec> default_dacl(const Token& token);
+
+// The descriptor SeAssignSecurity gives a new object that has no parent to
+// inherit from and no descriptor from its creator (processes and threads):
+// owner the token's default owner, group its primary group, DACL its default
+// DACL with the generic rights mapped through the object type's `mapping`.
+SecurityDescriptor default_object_descriptor(const Token& creator, const layout::GENERIC_MAPPING& mapping);
 
 // The bytes a TOKEN object's body needs (head + VariablePart).
 uint64_t token_body_size(const Token& token);

@@ -399,6 +399,118 @@ static void duplicate_options(BOOLEAN client_context) {
   ZwClose(copy);
 }
 
+/* --- opening processes and threads: access checks ---------------------------------- */
+NTSYSAPI NTSTATUS NTAPI NtOpenThread(PHANDLE ThreadHandle, ACCESS_MASK DesiredAccess,
+                                     POBJECT_ATTRIBUTES ObjectAttributes, PCLIENT_ID ClientId);
+NTKERNELAPI BOOLEAN NTAPI PsIsProtectedProcess(PEPROCESS Process);
+static HANDLE g_entry_tid;  /* the System thread DriverEntry ran on */
+
+#define PROCESS_QUERY_LIMITED 0x1000
+/* winnt.h rights the DDK headers do not define. */
+#ifndef PROCESS_QUERY_INFORMATION
+#define PROCESS_QUERY_INFORMATION 0x0400
+#endif
+#ifndef PROCESS_VM_OPERATION
+#define PROCESS_VM_OPERATION 0x0008
+#endif
+#ifndef PROCESS_VM_WRITE
+#define PROCESS_VM_WRITE 0x0020
+#endif
+#ifndef THREAD_QUERY_INFORMATION
+#define THREAD_QUERY_INFORMATION 0x0040
+#endif
+
+static ACCESS_MASK granted_access(HANDLE h) {
+  OBJECT_HANDLE_INFORMATION info;
+  PVOID object = NULL;
+  if (!NT_SUCCESS(ObReferenceObjectByHandle(h, 0, NULL, KernelMode, &object, &info))) return 0xFFFFFFFF;
+  ObDereferenceObject(object);
+  return info.GrantedAccess;
+}
+
+/* The arguments of a UserMode NtOpenProcess/NtOpenThread must be user memory. */
+typedef struct {
+  OBJECT_ATTRIBUTES oa;
+  CLIENT_ID cid;
+  HANDLE handle;
+} USER_OPEN_ARGS;
+
+static NTSTATUS user_open(USER_OPEN_ARGS *u, BOOLEAN thread, HANDLE pid, HANDLE tid, ACCESS_MASK access,
+                          ULONG attributes, HANDLE *out) {
+  NTSTATUS st;
+  *out = NULL;
+  __try {
+    InitializeObjectAttributes(&u->oa, NULL, attributes, NULL, NULL);
+    u->cid.UniqueProcess = pid;
+    u->cid.UniqueThread = tid;
+    u->handle = NULL;
+    st = thread ? NtOpenThread(&u->handle, access, &u->oa, &u->cid) : NtOpenProcess(&u->handle, access, &u->oa, &u->cid);
+    *out = u->handle;
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    st = GetExceptionCode();
+  }
+  return st;
+}
+
+/* From a client's request (PreviousMode UserMode, kemu's default client: a
+   standard user): NtOpenProcess/NtOpenThread check the target's DACL with the
+   client's token; `scratch` is the client's output buffer. */
+static void user_open_rules(USER_OPEN_ARGS *scratch) {
+  HANDLE h = NULL, own = PsGetCurrentProcessId(), system = (HANDLE)4;
+  NTSTATUS st;
+  OBJECT_ATTRIBUTES oa;
+  CLIENT_ID cid = {own, NULL};
+  st = user_open(scratch, FALSE, own, NULL, PROCESS_ALL_ACCESS, 0, &h);
+  OK(st == STATUS_SUCCESS && !is_kernel_handle(h) && granted_access(h) == PROCESS_ALL_ACCESS,
+     "the user's own process grants it PROCESS_ALL_ACCESS (its default DACL: the user GENERIC_ALL)");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, own, NULL, PROCESS_QUERY_INFORMATION, 0, &h);
+  OK(st == STATUS_SUCCESS && granted_access(h) == 0x1400,
+     "PROCESS_QUERY_INFORMATION brings PROCESS_QUERY_LIMITED_INFORMATION into the handle");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, own, NULL, PROCESS_VM_OPERATION | PROCESS_VM_WRITE, 0, &h);
+  OK(st == STATUS_SUCCESS && granted_access(h) == 0x1028,
+     "PROCESS_VM_OPERATION with PROCESS_VM_WRITE brings PROCESS_QUERY_LIMITED_INFORMATION too");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, own, NULL, GENERIC_READ, 0, &h);
+  OK(st == STATUS_SUCCESS && granted_access(h) == 0x21410, "GENERIC_READ maps to 0x20410 (+ limited query)");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, own, NULL, MAXIMUM_ALLOWED, 0, &h);
+  OK(st == STATUS_SUCCESS && granted_access(h) == PROCESS_ALL_ACCESS, "MAXIMUM_ALLOWED on its own process: all");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, own, NULL, PROCESS_QUERY_LIMITED, OBJ_KERNEL_HANDLE, &h);
+  OK(st == STATUS_SUCCESS && !is_kernel_handle(h), "a UserMode NtOpenProcess drops OBJ_KERNEL_HANDLE");
+  ZwClose(h);
+  st = user_open(scratch, FALSE, system, NULL, PROCESS_QUERY_LIMITED, 0, &h);
+  OK(st == STATUS_ACCESS_DENIED, "the System process's DACL (SYSTEM, Administrators) refuses a standard user");
+  st = user_open(scratch, FALSE, system, NULL, PROCESS_ALL_ACCESS, 0, &h);
+  OK(st == STATUS_ACCESS_DENIED, "PROCESS_ALL_ACCESS to System is refused to a standard user");
+  st = user_open(scratch, FALSE, system, NULL, MAXIMUM_ALLOWED, 0, &h);
+  OK(st == STATUS_ACCESS_DENIED, "MAXIMUM_ALLOWED with nothing allowed is STATUS_ACCESS_DENIED");
+  st = user_open(scratch, TRUE, own, PsGetCurrentThreadId(), THREAD_QUERY_INFORMATION, 0, &h);
+  OK(st == STATUS_SUCCESS && granted_access(h) == 0x840,
+     "NtOpenThread: THREAD_QUERY_INFORMATION brings THREAD_QUERY_LIMITED_INFORMATION");
+  ZwClose(h);
+  st = user_open(scratch, TRUE, system, g_entry_tid, 0x0800 /* THREAD_QUERY_LIMITED_INFORMATION */, 0, &h);
+  OK(st == STATUS_ACCESS_DENIED, "a System thread's DACL refuses a standard user too");
+  {
+    HANDLE kernel_variable = NULL;
+    InitializeObjectAttributes(&oa, NULL, 0, NULL, NULL);
+    st = NtOpenProcess(&kernel_variable, PROCESS_QUERY_LIMITED, &oa, &cid);
+    OK(st == STATUS_ACCESS_VIOLATION, "a UserMode NtOpenProcess probes its arguments: kernel memory is refused");
+  }
+  st = ObOpenObjectByPointer(PsInitialSystemProcess, 0, NULL, PROCESS_QUERY_LIMITED, *PsProcessType, UserMode, &h);
+  OK(st == STATUS_ACCESS_DENIED, "ObOpenObjectByPointer(UserMode) checks the System process's DACL as well");
+  /* OBJ_FORCE_ACCESS_CHECK does not put ZwOpenProcess under the DACL:
+     PsOpenProcess's SeDebugPrivilege test uses PreviousMode, KernelMode. */
+  cid.UniqueProcess = system;
+  InitializeObjectAttributes(&oa, NULL, OBJ_KERNEL_HANDLE | OBJ_FORCE_ACCESS_CHECK, NULL, NULL);
+  st = ZwOpenProcess(&h, PROCESS_QUERY_LIMITED, &oa, &cid);
+  OK(st == STATUS_SUCCESS && is_kernel_handle(h), "ZwOpenProcess with OBJ_FORCE_ACCESS_CHECK opens System");
+  if (NT_SUCCESS(st)) ZwClose(h);
+  OK(!PsIsProtectedProcess(PsGetCurrentProcess()), "the client is not a protected process");
+}
+
 /* --- processes, threads, attach, notifications ------------------------------------ */
 static LONG g_process_creates, g_thread_creates, g_image_loads;
 static HANDLE g_created_pid, g_created_parent, g_created_tid, g_image_pid;
@@ -469,6 +581,17 @@ static void process_rules(BOOLEAN client_context) {
     OK(st == STATUS_INVALID_CID, "ZwOpenProcess of an unknown id is STATUS_INVALID_CID");
     st = ZwOpenProcess(&h, 0x0400 /* PROCESS_QUERY_INFORMATION */, &oa, NULL);
     OK(st == STATUS_INVALID_PARAMETER_MIX, "ZwOpenProcess needs a name or a CLIENT_ID");
+  }
+  if (!client_context) {
+    CLIENT_ID cid = {(HANDLE)4, NULL};
+    OBJECT_ATTRIBUTES oa;
+    HANDLE h = NULL;
+    InitializeObjectAttributes(&oa, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
+    st = ZwOpenProcess(&h, 0x0400 /* PROCESS_QUERY_INFORMATION */, &oa, &cid);
+    OK(st == STATUS_SUCCESS && granted_access(h) == 0x1400,
+       "a kernel-mode open gets PROCESS_QUERY_LIMITED_INFORMATION with PROCESS_QUERY_INFORMATION too");
+    if (NT_SUCCESS(st)) ZwClose(h);
+    OK(PsIsProtectedProcess(PsInitialSystemProcess), "the System process is a protected process");
   }
   {
     CONF_PROCESS_BASIC_INFORMATION info;
@@ -546,6 +669,10 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       duplicate_options(TRUE);
       process_rules(TRUE);
       section_rules(TRUE);
+      if (irp->UserBuffer && sp->Parameters.DeviceIoControl.OutputBufferLength >= sizeof(USER_OPEN_ARGS))
+        user_open_rules((USER_OPEN_ARGS *)irp->UserBuffer);
+      else
+        OK(FALSE, "the client suite needs an output buffer for its UserMode NtOpenProcess arguments");
       attach_rules();
       /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
       {
@@ -596,6 +723,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   NTSTATUS st;
   UNREFERENCED_PARAMETER(registry_path);
   OK(ExGetPreviousMode() == KernelMode, "DriverEntry runs with PreviousMode KernelMode");
+  g_entry_tid = PsGetCurrentThreadId();
   handle_values(TRUE);
   namespace_rules();
   type_rules();
