@@ -552,14 +552,16 @@ void initialize_sections(Kernel& k) {
   data->physical = true;
   data->bytes = kPhysicalSectionSize;
   st.sections[id] = {data, kPhysicalSectionSize, kPageReadWrite, kSecCommit};
-  // Only SYSTEM may open it: user-mode access to \Device\PhysicalMemory was
-  // withdrawn in Windows Server 2003 SP1; kernel-mode opens are not checked.
+  // Only kernel mode may open it: user-mode access to \Device\PhysicalMemory
+  // was withdrawn in Windows Server 2003 SP1 (the object is kernel-only and its
+  // DACL names SYSTEM alone); kernel-mode opens are not checked.
   se::SecurityDescriptor sd;
   sd.owner = se::sids::local_system();
   sd.group = se::sids::local_system();
   sd.dacl = se::make_acl({{se::kAccessAllowedAce, 0, kSectionAllAccess, se::sids::local_system()}});
   sd.control |= se::kSeDaclPresent;
   k.ob().set_security(id, sd);
+  k.ob().get(id)->kernel_only = true;  // OBJ_KERNEL_EXCLUSIVE: no UserMode open at all
   if (NtStatus status = k.ob().insert(id, u"\\Device\\PhysicalMemory", true); nt_success(status))
     st.physical_memory = id;
 }

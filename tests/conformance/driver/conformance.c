@@ -107,6 +107,46 @@ static void type_rules(void) {
   OK(ObGetObjectType(PsInitialSystemProcess) == *PsProcessType, "ObGetObjectType returns the OBJECT_TYPE");
 }
 
+/* OBJ_EXCLUSIVE (ObpIncrementHandleCount): an object created exclusive is
+ * opened only exclusively, and only by the process holding its exclusive
+ * handles. g_exclusive_dir stays open for the client suite. */
+static HANDLE g_exclusive_dir;
+#define EXCLUSIVE_DIR L"\\BaseNamedObjects\\KemuConformanceExclusive"
+static void exclusive_rules(BOOLEAN client_context) {
+  HANDLE h = NULL, plain = NULL;
+  if (client_context) {
+    OK(open_dir(EXCLUSIVE_DIR, OBJ_EXCLUSIVE, NULL, DIRECTORY_QUERY, &h) == STATUS_ACCESS_DENIED,
+       "another process cannot open an object whose exclusive handles belong to the System process");
+    if (h) ZwClose(h);
+    return;
+  }
+  OK(create_dir(EXCLUSIVE_DIR, OBJ_EXCLUSIVE | OBJ_KERNEL_HANDLE, NULL, &g_exclusive_dir) == STATUS_SUCCESS,
+     "a directory is created with OBJ_EXCLUSIVE");
+  {
+    PUBLIC_OBJECT_BASIC_INFORMATION info;
+    ULONG len = 0;
+    OK(NT_SUCCESS(ZwQueryObject(g_exclusive_dir, ObjectBasicInformation, &info, sizeof(info), &len)) &&
+           (info.Attributes & OBJ_EXCLUSIVE),
+       "ZwQueryObject reports OBJ_EXCLUSIVE for an exclusive object");
+  }
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h) == STATUS_ACCESS_DENIED,
+     "an exclusive object cannot be opened without OBJ_EXCLUSIVE");
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE | OBJ_INHERIT, NULL, DIRECTORY_QUERY, &h) ==
+         STATUS_INVALID_PARAMETER,
+     "OBJ_EXCLUSIVE with OBJ_INHERIT is STATUS_INVALID_PARAMETER");
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE, NULL, DIRECTORY_QUERY, &h) == STATUS_SUCCESS,
+     "the process holding the exclusive handles opens it again exclusively");
+  if (h) ZwClose(h);
+  if (NT_SUCCESS(create_dir(L"\\BaseNamedObjects\\KemuConformancePlain", OBJ_KERNEL_HANDLE, NULL, &plain))) {
+    h = NULL;
+    OK(open_dir(L"\\BaseNamedObjects\\KemuConformancePlain", OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE, NULL,
+                DIRECTORY_QUERY, &h) == STATUS_INVALID_PARAMETER,
+       "OBJ_EXCLUSIVE on an object not created exclusive is STATUS_INVALID_PARAMETER");
+    if (h) ZwClose(h);
+    ZwClose(plain);
+  }
+}
+
 /* Physical memory: one physical page, whatever maps it, shows the same bytes. */
 static void physical_rules(void) {
   PUCHAR pool = (PUCHAR)ExAllocatePoolWithTag(NonPagedPool, 64, 'fnoC');
@@ -669,6 +709,7 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       duplicate_options(TRUE);
       process_rules(TRUE);
       section_rules(TRUE);
+      exclusive_rules(TRUE);
       if (irp->UserBuffer && sp->Parameters.DeviceIoControl.OutputBufferLength >= sizeof(USER_OPEN_ARGS))
         user_open_rules((USER_OPEN_ARGS *)irp->UserBuffer);
       else
@@ -712,6 +753,7 @@ static VOID NTAPI DriverUnload(PDRIVER_OBJECT driver) {
   RtlInitUnicodeString(&link, L"\\??\\KemuConformance");
   IoDeleteSymbolicLink(&link);
   if (g_system_dir) ZwClose(g_system_dir);
+  if (g_exclusive_dir) ZwClose(g_exclusive_dir);
   PsSetCreateProcessNotifyRoutine(on_process, TRUE);
   PsRemoveCreateThreadNotifyRoutine(on_thread);
   PsRemoveLoadImageNotifyRoutine(on_image);
@@ -729,6 +771,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   type_rules();
   physical_rules();
   file_position_rules();
+  exclusive_rules(FALSE);
   section_rules(FALSE);
   reference_by_handle_order();
   duplicate_options(FALSE);
