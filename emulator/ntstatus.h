@@ -119,7 +119,19 @@ using NtStatus = uint32_t;
   X(STATUS_ASSERTION_FAILURE, 0xC0000420)                       \
   X(STATUS_FAIL_CHECK, 0xC0000229)                              \
   X(STATUS_PORT_DISCONNECTED, 0xC0000037)                       \
-  X(STATUS_VERIFIER_STOP, 0xC0000421)
+  X(STATUS_VERIFIER_STOP, 0xC0000421)                            \
+  X(STATUS_PARTIAL_COPY, 0x8000000D)                            \
+  X(STATUS_NOT_MAPPED_VIEW, 0xC0000019)                         \
+  X(STATUS_UNABLE_TO_FREE_VM, 0xC000001A)                       \
+  X(STATUS_UNABLE_TO_DELETE_SECTION, 0xC000001B)                \
+  X(STATUS_ALREADY_COMMITTED, 0xC0000021)                       \
+  X(STATUS_NOT_COMMITTED, 0xC000002D)                           \
+  X(STATUS_INVALID_PAGE_PROTECTION, 0xC0000045)                 \
+  X(STATUS_FREE_VM_NOT_AT_BASE, 0xC000009F)                     \
+  X(STATUS_MEMORY_NOT_ALLOCATED, 0xC00000A0)                    \
+  X(STATUS_INVALID_PARAMETER_5, 0xC00000F3)                     \
+  X(STATUS_INVALID_PARAMETER_6, 0xC00000F4)                     \
+  X(STATUS_INVALID_ADDRESS, 0xC0000141)
 
 enum : NtStatus {
 #define KEMU_NTSTATUS_ENUM(name, value) name = value,

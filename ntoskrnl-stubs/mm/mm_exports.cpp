@@ -4,6 +4,7 @@
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/mm/mm.h"
+#include "ntoskrnl-stubs/mm/virtual_memory.h"
 
 namespace kemu::nt {
 
@@ -29,6 +30,7 @@ void register_mm_exports(Registry& r) {
   register_probe_exports(r);
   register_mdl_exports(r);
   register_physical_exports(r);
+  register_virtual_memory_exports(r);
 }
 
 }  // namespace kemu::nt
