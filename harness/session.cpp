@@ -112,8 +112,11 @@ struct Session::Impl {
       kernel_scratch += size + 0x10000;
       mem.map(base, size, Prot::ReadWrite, emu::RegionKind::Scratch, "kernel scratch buffer");
     } else {
-      base = GuestVa{user_cursor};
-      user_cursor += size + 0x10000;  // an unmapped gap after every buffer
+      // The next free place (a driver's ZwAllocateVirtualMemory may have taken
+      // some), with an unmapped gap after every buffer.
+      base = mem.find_free(GuestVa{user_cursor}, GuestVa{kemu::layout::kHighestUserAddress + 1}, size + 0x10000)
+                 .value_or(GuestVa{user_cursor});
+      user_cursor = base.value + size + 0x10000;
       mem.map(base, size, Prot::ReadWrite, emu::RegionKind::UserMemory, "client buffer", client_pid);
       if (placement == P::ReadOnly) mem.protect(base, size, Prot::Read);
     }

@@ -684,6 +684,108 @@ static void attach_rules(void) {
   ZwClose(local);
 }
 
+/* --- virtual memory of the current process --------------------------------------- */
+/* Exported by ntoskrnl.exe, not declared by mingw's DDK headers. */
+NTSYSAPI NTSTATUS NTAPI ZwQueryVirtualMemory(HANDLE process, PVOID base, ULONG information_class, PVOID information,
+                                             SIZE_T length, PSIZE_T return_length);
+NTKERNELAPI NTSTATUS NTAPI MmCopyVirtualMemory(PEPROCESS from_process, PVOID from, PEPROCESS to_process, PVOID to,
+                                               SIZE_T size, KPROCESSOR_MODE previous_mode, PSIZE_T copied);
+/* winnt.h's MEMORY_BASIC_INFORMATION (x64), which the DDK headers leave out. */
+typedef struct {
+  PVOID BaseAddress;
+  PVOID AllocationBase;
+  ULONG AllocationProtect;
+  USHORT PartitionId;
+  SIZE_T RegionSize;
+  ULONG State;
+  ULONG Protect;
+  ULONG Type;
+} CONF_MEMORY_BASIC_INFORMATION;
+typedef NTSTATUS(NTAPI *PROTECT_VIRTUAL_MEMORY)(HANDLE process, PVOID *base, PSIZE_T size, ULONG protect,
+                                                PULONG old_protect);
+
+/* Writes one byte of user memory inside __try (the store in a callee, as clang's
+ * SEH catches faults of calls): the exception code, or STATUS_SUCCESS. */
+__declspec(noinline) static void store_byte(volatile UCHAR *at, UCHAR value) { *at = value; }
+static NTSTATUS try_write(volatile UCHAR *at, UCHAR value) {
+  __try {
+    store_byte(at, value);
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    return GetExceptionCode();
+  }
+  return STATUS_SUCCESS;
+}
+
+/* In a client's request the current process is the client: ZwAllocateVirtualMemory
+ * (NtCurrentProcess()) gives memory in its user half. */
+static void virtual_memory_rules(void) {
+  PVOID base = NULL, at;
+  SIZE_T size = 0x1801, len = 0, copied = 0;
+  CONF_MEMORY_BASIC_INFORMATION mbi;
+  KAPC_STATE apc;
+  UNICODE_STRING name;
+  PROTECT_VIRTUAL_MEMORY protect;
+  ULONG old = 0;
+  UCHAR copy[16];
+  NTSTATUS st;
+  st = ZwAllocateVirtualMemory(NtCurrentProcess(), &base, 0, &size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+  OK(st == STATUS_SUCCESS && size == 0x2000, "ZwAllocateVirtualMemory rounds RegionSize up to whole pages");
+  if (!NT_SUCCESS(st)) return;
+  OK(((ULONG_PTR)base & 0xFFFF) == 0 && (ULONG_PTR)base <= (ULONG_PTR)MmHighestUserAddress,
+     "a new allocation starts on a 64 KiB boundary in the user half");
+  OK(((volatile UCHAR *)base)[0x1FFF] == 0 && try_write((volatile UCHAR *)base + 0x10, 0x5A) == STATUS_SUCCESS,
+     "committed pages are zero-filled and writable");
+  KeStackAttachProcess((PKPROCESS)PsInitialSystemProcess, &apc);
+  OK(!MmIsAddressValid(base), "the allocation is not in another process's user half");
+  KeUnstackDetachProcess(&apc);
+  OK(MmIsAddressValid(base), "it is in the current process's");
+  st = MmCopyVirtualMemory(PsGetCurrentProcess(), base, PsGetCurrentProcess(), copy, sizeof(copy), KernelMode, &copied);
+  OK(st == STATUS_SUCCESS && copied == sizeof(copy) && copy[0] == 0 && copy[15] == 0,
+     "MmCopyVirtualMemory copies from the process's user memory");
+  st = MmCopyVirtualMemory(PsGetCurrentProcess(), (PUCHAR)base + 0x10, PsGetCurrentProcess(), copy, 1, KernelMode,
+                           &copied);
+  OK(st == STATUS_SUCCESS && copy[0] == 0x5A, "MmCopyVirtualMemory sees what was written");
+
+  RtlZeroMemory(&mbi, sizeof(mbi));
+  st = ZwQueryVirtualMemory(NtCurrentProcess(), (PUCHAR)base + 0x123, 0 /* MemoryBasicInformation */, &mbi, sizeof(mbi),
+                            &len);
+  OK(st == STATUS_SUCCESS && len == sizeof(mbi) && sizeof(mbi) == 48, "MemoryBasicInformation is 48 bytes");
+  OK(mbi.BaseAddress == base && mbi.AllocationBase == base && mbi.AllocationProtect == PAGE_READWRITE,
+     "BaseAddress is the page, AllocationBase the allocation's base");
+  OK(mbi.RegionSize == 0x2000 && mbi.State == MEM_COMMIT && mbi.Protect == PAGE_READWRITE && mbi.Type == MEM_PRIVATE,
+     "ZwQueryVirtualMemory reports committed private read-write pages");
+  st = ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi) - 1, &len);
+  OK(st == STATUS_INFO_LENGTH_MISMATCH, "a buffer shorter than MEMORY_BASIC_INFORMATION is STATUS_INFO_LENGTH_MISMATCH");
+
+  RtlInitUnicodeString(&name, L"ZwProtectVirtualMemory");
+  protect = (PROTECT_VIRTUAL_MEMORY)MmGetSystemRoutineAddress(&name);
+  OK(protect != NULL, "ZwProtectVirtualMemory is exported");
+  if (protect) {
+    at = (PUCHAR)base + 0x1800;
+    size = 1;
+    st = protect(NtCurrentProcess(), &at, &size, PAGE_READONLY, &old);
+    OK(st == STATUS_SUCCESS && old == PAGE_READWRITE, "ZwProtectVirtualMemory returns the old protection");
+    OK(at == (PUCHAR)base + 0x1000 && size == 0x1000, "it changes whole pages and says which");
+    OK(try_write((volatile UCHAR *)base + 0x1000, 1) == STATUS_ACCESS_VIOLATION,
+       "a write to a read-only user page raises STATUS_ACCESS_VIOLATION");
+    ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi), &len);
+    OK(mbi.RegionSize == 0x1000 && mbi.Protect == PAGE_READWRITE, "the first page keeps its protection");
+  }
+
+  at = (PUCHAR)base + 0x1000;
+  size = 0;
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_FREE_VM_NOT_AT_BASE, "MEM_RELEASE with RegionSize 0 needs the allocation's base");
+  at = base;
+  size = 0;
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_SUCCESS && at == base && size == 0x2000, "MEM_RELEASE frees the whole allocation");
+  ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi), &len);
+  OK(mbi.State == MEM_FREE && mbi.AllocationBase == NULL, "released memory is MEM_FREE");
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_MEMORY_NOT_ALLOCATED, "freeing it again is STATUS_MEMORY_NOT_ALLOCATED");
+}
+
 static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = information;
@@ -715,6 +817,7 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       else
         OK(FALSE, "the client suite needs an output buffer for its UserMode NtOpenProcess arguments");
       attach_rules();
+      virtual_memory_rules();
       /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
       {
         HANDLE kernel_dir = NULL;
