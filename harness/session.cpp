@@ -28,6 +28,7 @@
 #include "ntoskrnl-stubs/ps/process_security.h"
 #include "ntoskrnl-stubs/se/token.h"
 #include "report/format.h"
+#include "verifier/engine.h"
 #include "report/sha256.h"
 
 #ifndef KEMU_VERSION
@@ -62,6 +63,8 @@ struct Session::Impl {
   SessionOptions options;
   std::unique_ptr<emu::Machine> machine;
   std::unique_ptr<nt::Kernel> kernel;
+  // The verifier (destroyed before the kernel it listens to).
+  std::unique_ptr<verifier::Engine> engine;
   loader::LoadedImage image;
   GuestVa driver_object;
   GuestVa registry_path;
@@ -277,6 +280,8 @@ struct Session::Impl {
         result.findings.push_back(bugcheck_finding(*s.bugcheck, *result.stop.bugcheck, s.message));
       }
     }
+    if (engine)
+      for (const Finding& f : engine->findings()) result.findings.push_back(f);
     sync_breakpoints();
   }
 
@@ -440,6 +445,7 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
   ko.explain = s.options.explain;
   ko.seed = s.options.seed;
   s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
+  s.engine = std::make_unique<verifier::Engine>(*s.kernel, nullptr);
   if (!s.options.files_dir.empty()) {
     // --files: the sandbox volume starts as a copy of the host folder.
     if (auto error = s.kernel->fs().seed_from(s.options.files_dir)) throw SessionError(*error);
@@ -558,6 +564,7 @@ void Session::unload_unguarded() {
   }
   if (!m.stopped()) s.kernel->scheduler().run_pending();
   s.record_leftovers();
+  if (s.engine && !m.stopped()) s.engine->driver_unloaded();
   // Windows unmaps the image now; whatever the driver left queued runs later
   // (virtual time moves on to every pending timer) and finds it gone.
   if (s.entry_succeeded && !m.stopped()) {

@@ -74,6 +74,7 @@ class Kernel {
   // The verifier's listeners (api/kernel_events.h): components publish to
   // them; with none registered publishing costs one empty-vector test.
   void add_listener(KernelListener* listener) { listeners_.push_back(listener); }
+  void remove_listener(KernelListener* listener) { std::erase(listeners_, listener); }
   bool observed() const { return !listeners_.empty(); }
   template <class Fn>
   void publish(Fn&& fn) {
