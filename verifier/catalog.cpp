@@ -23,6 +23,10 @@ const std::vector<CheckInfo>& catalog() {
       {"handle.force-access-check-missing", "error",
        "object opened by a name or pointer that the caller controls without OBJ_FORCE_ACCESS_CHECK", "",
        "IOCTLance/POPKORN class", "", "", true},
+      {"buffer.information-too-large", "error", "IoStatus.Information > OutputBufferLength", "", "0xC9/0x312", "",
+       "", true},
+      {"buffer.uninitialized-output", "error", "output bytes returned that the driver never wrote", "",
+       "\"Failure to initialize output buffers\"", "", "", true},
   };
   return kChecks;
 }

@@ -38,6 +38,7 @@ Engine::~Engine() { kernel_.remove_listener(this); }
 void Engine::api_called(const nt::ApiCall& call) {
   calls_.push_back(call);
   handle_checks::on_call(*this, call);
+  buffer_checks::on_call(*this, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -45,7 +46,15 @@ void Engine::api_returned(const nt::ApiCall& call) {
   if (!calls_.empty()) calls_.pop_back();
 }
 
-void Engine::request_started(const nt::RequestStart& request) { request_ = request; }
+void Engine::request_started(const nt::RequestStart& request) {
+  request_ = request;
+  in_flight_[request.irp.value] = request;
+}
+
+const nt::RequestStart* Engine::request_of(GuestVa irp) const {
+  auto it = in_flight_.find(irp.value);
+  return it == in_flight_.end() ? nullptr : &it->second;
+}
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
   if (request_ && request_->id == id) request_.reset();

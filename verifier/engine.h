@@ -53,6 +53,9 @@ class Engine : public nt::KernelListener {
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
   const nt::RequestStart* request() const { return request_ ? &*request_ : nullptr; }
+  // A client request still in flight, by its IRP (a pending one completes later).
+  const nt::RequestStart* request_of(GuestVa irp) const;
+  void request_completed(GuestVa irp) { in_flight_.erase(irp.value); }
   // Whether `value` appears in the current request's caller-controlled bytes.
   bool from_request(uint64_t value) const;
   // Whether the handle names an entry the driver created (and has not closed)
@@ -78,11 +81,17 @@ class Engine : public nt::KernelListener {
   nt::Kernel& kernel_;
   std::function<bool(std::string_view)> enabled_;
   std::optional<nt::RequestStart> request_;
+  std::map<uint64_t, nt::RequestStart> in_flight_;  // by IRP
   std::vector<nt::ApiCall> calls_;
   std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
 };
+
+// The buffer checks at completion (verifier/buffer_checks.cpp).
+namespace buffer_checks {
+void on_call(Engine& engine, const nt::ApiCall& call);
+}  // namespace buffer_checks
 
 // The handle checks (verifier/handle_checks.cpp), called by the engine.
 namespace handle_checks {

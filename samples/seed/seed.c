@@ -70,7 +70,9 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
   /* No ByteOffset: a synchronous file object writes at its current position. */
   st = ZwWriteFile(kernel_handle, NULL, NULL, NULL, &iosb, rq->data, in_len - sizeof(ULONG64), NULL, NULL);
   ZwClose(kernel_handle);
-  return complete(irp, st, NT_SUCCESS(st) ? iosb.Information : 0);
+  /* Information counts output bytes, and this request has no output buffer:
+   * the number of bytes appended is not the caller's to receive. */
+  return complete(irp, st, 0);
 }
 
 static VOID NTAPI DriverUnload(PDRIVER_OBJECT driver) {

@@ -39,7 +39,8 @@ static NTSTATUS NTAPI BugCreateClose(PDEVICE_OBJECT device, PIRP irp) {
   return bug_complete(irp, STATUS_SUCCESS, 0);
 }
 
-static NTSTATUS NTAPI BugDeviceControl(PDEVICE_OBJECT device, PIRP irp) {
+/* Exported too: findings made when the request completes point here. */
+__declspec(dllexport) NTSTATUS NTAPI BugDeviceControl(PDEVICE_OBJECT device, PIRP irp) {
   ULONG_PTR information = 0;
   NTSTATUS status;
   UNREFERENCED_PARAMETER(device);
