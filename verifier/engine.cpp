@@ -7,6 +7,7 @@
 #include "emulator/machine.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/ob/handle_table.h"
+#include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
 #include "verifier/catalog.h"
 
@@ -90,7 +91,25 @@ bool Engine::driver_made(uint32_t pid, uint64_t handle) const {
   return driver_handles_.contains({pid, nt::ob::handle_index(handle)});
 }
 
+void Engine::note_reference(GuestVa object, int delta, GuestVa site, const std::string& routine) {
+  DriverReference& r = driver_references_[object.value];
+  if (r.count <= 0 && delta > 0) {
+    r.site = site;
+    r.routine = routine;
+  }
+  r.count += delta;
+}
+
 void Engine::driver_unloaded() {
+  // References the driver took and never dropped keep their objects alive.
+  for (const auto& [body, r] : driver_references_) {
+    if (r.count <= 0 || !kernel_.ob().by_body(GuestVa{body})) continue;
+    const nt::ob::ObjectRecord* o = kernel_.ob().by_body(GuestVa{body});
+    report("handle.leak", r.site,
+           fmt::format("{} reference(s) that {} took on {} were never dropped: the object outlives the driver.",
+                       r.count, r.routine, kernel_.ob().describe(o->id)),
+           {{"object", fmt::format("{:#x}", body)}, {"references", std::to_string(r.count)}, {"taken_by", r.routine}});
+  }
   // Handles the driver opened in the kernel table and never closed outlive it.
   for (const auto& [key, h] : driver_handles_) {
     if (key.first != nt::ps::kSystemPid) continue;

@@ -64,6 +64,10 @@ class Engine : public nt::KernelListener {
   // The innermost kernel routine the driver is in (nullptr outside).
   const nt::ApiCall* current_call() const { return calls_.empty() ? nullptr : &calls_.back(); }
 
+  // A pointer reference the driver took (+1) or dropped (-1) on the object
+  // whose body is `object`; what is left at unload is a leak.
+  void note_reference(GuestVa object, int delta, GuestVa site, const std::string& routine);
+
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
   // kind of request only counts.
@@ -83,7 +87,13 @@ class Engine : public nt::KernelListener {
   std::optional<nt::RequestStart> request_;
   std::map<uint64_t, nt::RequestStart> in_flight_;  // by IRP
   std::vector<nt::ApiCall> calls_;
-  std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
+  std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;
+  struct DriverReference {
+    int64_t count = 0;
+    GuestVa site;  // where the oldest reference still held was taken
+    std::string routine;
+  };
+  std::map<uint64_t, DriverReference> driver_references_;  // by object body  // (pid, index) -> how it was made
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
 };

@@ -184,7 +184,26 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   if (name.starts_with("Zw") || name.starts_with("Io") || name.starts_with("Ob")) object_name_arguments(e, call);
 }
 
-void on_return(Engine& e, const nt::ApiCall& call) {}
+// The references the driver's calls hand it, and the ones it drops.
+void on_return(Engine& e, const nt::ApiCall& call) {
+  const std::string& name = *call.name;
+  auto& mem = e.kernel().memory();
+  auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
+  auto out_object = [&](size_t i) { return GuestVa{mem.try_read<uint64_t>(GuestVa{arg(i)}).value_or(0)}; };
+  bool ok = nt_success(static_cast<NtStatus>(call.result));
+  GuestVa taken;
+  if (name == "ObReferenceObjectByHandle" && ok) taken = out_object(4);
+  else if (name == "ObReferenceObjectByHandleWithTag" && ok) taken = out_object(5);
+  else if ((name == "ObReferenceObjectByPointer" || name == "ObReferenceObjectByPointerWithTag") && ok) taken = GuestVa{arg(0)};
+  else if (name == "ObfReferenceObject" || name == "ObfReferenceObjectWithTag") taken = GuestVa{arg(0)};
+  else if (name == "ObReferenceObjectByName" && ok) taken = out_object(7);
+  else if ((name == "PsLookupProcessByProcessId" || name == "PsLookupThreadByThreadId") && ok) taken = out_object(1);
+  else if (name == "IoGetDeviceObjectPointer" && ok) taken = out_object(2);
+  if (taken) e.note_reference(taken, +1, call.call_site, name);
+  if (name == "ObfDereferenceObject" || name == "ObfDereferenceObjectWithTag" || name == "ObDereferenceObjectDeferDelete" ||
+      name == "ObDereferenceObjectDeferDeleteWithTag")
+    e.note_reference(GuestVa{arg(0)}, -1, call.call_site, name);
+}
 
 void on_created(Engine& e, const nt::HandleCreated& event) {
   nt::Kernel& k = e.kernel();

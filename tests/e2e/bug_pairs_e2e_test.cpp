@@ -68,6 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
         Pair{"handles", "user_handle_to_zw", {"handle.user-handle-to-zw"}, "SetCallerEvent"},
         Pair{"handles", "kernel_handle_user_mode", {"handle.kernel-handle-user-mode"}, "SignalOwnEvent"},
         Pair{"handles", "handle_leak", {"handle.leak"}, "OpenServiceKey"},
+        Pair{"handles", "reference_leak", {"handle.leak"}, "SignalUnlessDryRun"},
         Pair{"handles", "force_access_check", {"handle.force-access-check-missing"}, "OpenCallerNamedKey"},
         // Completion-time checks point at the IoCompleteRequest of the dispatch routine.
         Pair{"output", "information_too_large", {"buffer.information-too-large"}, "BugDeviceControl"},
