@@ -15,8 +15,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// The $id of the schema file the logs are validated against (tests/schemas).
 constexpr std::string_view kSchemaUri =
-    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+    "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json";
 
 Json text(std::string_view s) {
   Json j;

@@ -18,6 +18,7 @@
 
 #include "e2e/e2e_paths.h"
 #include "harness/session.h"
+#include "report/sarif_report.h"
 #include "sarif_validator.h"
 
 namespace kemu::e2e {
@@ -117,7 +118,8 @@ TEST(E2eReports, TheSarifLogOfACrashValidatesAgainstTheSchema) {
   EXPECT_EQ(result["level"], "error");
   EXPECT_EQ(result["message"]["text"], "Windows would stop with bug check 0x00000050 here.");
   const auto& where = result["locations"][0]["physicalLocation"];
-  EXPECT_EQ(where["artifactLocation"]["uri"], "file://" + sample("crash_kernel_write"));
+  EXPECT_EQ(where["artifactLocation"]["uri"], report::artifact_uri(sample("crash_kernel_write")));
+  EXPECT_THAT(where["artifactLocation"]["uri"].get<std::string>(), StartsWith("file:///"));
   uint64_t offset = std::stoull(finding["location"]["offset"].get<std::string>(), nullptr, 16);
   EXPECT_EQ(where["address"]["relativeAddress"], offset);
   EXPECT_EQ(where["address"]["fullyQualifiedName"],

@@ -31,9 +31,10 @@ kemu::testing::Validation validate(const std::string& text, const std::string& n
 TEST(SarifReport, OneRunWithTheWholeCatalogAsRules) {
   Json log = to_sarif(testing::findings_result());
   EXPECT_EQ(log["version"], "2.1.0");
-  EXPECT_EQ(
-      log["$schema"],
-      "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json");
+  // The $id of tests/schemas/sarif-schema-2.1.0.json, the schema the logs are validated against.
+  EXPECT_EQ(log["$schema"],
+            "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/"
+            "sarif-schema-2.1.0.json");
   ASSERT_EQ(log["runs"].size(), 1u);
   const Json& driver = log["runs"][0]["tool"]["driver"];
   EXPECT_EQ(driver["name"], "kemu");
@@ -157,6 +158,13 @@ TEST(SarifSchema, CleanAndEmptyRunsValidate) {
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   auto empty = validate(render_sarif(harness::RunResult{}), "empty");
   EXPECT_EQ(empty.exit_code, 0) << empty.output;
+}
+
+TEST(SarifSchema, LogsNameTheShippedSchemaById) {
+  std::ifstream in(KEMU_SOURCE_DIR "/tests/schemas/sarif-schema-2.1.0.json");
+  Json schema = Json::parse(in);
+  EXPECT_EQ(to_sarif(testing::completed_result())["$schema"], schema["$id"]);
+  EXPECT_EQ(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
 
 // The validator is not vacuous: a level SARIF does not define and a result
