@@ -19,9 +19,17 @@ std::string_view state_text(const verifier::CheckInfo& c) {
   return c.implemented ? "implemented" : "not yet";
 }
 
+// Columns on a terminal: UTF-8 continuation bytes take none ("≥" is one column).
+size_t columns(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 std::string padded(std::string_view text, size_t width) {
   std::string out(text);
-  if (out.size() < width) out.resize(width, ' ');
+  size_t used = columns(text);
+  if (used < width) out.append(width - used, ' ');
   return out;
 }
 
@@ -42,10 +50,10 @@ std::string render_checks_table() {
   size_t width[4] = {headers[0].size(), headers[1].size(), headers[2].size(), headers[3].size()};
   size_t implemented = 0;
   for (const auto& c : all) {
-    width[0] = std::max(width[0], c.id.size());
-    width[1] = std::max(width[1], c.severity.size());
-    width[2] = std::max(width[2], state_text(c).size());
-    width[3] = std::max(width[3], c.title.size());
+    width[0] = std::max(width[0], columns(c.id));
+    width[1] = std::max(width[1], columns(c.severity));
+    width[2] = std::max(width[2], columns(state_text(c)));
+    width[3] = std::max(width[3], columns(c.title));
     if (c.implemented) ++implemented;
   }
   auto row = [&](std::string_view id, std::string_view sev, std::string_view state,

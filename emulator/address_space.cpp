@@ -186,6 +186,50 @@ void AddressSpace::unmap(GuestVa base) {
   last_hit_ = nullptr;
 }
 
+void AddressSpace::unmap_pages(GuestVa base, uint64_t size) {
+  Region* found = find(base);
+  if (!found || base.value % kPageSize || size % kPageSize || size == 0 || size > found->end() - base)
+    throw std::invalid_argument(fmt::format("unmap_pages {:#x}+{:#x}: not whole pages of one region",
+                                            base.value, size));
+  if (base == found->base && size == found->size) {
+    unmap(base);
+    return;
+  }
+  Region whole = std::move(regions_.extract(found->base.value).mapped());
+  last_hit_ = nullptr;
+  engine_pending_.erase(whole.base.value);
+  user_regions_.erase(whole.base.value);
+  mapped_bytes_ -= whole.size;
+  if (uc_) check_uc(uc_mem_unmap(uc_, whole.base.value, whole.size), "unmap", whole.base.value);
+  // The parts left on either side of the hole: same host bytes, owner, kind.
+  auto part = [&](GuestVa from, GuestVa to) {
+    Region r = whole;
+    uint64_t offset = from - whole.base;
+    r.base = from;
+    r.size = to - from;
+    r.host = whole.host + offset;
+    r.page_prot.assign(whole.page_prot.begin() + offset / kPageSize,
+                       whole.page_prot.begin() + (offset + r.size) / kPageSize);
+    if (whole.alias_of) r.alias_of = *whole.alias_of + offset;
+    r.engine_hidden = false;  // mirrored shown; hidden again at the next sync
+    Region& inserted = insert(std::move(r));
+    note_visibility(inserted);
+  };
+  if (base > whole.base) part(whole.base, base);
+  if (base + size < whole.end()) part(base + size, whole.end());
+}
+
+void AddressSpace::discard_pages(GuestVa base, uint64_t size) {
+  Region* r = find(base);
+  if (!r || base.value % kPageSize || size % kPageSize || size > r->end() - base)
+    throw std::invalid_argument(fmt::format("discard_pages {:#x}+{:#x}: not whole pages of one region",
+                                            base.value, size));
+  if (size == 0) return;
+  // Anonymous private host pages read back as zeros after MADV_DONTNEED.
+  uint8_t* host = r->host + (base - r->base);
+  if (madvise(host, size, MADV_DONTNEED) != 0) std::memset(host, 0, size);
+}
+
 void AddressSpace::protect(GuestVa base, uint64_t size, Prot prot) {
   Region* r = find(base);
   if (!r || base.value % kPageSize || size % kPageSize || base.value + size > r->end().value)

@@ -106,6 +106,13 @@ class AddressSpace {
   Region& map_alias(GuestVa base, const Region& source, uint64_t offset, uint64_t size, Prot prot,
                     RegionKind kind, std::string name, uint32_t owner = kKernelOwner);
   void unmap(GuestVa base);
+  // Unmaps whole pages [base, base+size) of one region: the region shrinks,
+  // or splits in two around the hole (both parts keep their bytes, frames,
+  // owner and visibility), as when part of an allocation is released.
+  void unmap_pages(GuestVa base, uint64_t size);
+  // Gives pages of one region back as zero-filled (their next read shows
+  // zeros; the host memory is returned), as when memory is decommitted.
+  void discard_pages(GuestVa base, uint64_t size);
   // Shows or hides the user memory of process `owner` (RegionKind::UserMemory):
   // the user half belongs to the current process only. kemu's own view
   // changes at once; the engine's at the next sync_engine(). User memory

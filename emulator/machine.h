@@ -230,6 +230,8 @@ class Machine {
   // The register context of the caller of the trapped routine (rip = return
   // address, rsp above it): what RtlCaptureContext reports.
   RegisterContext caller_context() const;
+  // Return addresses of the frames above `regs` (unwinding by .pdata).
+  std::vector<GuestVa> walk_stack(const RegisterContext& regs) const;
   // Guest CONTEXT conversions.
   void write_context(GuestVa at, const RegisterContext& ctx);
   RegisterContext read_context(GuestVa at) const;
@@ -280,7 +282,6 @@ class Machine {
   void setup_processor_block();
   void setup_shared_data();
   uint32_t count_instructions(uint64_t address, uint32_t size);
-  std::vector<GuestVa> walk_stack(const RegisterContext& regs) const;
   void unhandled_exception(const ExceptionInfo& info, const RegisterContext& context,
                            const std::string& what, GuestVa record = GuestVa{},
                            GuestVa context_record = GuestVa{});

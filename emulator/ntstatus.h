@@ -131,7 +131,15 @@ using NtStatus = uint32_t;
   X(STATUS_INVALID_PARAMETER_5, 0xC00000F3)                     \
   X(STATUS_INVALID_PARAMETER_6, 0xC00000F4)                     \
   X(STATUS_INVALID_PARAMETER_8, 0xC00000F6)                     \
-  X(STATUS_INVALID_PARAMETER_9, 0xC00000F7)
+  X(STATUS_INVALID_PARAMETER_9, 0xC00000F7)                     \
+  X(STATUS_PARTIAL_COPY, 0x8000000D)                            \
+  X(STATUS_UNABLE_TO_FREE_VM, 0xC000001A)                       \
+  X(STATUS_UNABLE_TO_DELETE_SECTION, 0xC000001B)                \
+  X(STATUS_ALREADY_COMMITTED, 0xC0000021)                       \
+  X(STATUS_NOT_COMMITTED, 0xC000002D)                           \
+  X(STATUS_FREE_VM_NOT_AT_BASE, 0xC000009F)                     \
+  X(STATUS_MEMORY_NOT_ALLOCATED, 0xC00000A0)                    \
+  X(STATUS_INVALID_ADDRESS, 0xC0000141)
 
 enum : NtStatus {
 #define KEMU_NTSTATUS_ENUM(name, value) name = value,

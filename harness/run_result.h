@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "verifier/finding.h"
+
 namespace kemu::harness {
 
 // Why a run ended (cli.md "stop.reason").
@@ -25,34 +27,10 @@ struct BugcheckInfo {
   std::vector<std::pair<std::string, uint64_t>> registers;  // name, value
 };
 
-// A finding (checks.md): what was wrong, where, in what context.
-struct FindingLocation {
-  std::string module;
-  uint64_t offset = 0;
-  std::string symbol;
-  std::string instruction;
-};
-
-struct FindingContext {
-  std::string process;  // "client.exe" or "System"
-  uint32_t thread = 0;
-  uint32_t irql = 0;
-  std::string major;  // IRP major function when inside a request, else empty
-  std::optional<uint32_t> ioctl;
-};
-
-struct Finding {
-  std::string check;     // stable id, e.g. "crash.bugcheck"
-  std::string severity;  // error | warning | note
-  uint64_t count = 1;
-  std::string title;
-  std::string message;
-  std::string microsoft;  // the Microsoft equivalent
-  FindingLocation location;
-  std::vector<std::string> stack;
-  FindingContext context;
-  std::vector<std::pair<std::string, std::string>> values;
-};
+// A finding (checks.md), produced by the verifier (verifier/finding.h).
+using verifier::Finding;
+using verifier::FindingContext;
+using verifier::FindingLocation;
 
 struct StopInfo {
   StopReason reason = StopReason::Completed;

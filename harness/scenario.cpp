@@ -238,6 +238,14 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
   bool unloaded = false;
   auto handle_of = [&](const ScenarioStep& st, const std::string& name) -> uint64_t {
     auto it = handles.find(name);
+    // A raw handle value (an extension: "0x8") names whatever the client's
+    // table holds there, e.g. a handle a driver created in it.
+    if (it == handles.end() && name.size() > 2 && name.starts_with("0x")) {
+      try {
+        return std::stoull(name, nullptr, 16);
+      } catch (const std::exception&) {
+      }
+    }
     if (it == handles.end())
       throw ScenarioError(fmt::format("{}:{}: no handle named '{}' (a failed open leaves the name unbound)",
                                       sc.path, st.line, name));

@@ -29,6 +29,7 @@
 #include "ntoskrnl-stubs/ps/process_security.h"
 #include "ntoskrnl-stubs/se/token.h"
 #include "report/format.h"
+#include "verifier/engine.h"
 #include "report/sha256.h"
 
 #ifndef KEMU_VERSION
@@ -63,6 +64,8 @@ struct Session::Impl {
   SessionOptions options;
   std::unique_ptr<emu::Machine> machine;
   std::unique_ptr<nt::Kernel> kernel;
+  // The verifier (destroyed before the kernel it listens to).
+  std::unique_ptr<verifier::Engine> engine;
   loader::LoadedImage image;
   GuestVa driver_object;
   GuestVa registry_path;
@@ -113,8 +116,11 @@ struct Session::Impl {
       kernel_scratch += size + 0x10000;
       mem.map(base, size, Prot::ReadWrite, emu::RegionKind::Scratch, "kernel scratch buffer");
     } else {
-      base = GuestVa{user_cursor};
-      user_cursor += size + 0x10000;  // an unmapped gap after every buffer
+      // The next free place (a driver's ZwAllocateVirtualMemory may have taken
+      // some), with an unmapped gap after every buffer.
+      base = mem.find_free(GuestVa{user_cursor}, GuestVa{kemu::layout::kHighestUserAddress + 1}, size + 0x10000)
+                 .value_or(GuestVa{user_cursor});
+      user_cursor = base.value + size + 0x10000;
       mem.map(base, size, Prot::ReadWrite, emu::RegionKind::UserMemory, "client buffer", client_pid);
       if (placement == P::ReadOnly) mem.protect(base, size, Prot::Read);
     }
@@ -275,6 +281,8 @@ struct Session::Impl {
         result.findings.push_back(bugcheck_finding(*s.bugcheck, *result.stop.bugcheck, s.message));
       }
     }
+    if (engine)
+      for (const Finding& f : engine->findings()) result.findings.push_back(f);
     // Checks the user turned off report nothing (--enable/--disable); a
     // bugcheck still ends the run, so the stop reason stays.
     std::erase_if(result.findings,
@@ -451,6 +459,7 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
   ko.explain = s.options.explain;
   ko.seed = s.options.seed;
   s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
+  s.engine = std::make_unique<verifier::Engine>(*s.kernel, nullptr);
   if (!s.options.files_dir.empty()) {
     // --files: the sandbox volume starts as a copy of the host folder.
     if (auto error = s.kernel->fs().seed_from(s.options.files_dir)) throw SessionError(*error);
@@ -569,6 +578,7 @@ void Session::unload_unguarded() {
   }
   if (!m.stopped()) s.kernel->scheduler().run_pending();
   s.record_leftovers();
+  if (s.engine && !m.stopped()) s.engine->driver_unloaded();
   // Windows unmaps the image now; whatever the driver left queued runs later
   // (virtual time moves on to every pending timer) and finds it gone.
   if (s.entry_succeeded && !m.stopped()) {

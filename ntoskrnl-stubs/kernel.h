@@ -39,6 +39,7 @@ namespace fs {
 class FileSystem;
 }
 class KernelModules;
+class KernelListener;
 
 enum class UnimplementedPolicy { Fail, Stop };
 
@@ -70,6 +71,15 @@ class Kernel {
   fs::FileSystem& fs() { return *fs_; }  // the sandbox volume (\??\C:)
 
   Explainer& explainer() { return explainer_; }
+  // The verifier's listeners (api/kernel_events.h): components publish to
+  // them; with none registered publishing costs one empty-vector test.
+  void add_listener(KernelListener* listener) { listeners_.push_back(listener); }
+  void remove_listener(KernelListener* listener) { std::erase(listeners_, listener); }
+  bool observed() const { return !listeners_.empty(); }
+  template <class Fn>
+  void publish(Fn&& fn) {
+    for (KernelListener* l : listeners_) fn(*l);
+  }
   // State a component keeps per kernel (e.g. the physical mappings it made),
   // created on first use and destroyed with the kernel.
   template <class T>
@@ -111,6 +121,7 @@ class Kernel {
   std::unique_ptr<fs::FileSystem> fs_;
   std::vector<std::string> debug_output_;
   Explainer explainer_;
+  std::vector<KernelListener*> listeners_;
   std::map<std::type_index, std::shared_ptr<void>> states_;
 };
 

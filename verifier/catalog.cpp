@@ -34,7 +34,8 @@ std::vector<CheckInfo> build_catalog() {
        "access; KernelMode skips every check.",
        "Pass Irp->RequestorMode (or ExGetPreviousMode()) as AccessMode to "
        "ObReferenceObjectByHandle, together with the object type and the access the operation "
-       "needs."},
+       "needs.",
+       true},
       {"handle.kernel-handle-user-mode", kError, "kernel handle used with UserMode",
        "kernel-flagged handle referenced with AccessMode UserMode (the call gets "
        "STATUS_INVALID_HANDLE)",
@@ -43,8 +44,10 @@ std::vector<CheckInfo> build_catalog() {
        "KernelMode callers; with UserMode the object manager refuses it with "
        "STATUS_INVALID_HANDLE.",
        "Reference handles the driver created itself with KernelMode, and keep UserMode for handles "
-       "that come from the caller."},
-      {"handle.invalid", kError, "reference or close of a handle that does not exist",
+       "that come from the caller.",
+       true},
+      {"handle.invalid", kError,
+       "reference or close of a handle that does not exist (incl. NULL, closed, tag-bit games)",
        "lookup fails (NULL, closed, tag-bit games); a kernel-mode close of an invalid handle is "
        "bug check 0x93",
        "0xC4/0x3C, 0xF5; 0x93",
@@ -52,7 +55,8 @@ std::vector<CheckInfo> build_catalog() {
        "stale, NULL or made-up value is a bug, and closing one in kernel mode is bug check 0x93 "
        "INVALID_KERNEL_HANDLE.",
        "Check the status of the call that produced the handle, clear the variable when the handle "
-       "is closed, and close each handle exactly once."},
+       "is closed, and close each handle exactly once.",
+       true},
       {"handle.no-object-type", kError, "caller-supplied handle referenced with ObjectType NULL",
        "ObReferenceObjectByHandle(Type=NULL) on a handle that came from the request",
        "\"Failure to validate object handles\"",
@@ -60,25 +64,28 @@ std::vector<CheckInfo> build_catalog() {
        "checks the type only when ObjectType is given, so without it the driver may treat an event "
        "as a file.",
        "Pass the expected type (*IoFileObjectType, *ExEventObjectType, *PsProcessType, ...) as "
-       "ObjectType so a handle of another type fails with STATUS_OBJECT_TYPE_MISMATCH."},
+       "ObjectType so a handle of another type fails with STATUS_OBJECT_TYPE_MISMATCH.",
+       true},
       {"handle.no-access-check", kWarning,
-       "caller-supplied handle referenced with DesiredAccess 0 or generic bits",
+       "caller-supplied handle referenced with DesiredAccess 0 or with generic bits",
        "DesiredAccess 0 or generic bits with UserMode on a caller's handle",
        "ObReferenceObjectByHandle docs",
        "With UserMode the object manager tests exactly the DesiredAccess bits against the handle's "
        "granted access: 0 tests nothing, and generic bits are never granted (opens map them), so "
        "they fail for everyone.",
        "Ask for the specific rights the operation uses (for example FILE_READ_DATA or "
-       "EVENT_MODIFY_STATE), never 0 or GENERIC_*."},
+       "EVENT_MODIFY_STATE), never 0 or GENERIC_*.",
+       true},
       {"handle.not-kernel-handle", kError,
-       "driver-private handle created without OBJ_KERNEL_HANDLE in a user process",
+       "driver-private handle created without OBJ_KERNEL_HANDLE in a user process context",
        "Zw/Ob create or open while the current process is not System and OBJ_KERNEL_HANDLE (0x200) "
        "is clear",
        "\"Object handles\" docs",
        "A handle a driver creates without OBJ_KERNEL_HANDLE goes into the current process's table, "
        "where that process can use, replace or close it while the driver still relies on it.",
        "Set OBJ_KERNEL_HANDLE in InitializeObjectAttributes (or the handle attributes) for every "
-       "handle the driver creates for its own use."},
+       "handle the driver creates for its own use.",
+       true},
       {"handle.user-handle-to-zw", kError, "handle from the request passed to a ZwXxx routine",
        "handle value taken from request data reaches a Zw* routine (KernelMode, no access check)",
        "Verifier security checks",
@@ -87,16 +94,18 @@ std::vector<CheckInfo> build_catalog() {
        "can reach kernel handles.",
        "Reference the caller's handle with ObReferenceObjectByHandle(UserMode, type, access) first "
        "and work on the object, or open a kernel handle from it with "
-       "ObOpenObjectByPointer(OBJ_KERNEL_HANDLE)."},
+       "ObOpenObjectByPointer(OBJ_KERNEL_HANDLE).",
+       true},
       {"handle.leak", kError, "handles or references left at unload",
        "handle tables and pointer counts diffed at unload; a reference taken on an object whose "
        "count is 0",
-       "misc checks; 0xC4/0x3F (the 0 -> 1 case)",
+       "misc checks; 0xC4/0x3F (the 0 → 1 case)",
        "Every handle a driver opens must be closed and every reference it takes dereferenced "
        "before it unloads; leaked ones keep objects alive, and referencing an object whose count "
        "reached 0 uses freed memory.",
        "Pair each open with ZwClose and each ObReference* with ObDereferenceObject on every path, "
-       "including the error paths and DriverUnload."},
+       "including the error paths and DriverUnload.",
+       true},
       {"handle.force-access-check-missing", kError,
        "object opened by a name or pointer that the caller controls without OBJ_FORCE_ACCESS_CHECK",
        "request-derived name or object opened by Zw/Ob routines in KernelMode",
@@ -105,7 +114,8 @@ std::vector<CheckInfo> build_catalog() {
        "set, so a name or object chosen by the caller is opened with rights the caller itself does "
        "not have.",
        "Set OBJ_FORCE_ACCESS_CHECK in the object attributes when the name or object comes from the "
-       "caller (or open it with the requestor's mode)."},
+       "caller (or open it with the requestor's mode).",
+       true},
 
       // ------------------------------------------------------ pointers, probing
       {"probe.missing", kError, "user address dereferenced without a probe",
@@ -126,7 +136,7 @@ std::vector<CheckInfo> build_catalog() {
        "Wrap the probe and every access to the user buffer in __try and return GetExceptionCode() "
        "from the __except block."},
       {"probe.kernel-address-accepted", kError,
-       "a kernel address supplied as a user pointer was used",
+       "a kernel address supplied as a \"user\" pointer was used",
        "request carries a kernel-half address as a user pointer and the driver reads or writes "
        "through it",
        "DevCtl zero-length tests",
@@ -151,8 +161,8 @@ std::vector<CheckInfo> build_catalog() {
        "Avoid pointers in request structures; if one is needed, probe it in the requestor's "
        "context inside __try and capture what it points to."},
       {"probe.user-pointer-to-zw", kError,
-       "user address or malformed UNICODE_STRING passed to a ZwXxx routine",
-       "argument scan of Zw calls", "0xC4/0xE3, 0xE4",
+       "user address or malformed UNICODE_STRING passed to ZwXxx", "argument scan of Zw calls",
+       "0xC4/0xE3, 0xE4",
        "ZwXxx routines run with PreviousMode KernelMode and trust their pointers; a user address "
        "or a caller-built UNICODE_STRING handed to them bypasses the probing the Nt entry point "
        "would do.",
@@ -180,9 +190,8 @@ std::vector<CheckInfo> build_catalog() {
        "and the MDL end there, and writing further corrupts pool or other pages.",
        "Check OutputBufferLength before writing and return STATUS_BUFFER_TOO_SMALL (or "
        "STATUS_BUFFER_OVERFLOW with partial data) when it is too short."},
-      {"buffer.information-too-large", kError,
-       "IoStatus.Information larger than OutputBufferLength", "compared at completion",
-       "0xC9/0x312",
+      {"buffer.information-too-large", kError, "IoStatus.Information > OutputBufferLength",
+       "compared at completion", "0xC9/0x312",
        "For buffered I/O the I/O manager copies IoStatus.Information bytes back to the caller, so "
        "a count larger than the output buffer discloses kernel memory beyond it.",
        "Set Irp->IoStatus.Information to the number of bytes actually written, never more than "
@@ -219,12 +228,12 @@ std::vector<CheckInfo> build_catalog() {
 
       // ------------------------------------------------------ IRPs and dispatch
       {"irp.double-completion", kError, "IRP completed twice", "per-IRP state machine",
-       "bug check 0x44",
+       "bugcheck 0x44",
        "An IRP belongs to the I/O manager again once IoCompleteRequest returns; completing it a "
        "second time is bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS.",
        "Complete each IRP on exactly one path, and do not touch it after IoCompleteRequest or "
        "after passing it down with IoCallDriver."},
-      {"irp.lost", kError, "dispatch returned without completing, pending or forwarding the IRP",
+      {"irp.lost", kError, "dispatch returned without completing, pending or forwarding",
        "state at dispatch return", "0xC9/0x226",
        "A dispatch routine must complete the IRP, pass it to another driver, or mark it pending "
        "and return STATUS_PENDING; otherwise the request never finishes.",
@@ -244,7 +253,7 @@ std::vector<CheckInfo> build_catalog() {
        "Keep the status in one variable, store it in Irp->IoStatus.Status, complete, and return "
        "that variable."},
       {"irp.bad-completion-status", kError,
-       "completed with STATUS_PENDING or -1, or with a cancel routine set",
+       "completed with STATUS_PENDING or -1, or with a cancel routine set; dispatch returned -1",
        "at IoCompleteRequest and dispatch return", "0xC9/0x06, 0x07; 0xC9/0x225 (returned -1)",
        "An IRP must be completed with a final status (never STATUS_PENDING or -1) and with its "
        "cancel routine cleared.",
@@ -259,8 +268,7 @@ std::vector<CheckInfo> build_catalog() {
        "success.",
        "Give the IOCTL switch a default case that completes with STATUS_INVALID_DEVICE_REQUEST and "
        "Information 0."},
-      {"irp.ioctl-code-masked", kError,
-       "dispatch ignores the method/access bits of the control code",
+      {"irp.ioctl-code-masked", kError, "dispatch ignores method/access bits of the control code",
        "the same function code with other method, access or device-type bits reaches the same "
        "handler",
        "\"Common driver reliability issues\": breaking apart IOCTL values",
@@ -275,7 +283,7 @@ std::vector<CheckInfo> build_catalog() {
        "code; FILE_ANY_ACCESS lets anyone who can open the device run the operation.",
        "Define powerful IOCTLs with FILE_READ_ACCESS and/or FILE_WRITE_ACCESS and restrict the "
        "device with a security descriptor (IoCreateDeviceSecure)."},
-      {"irp.use-after-cleanup", kError, "per-file state freed in CLEANUP and used after it",
+      {"irp.use-after-cleanup", kError, "driver frees per-file state in CLEANUP and uses it after",
        "request on the file object between CLEANUP and CLOSE hits freed memory",
        "\"Cleanup and close routines\"",
        "IRP_MJ_CLEANUP means the last handle is gone, not the last reference: requests can still "
@@ -304,7 +312,7 @@ std::vector<CheckInfo> build_catalog() {
        "DriverUnload.",
        "Free each allocation on every path (error paths too) and everything still owned in "
        "DriverUnload; the tag in the finding names the allocation."},
-      {"pool.overrun", kError, "access before or after a pool allocation",
+      {"pool.overrun", kError, "access before/after an allocation",
        "allocations against guard pages and shadow bounds", "special pool 0xC1, 0xD6",
        "A driver may touch only the bytes it allocated; reading or writing past either end "
        "corrupts or leaks neighbouring allocations.",
@@ -315,8 +323,8 @@ std::vector<CheckInfo> build_catalog() {
        "allocation.",
        "Clear pointers when freeing, and free only when no other path (DPC, work item, completion "
        "routine) can still use the allocation."},
-      {"pool.bad-free", kError, "double free, wrong tag or free of non-pool memory",
-       "allocator metadata", "0xC2, 0xC4/0x10-0x14",
+      {"pool.bad-free", kError, "double free, wrong tag, free of non-pool", "allocator metadata",
+       "0xC2, 0xC4/0x10–0x14",
        "ExFreePool(WithTag) accepts only a live pool allocation, once, with the tag it was "
        "allocated with.",
        "Free each allocation exactly once with its own tag, and never free stack, image or mapped "
@@ -335,8 +343,7 @@ std::vector<CheckInfo> build_catalog() {
        "Check every allocation's result and fail the operation with "
        "STATUS_INSUFFICIENT_RESOURCES."},
       {"unload.leftovers", kError,
-       "devices, symbolic links, timers, DPCs, work items, threads or callbacks still live at "
-       "unload",
+       "devices, symbolic links, timers, DPCs, work items, threads, callbacks still live at unload",
        "object registry diffed at unload; a later callback into unloaded code", "0xCE, 0xC7, 0xD4",
        "After DriverUnload returns the image is unmapped: everything that can call back into it "
        "(timers, DPCs, work items, threads, callbacks) must be gone, and its devices and links "
@@ -351,19 +358,20 @@ std::vector<CheckInfo> build_catalog() {
        "the work to a work item at PASSIVE_LEVEL."},
       {"irql.unbalanced", kError, "IRQL or spin locks not restored on return",
        "IRQL and lock state around dispatch, DPC, completion and work routines",
-       "0xC9/0x05; 0xC4/0x30-0x42",
+       "0xC9/0x05; 0xC4/0x30–0x42 (bad IRQL arguments, lock misuse)",
        "A routine must return at the IRQL it was called at, with every spin lock it acquired "
        "released.",
        "Pair each KeRaiseIrql/KeAcquireSpinLock with its lower/release on every path, including "
        "early returns."},
-      {"irql.paged-at-dispatch", kError,
-       "pageable code or paged pool touched at IRQL >= DISPATCH_LEVEL",
+      {"irql.paged-at-dispatch", kError, "pageable code or paged pool touched at IRQL ≥ DISPATCH",
        "PAGE* sections and paged pool", "0xD1",
        "Page faults cannot be served at DISPATCH_LEVEL or above, so code in PAGE sections and "
        "paged pool may be used only below it.",
        "Move code that runs at raised IRQL out of #pragma alloc_text(PAGE) and allocate data it "
        "uses from nonpaged pool."},
-      {"section.user-view-unsafe", kError, "section view shared with user mode created unsafely",
+      {"section.user-view-unsafe", kError,
+       "section view shared with user mode created unsafely (user-supplied handle, caller-chosen "
+       "offset/size, no kernel handle, view touched outside __try)",
        "section and view bookkeeping plus the probe checks (user handle, caller-chosen offset or "
        "size, no kernel handle, view touched outside __try)",
        "\"Security issues for section objects and views\"",
@@ -389,13 +397,13 @@ std::vector<CheckInfo> build_catalog() {
        "Port I/O to a port the caller chooses reaches any device on the machine (disk controllers, "
        "PCI configuration).",
        "Restrict port I/O to the ports of the driver's own device, taken from its resources."},
-      {"primitive.arbitrary-rw", kError, "caller-controlled kernel read or write",
+      {"primitive.arbitrary-rw", kError, "caller-controlled kernel read/write",
        "request-derived address used for a kernel-half access", "IOCTLance",
        "A driver must never read or write kernel memory at an address taken from the request; it "
        "gives the caller the whole kernel.",
        "Remove the operation, or address only objects the driver owns (by index or handle), never "
        "by a raw pointer from the caller."},
-      {"primitive.process-access", kError, "caller-controlled process opened or terminated",
+      {"primitive.process-access", kError, "caller-controlled process opened/terminated",
        "request-derived pid or handle reaches ZwOpenProcess, ZwTerminateProcess or "
        "PsLookupProcessByProcessId plus an access",
        "IOCTLance, POPKORN",

@@ -1,5 +1,7 @@
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 
+#include "ntoskrnl-stubs/api/kernel_events.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -301,12 +303,39 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     fire();
     if (machine.stopped()) return;
   }
+  std::optional<ApiCall> event;
+  if (kernel_.observed()) {
+    event.emplace(describe_call(machine, e));
+    kernel_.publish([&](KernelListener& l) { l.api_called(*event); });
+  }
   if (e.handler) {
     e.handler(kernel_);
   } else {
     unimplemented_call(machine, e);
   }
+  if (event && !machine.stopped()) {
+    event->result = machine.cpu().reg(UC_X86_REG_RAX);
+    kernel_.publish([&](KernelListener& l) { l.api_returned(*event); });
+  }
   if (kernel_.options().trace) trace_call(machine, e, false);
+}
+
+ApiCall KernelModules::describe_call(emu::Machine& machine, const ApiEntry& e) const {
+  ApiCall call;
+  call.module = &e.module;
+  call.name = &e.name;
+  call.desc = e.desc;
+  call.call_site = machine.call_site();
+  size_t count = e.desc && e.desc->prototype_known ? e.desc->parameters.size() : 4;
+  for (size_t i = 0; i < count && i < 16; ++i) {
+    uint64_t value = 0;
+    try {
+      value = machine.arg(static_cast<unsigned>(i));
+    } catch (const emu::GuestAccessError&) {
+    }
+    call.args.push_back(value);
+  }
+  return call;
 }
 
 void KernelModules::unimplemented_call(emu::Machine& machine, ApiEntry& e) {

@@ -25,6 +25,8 @@ namespace kemu::nt {
 
 class Kernel;
 
+struct ApiCall;
+
 struct ApiEntry {
   std::string module;
   std::string name;
@@ -100,6 +102,7 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
                    const std::vector<std::pair<std::string, HandlerFn>>& internal);
   const Image* find_image(std::string_view module) const;
   void unimplemented_call(emu::Machine& machine, ApiEntry& entry);
+  ApiCall describe_call(emu::Machine& machine, const ApiEntry& e) const;
   void trace_call(emu::Machine& machine, const ApiEntry& entry, bool before);
 
   Kernel& kernel_;

@@ -1,8 +1,13 @@
 // File objects and the requests a client makes on them: NtCreateFile's path
 // to IRP_MJ_CREATE, IRP_MJ_CLEANUP when the last handle closes and
 // IRP_MJ_CLOSE when the last reference goes (semantics.md §5).
+#include <algorithm>
+#include <cstring>
+
 #include <fmt/format.h>
 
+#include "ntoskrnl-stubs/api/kernel_events.h"
+#include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/io/device_security.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/io/irp.h"
@@ -20,6 +25,39 @@ using layout::IO_STACK_LOCATION;
 using layout::IRP;
 
 namespace {
+
+// The bytes of a client request its caller controls, read when the request
+// starts (the verifier's notion of "request data"): a device control's input
+// (the system buffer's copy, or METHOD_NEITHER's user Type3InputBuffer), a
+// write's data, an open's file name.
+std::vector<uint8_t> caller_bytes(Kernel& k, GuestVa irp, GuestVa stack, uint8_t major) {
+  auto& mem = k.memory();
+  std::vector<uint8_t> bytes;
+  auto take = [&](GuestVa va, uint64_t length) {
+    length = std::min<uint64_t>(length, 1 << 20);
+    if (!va || !length) return;
+    bytes.resize(length);
+    if (!mem.accessible(va, length, Prot::Read) || !mem.read(va, bytes.data(), length)) bytes.clear();
+  };
+  if (major == irp_mj::kDeviceControl || major == irp_mj::kInternalDeviceControl) {
+    uint32_t code = mem.read<uint32_t>(stack + offsetof(IO_STACK_LOCATION, IoControlCode));
+    uint32_t length = mem.read<uint32_t>(stack + offsetof(IO_STACK_LOCATION, InputBufferLength));
+    if ((code & 3) == 3) take(GuestVa{mem.read<uint64_t>(stack + offsetof(IO_STACK_LOCATION, Type3InputBuffer))}, length);
+    else take(GuestVa{mem.read<uint64_t>(irp + offsetof(IRP, AssociatedIrp))}, length);
+  } else if (major == irp_mj::kWrite) {
+    uint32_t length = mem.read<uint32_t>(stack + offsetof(IO_STACK_LOCATION, OutputBufferLength));
+    GuestVa system{mem.read<uint64_t>(irp + offsetof(IRP, AssociatedIrp))};
+    take(system ? system : GuestVa{mem.read<uint64_t>(irp + offsetof(IRP, UserBuffer))}, length);
+  } else if (major == irp_mj::kCreate) {
+    GuestVa file{mem.read<uint64_t>(stack + offsetof(IO_STACK_LOCATION, FileObject))};
+    if (file) {
+      std::u16string name = k.read_unicode_string(file + offsetof(FILE_OBJECT, FileName));
+      bytes.resize(name.size() * 2);
+      std::memcpy(bytes.data(), name.data(), bytes.size());
+    }
+  }
+  return bytes;
+}
 constexpr uint32_t kIoTag = 0x20206F49;          // 'Io  '
 constexpr uint32_t kFoSynchronousIo = 0x2;       // FO_SYNCHRONOUS_IO
 constexpr uint32_t kFoHandleCreated = 0x40000;   // FO_HANDLE_CREATED
@@ -123,7 +161,23 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
   uint64_t request = next_request_++;
   client_requests_[request] = ClientRequest{*scratch};
 
+  // A client's request (not one a driver's own ZwXxx call made) is an event
+  // for the verifier.
+  bool client_request = kernel_.observed() && kernel_.modules().current_call() == nullptr;
+  if (client_request) {
+    RequestStart start;
+    start.id = request;
+    start.irp = irp;
+    start.major = major;
+    if (major == irp_mj::kDeviceControl || major == irp_mj::kInternalDeviceControl)
+      start.ioctl = mem.read<uint32_t>(stack + offsetof(IO_STACK_LOCATION, IoControlCode));
+    start.requestor = requestor;
+    start.pid = m.current_thread().space_process_id;
+    start.caller_bytes = caller_bytes(kernel_, irp, stack, major);
+    kernel_.publish([&](KernelListener& l) { l.request_started(start); });
+  }
   NtStatus status = IofCallDriver(kernel_, device, irp);
+  if (client_request) kernel_.publish([&](KernelListener& l) { l.request_returned(request, status); });
   if (m.stopped()) return {status, 0, false};
   // A synchronous caller waits until the request completes.
   if (status == STATUS_PENDING && kernel_.scheduler().wait_for_completion(event) == STATUS_PENDING)

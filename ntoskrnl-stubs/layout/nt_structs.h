@@ -401,4 +401,22 @@ struct MDL {
 };
 static_assert(sizeof(MDL) == 0x30);
 
+// MEMORY_BASIC_INFORMATION (ZwQueryVirtualMemory's MemoryBasicInformation),
+// x64: PartitionId (Windows 10 1709 and later) fills what was padding.
+struct MEMORY_BASIC_INFORMATION {
+  uint64_t BaseAddress;
+  uint64_t AllocationBase;
+  uint32_t AllocationProtect;
+  uint16_t PartitionId;
+  uint16_t Reserved0;
+  uint64_t RegionSize;
+  uint32_t State;
+  uint32_t Protect;
+  uint32_t Type;
+  uint32_t Reserved1;
+};
+static_assert(offsetof(MEMORY_BASIC_INFORMATION, RegionSize) == 0x18);
+static_assert(offsetof(MEMORY_BASIC_INFORMATION, Type) == 0x28);
+static_assert(sizeof(MEMORY_BASIC_INFORMATION) == 0x30);
+
 }  // namespace kemu::nt::layout

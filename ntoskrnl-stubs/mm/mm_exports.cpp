@@ -5,6 +5,7 @@
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/mm/mm.h"
 #include "ntoskrnl-stubs/mm/sections.h"
+#include "ntoskrnl-stubs/mm/virtual_memory.h"
 
 namespace kemu::nt {
 
@@ -31,6 +32,7 @@ void register_mm_exports(Registry& r) {
   register_mdl_exports(r);
   register_physical_exports(r);
   register_section_exports(r);
+  register_virtual_memory_exports(r);
 }
 
 }  // namespace kemu::nt

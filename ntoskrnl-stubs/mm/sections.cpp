@@ -47,7 +47,6 @@ namespace kemu::nt::mm {
 
 namespace {
 
-constexpr uint64_t kAllocationGranularity = 0x10000;
 constexpr GuestVa kStoreBase{0xFFFF'B500'0000'0000ull};
 constexpr GuestVa kStoreEnd{0xFFFF'B600'0000'0000ull};
 // The size of \Device\PhysicalMemory: up to the end of the highest RAM range.
@@ -56,9 +55,7 @@ constexpr uint64_t kPhysicalSectionSize = 0x140000000ull;
 constexpr uint64_t kSectionBodySize = 0x38;
 // FILE_READ_DATA, FILE_WRITE_DATA, FILE_EXECUTE.
 constexpr uint32_t kFileReadData = 0x1, kFileWriteData = 0x2, kFileExecute = 0x20;
-// MEM_* allocation types a view may name.
-constexpr uint32_t kMemReserve = 0x2000, kMemTopDown = 0x100000, kMemLargePages = 0x20000000,
-                   kMemDosLim = 0x40000000;
+constexpr uint32_t kMemDosLim = 0x40000000;  // MEM_DOS_LIM (x86 only, accepted and ignored)
 
 // The pages of a section (a control area): shared by the sections of one
 // file and by every view.
@@ -92,17 +89,11 @@ struct SectionState {
 };
 SectionState& state(Kernel& k) { return k.state<SectionState>(); }
 
-// The base protection (low byte) of a PAGE_* value, or 0 when it is not
-// exactly one of the eight, or the modifiers do not go with it.
+// The base protection (low byte) of a valid PAGE_* value, 0 when invalid
+// (MiMakeProtectionMask) or, unless allowed, when it carries PAGE_GUARD.
 uint32_t base_protection(uint32_t protect, bool allow_guard) {
-  uint32_t base = protect & 0xFF;
-  uint32_t modifiers = protect & ~0xFFu;
-  if (base == 0 || (base & (base - 1))) return 0;
-  if (modifiers & ~(kPageGuard | kPageNoCache | kPageWriteCombine)) return 0;
-  if ((modifiers & kPageNoCache) && (modifiers & kPageWriteCombine)) return 0;
-  if ((modifiers & kPageGuard) && !allow_guard) return 0;
-  if (modifiers && base == kPageNoAccess) return 0;  // no modifier applies to no access
-  return base;
+  if (!valid_protection(protect) || ((protect & kPageGuard) && !allow_guard)) return 0;
+  return protect & 0xFF;
 }
 
 // MmCompatibleProtectionMask: the view protections a section protection allows.
@@ -121,18 +112,6 @@ uint32_t compatible_views(uint32_t section_base) {
 }
 bool writable(uint32_t base) { return base == kPageReadWrite || base == kPageExecuteReadWrite; }
 
-Prot prot_of(uint32_t base) {
-  switch (base) {
-    case kPageReadOnly: return Prot::Read;
-    case kPageReadWrite:
-    case kPageWriteCopy: return Prot::ReadWrite;
-    case kPageExecute: return Prot::Exec;
-    case kPageExecuteRead: return Prot::ReadExec;
-    case kPageExecuteReadWrite:
-    case kPageExecuteWriteCopy: return Prot::All;
-    default: return Prot::None;
-  }
-}
 // MmMakeFileAccess: the file access a section protection needs.
 uint32_t file_access_for(uint32_t base) {
   switch (base) {
@@ -350,7 +329,7 @@ NtStatus map_into(Kernel& k, ob::ObjectId section, uint32_t pid, bool system_spa
   if (NtStatus status = place_view(k, rq, system_space, &base); !nt_success(status)) return status;
 
   auto& mem = k.memory();
-  Prot prot = prot_of(base_protect);
+  Prot prot = page_access(base_protect);
   auto kind = system_space ? emu::RegionKind::Scratch : emu::RegionKind::UserMemory;
   uint32_t owner = system_space ? emu::kKernelOwner : pid;
   std::u16string section_name = name_of(k, section);
@@ -408,7 +387,6 @@ void drop_view(Kernel& k, std::map<uint64_t, View>::iterator it) {
 NtStatus check_view_arguments(const ViewRequest& rq) {
   if (rq.zero_bits > 21 && rq.zero_bits < 32) return STATUS_INVALID_PARAMETER_4;
   if (rq.inherit != kViewShare && rq.inherit != kViewUnmap) return STATUS_INVALID_PARAMETER_8;
-  constexpr uint32_t kMemCommit = 0x1000;
   if ((rq.allocation_type & ~(kMemReserve | kMemTopDown | kMemLargePages | kMemDosLim)) ||
       (rq.allocation_type & kMemCommit))
     return STATUS_INVALID_PARAMETER_9;
@@ -552,14 +530,16 @@ void initialize_sections(Kernel& k) {
   data->physical = true;
   data->bytes = kPhysicalSectionSize;
   st.sections[id] = {data, kPhysicalSectionSize, kPageReadWrite, kSecCommit};
-  // Only SYSTEM may open it: user-mode access to \Device\PhysicalMemory was
-  // withdrawn in Windows Server 2003 SP1; kernel-mode opens are not checked.
+  // Only kernel mode may open it: user-mode access to \Device\PhysicalMemory
+  // was withdrawn in Windows Server 2003 SP1 (the object is kernel-only and its
+  // DACL names SYSTEM alone); kernel-mode opens are not checked.
   se::SecurityDescriptor sd;
   sd.owner = se::sids::local_system();
   sd.group = se::sids::local_system();
   sd.dacl = se::make_acl({{se::kAccessAllowedAce, 0, kSectionAllAccess, se::sids::local_system()}});
   sd.control |= se::kSeDaclPresent;
   k.ob().set_security(id, sd);
+  k.ob().get(id)->kernel_only = true;  // OBJ_KERNEL_EXCLUSIVE: no UserMode open at all
   if (NtStatus status = k.ob().insert(id, u"\\Device\\PhysicalMemory", true); nt_success(status))
     st.physical_memory = id;
 }

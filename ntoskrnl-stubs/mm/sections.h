@@ -17,6 +17,7 @@
 
 #include "emulator/ntstatus.h"
 #include "emulator/types.h"
+#include "ntoskrnl-stubs/mm/virtual_memory.h"  // PAGE_*, MEM_*, the allocation granularity
 #include "ntoskrnl-stubs/ob/handle_table.h"
 
 namespace kemu::nt {
@@ -47,12 +48,6 @@ constexpr uint32_t kSecCommit = 0x8000000;
 constexpr uint32_t kSecNoCache = 0x10000000;
 constexpr uint32_t kSecWriteCombine = 0x40000000;
 constexpr uint32_t kSecLargePages = 0x80000000;
-
-// PAGE_* protections.
-constexpr uint32_t kPageNoAccess = 0x01, kPageReadOnly = 0x02, kPageReadWrite = 0x04,
-                   kPageWriteCopy = 0x08, kPageExecute = 0x10, kPageExecuteRead = 0x20,
-                   kPageExecuteReadWrite = 0x40, kPageExecuteWriteCopy = 0x80, kPageGuard = 0x100,
-                   kPageNoCache = 0x200, kPageWriteCombine = 0x400;
 
 // SECTION_INHERIT.
 constexpr uint32_t kViewShare = 1, kViewUnmap = 2;

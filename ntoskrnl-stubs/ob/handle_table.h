@@ -34,6 +34,7 @@ struct HandleEntry {
   uint32_t granted_access = 0;  // generic rights already mapped
   uint32_t attributes = 0;      // OBJ_INHERIT | audit
   bool protect_from_close = false;
+  bool exclusive = false;  // opened with OBJ_EXCLUSIVE
 };
 
 class HandleTable {

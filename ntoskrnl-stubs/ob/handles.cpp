@@ -5,6 +5,7 @@
 
 #include "emulator/processor_layout.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
+#include "ntoskrnl-stubs/api/kernel_events.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
@@ -54,13 +55,22 @@ uint64_t ObjectManager::create_handle(ObjectId object, uint32_t desired_access, 
   granted &= type.valid_access_mask | 0x01000000;  // ACCESS_SYSTEM_SECURITY may be kept
   bool kernel = (attributes & kObjKernelHandle) != 0;
   uint32_t pid = kernel ? ps::kSystemPid : current_pid();
-  uint32_t index = tables_[pid].insert({object, granted, attributes & kObjInherit, false});
+  bool exclusive = (attributes & kObjExclusive) != 0;
+  uint32_t index = tables_[pid].insert({object, granted, attributes & kObjInherit, false, exclusive});
+  if (exclusive) {
+    r.exclusive_pid = pid;
+    ++r.exclusive_handles;
+  }
   ++r.handle_count;
   count_in_type(r.type, 0, 1);
   ++r.pointer_count;
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
   value = kernel ? (value | kKernelHandleFlag) : value;
+  if (kernel_.observed()) {
+    HandleCreated event{value, pid, attributes, object, kernel_.modules().current_call() != nullptr};
+    kernel_.publish([&](KernelListener& l) { l.handle_created(event); });
+  }
   if (kernel_.explainer().enabled()) {
     bool client = kernel_.modules().current_call() == nullptr;
     std::string why = kernel ? "OBJ_KERNEL_HANDLE was given, so it is a kernel handle (bit 31 set)"
@@ -315,10 +325,33 @@ std::optional<NtStatus> ObjectManager::close_handle_decided(uint64_t handle, Pro
   return STATUS_SUCCESS;
 }
 
+NtStatus ObjectManager::check_handle_attributes(ObjectId object, uint32_t attributes, ProcessorMode mode) const {
+  const ObjectRecord& r = objects_.at(object);
+  if (r.kernel_only && mode == ProcessorMode::UserMode) return STATUS_ACCESS_DENIED;
+  uint32_t pid = (attributes & kObjKernelHandle) && mode == ProcessorMode::KernelMode ? ps::kSystemPid : current_pid();
+  if (attributes & kObjExclusive) {
+    if ((attributes & kObjInherit) || !r.exclusive) return STATUS_INVALID_PARAMETER;
+    if ((r.exclusive_pid == 0 && r.handle_count != 0) || (r.exclusive_pid != 0 && r.exclusive_pid != pid))
+      return STATUS_ACCESS_DENIED;
+  } else if (r.exclusive && r.exclusive_pid != 0) {
+    return STATUS_ACCESS_DENIED;
+  }
+  return STATUS_SUCCESS;
+}
+
 void ObjectManager::release_handle(uint32_t pid, uint32_t index) {
-  ObjectId id = tables_[pid].find(index)->object;
+  HandleEntry* entry = tables_[pid].find(index);
+  ObjectId id = entry->object;
+  bool exclusive = entry->exclusive;
   tables_[pid].erase(index);
+  if (kernel_.observed()) {
+    // The entry's index (the System process's table is the kernel table:
+    // its handles are closed with or without bit 31).
+    HandleClosed event{static_cast<uint64_t>(index) * 4, pid, id};
+    kernel_.publish([&](KernelListener& l) { l.handle_closed(event); });
+  }
   ObjectRecord& r = objects_.at(id);
+  if (exclusive && --r.exclusive_handles == 0) r.exclusive_pid = 0;
   --r.handle_count;
   count_in_type(r.type, 0, -1);
   sync_header(r);

@@ -42,6 +42,12 @@ NtStatus ObjectManager::insert_and_open(ObjectId object, const std::optional<std
       if (!nt_success(st)) return drop(st);
     }
   }
+  // OBJ_EXCLUSIVE on creation makes the object exclusive (OB_FLAG_EXCLUSIVE_OBJECT).
+  if (target == object && (attributes & kObjExclusive)) objects_.at(object).exclusive = true;
+  if (NtStatus st = check_handle_attributes(target, handle_attributes, mode); !nt_success(st)) {
+    if (target == object) return drop(st);
+    return st;  // the new object was dropped already (OBJ_OPENIF)
+  }
   *handle = create_handle(target, desired_access, handle_attributes);
   // The handle took its own reference; the creation reference goes to it.
   if (target == object) dereference(object);
@@ -73,6 +79,10 @@ NtStatus ObjectManager::open_by_name(std::u16string_view path, std::optional<Typ
   if (!nt_success(st)) return st;
   uint32_t handle_attributes = attributes;
   if (mode == ProcessorMode::UserMode) handle_attributes &= ~kObjKernelHandle;
+  if (NtStatus check = check_handle_attributes(id, handle_attributes, mode); !nt_success(check)) {
+    dereference(id);
+    return check;
+  }
   *handle = create_handle(id, desired_access, handle_attributes);
   dereference(id);
   return STATUS_SUCCESS;

@@ -53,6 +53,14 @@ struct ObjectRecord {
   // paged pool that OBJECT_HEADER.SecurityDescriptor points at.
   std::optional<se::SecurityDescriptor> security;
   GuestVa security_copy;
+  // OBJ_EXCLUSIVE at creation (OB_FLAG_EXCLUSIVE_OBJECT): while exclusive
+  // handles exist, only their process (exclusive_pid) may open it, and only
+  // exclusively.
+  bool exclusive = false;
+  uint32_t exclusive_pid = 0;
+  uint32_t exclusive_handles = 0;
+  // OB_FLAG_KERNEL_ONLY_ACCESS (\Device\PhysicalMemory): no UserMode open.
+  bool kernel_only = false;
 };
 
 struct HandleInfo {
@@ -125,6 +133,13 @@ class ObjectManager {
   // in `attributes` puts it in the kernel table with bit 31 set; otherwise it
   // goes into the current process's table. Takes a handle and a pointer count.
   uint64_t create_handle(ObjectId object, uint32_t desired_access, uint32_t attributes);
+  // ObpIncrementHandleCount's attribute checks before a handle to an existing
+  // object is made: a kernel-only object refuses UserMode (STATUS_ACCESS_DENIED);
+  // OBJ_EXCLUSIVE needs an object created exclusive and no OBJ_INHERIT
+  // (STATUS_INVALID_PARAMETER) and no handles of another process
+  // (STATUS_ACCESS_DENIED); an object with exclusive handles cannot be
+  // opened without OBJ_EXCLUSIVE (STATUS_ACCESS_DENIED).
+  NtStatus check_handle_attributes(ObjectId object, uint32_t attributes, ProcessorMode mode) const;
   // ObReferenceObjectByHandle's decisions, in Windows' order (semantics.md §3).
   NtStatus reference_by_handle(uint64_t handle, uint32_t desired_access, std::optional<TypeIndex> type,
                                ProcessorMode mode, ObjectId* object, HandleInfo* info);

@@ -121,7 +121,7 @@ NtStatus query_object(Kernel& k, ProcessorMode mode, uint64_t handle, uint32_t i
       layout::PUBLIC_OBJECT_BASIC_INFORMATION b{};
       // The structure is fixed: any other length is a mismatch.
       if (length != sizeof(b)) return STATUS_INFO_LENGTH_MISMATCH;
-      b.Attributes = handle_info.attributes | (r.permanent ? ob::kObjPermanent : 0);
+      b.Attributes = handle_info.attributes | (r.permanent ? ob::kObjPermanent : 0) | (r.exclusive ? ob::kObjExclusive : 0);
       b.GrantedAccess = handle_info.granted_access;
       b.HandleCount = static_cast<uint32_t>(r.handle_count);
       b.PointerCount = static_cast<uint32_t>(r.pointer_count);

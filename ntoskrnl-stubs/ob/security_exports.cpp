@@ -99,6 +99,10 @@ NtStatus ObOpenObjectByPointer(Kernel& k, GuestVa object, uint32_t attributes,
     return st;
   }
   if (mode != ProcessorMode::KernelMode) attributes &= ~ob::kObjKernelHandle;
+  if (NtStatus check = ob.check_handle_attributes(id, attributes, mode); !nt_success(check)) {
+    ob.dereference(id);
+    return check;
+  }
   uint64_t handle = ob.create_handle(id, granted, attributes);
   ob.dereference(id);  // the handle holds its own reference
   k.memory().write<uint64_t>(handle_out, handle);

@@ -203,7 +203,7 @@ TEST(E2eReports, KemuChecksPrintsTheCatalog) {
   EXPECT_THAT(
       o.out,
       HasSubstr("\nirp.stack-copy                     warning   not yet      next stack location"));
-  EXPECT_THAT(o.out, HasSubstr("\n51 checks, 1 implemented;"));
+  EXPECT_THAT(o.out, HasSubstr("\n51 checks, 10 implemented;"));
 
   Outcome json = kemu({"checks", "--json", "-"});
   EXPECT_EQ(json.exit_code, 0) << describe(json);
@@ -214,7 +214,7 @@ TEST(E2eReports, KemuChecksPrintsTheCatalog) {
   Outcome one = kemu({"checks", "handle.not-kernel-handle"});
   EXPECT_EQ(one.exit_code, 0) << describe(one);
   EXPECT_THAT(one.out,
-              StartsWith("handle.not-kernel-handle\n  severity   error\n  state      not yet\n"));
+              StartsWith("handle.not-kernel-handle\n  severity   error\n  state      implemented\n"));
   EXPECT_THAT(one.out, HasSubstr("\n  fix        Set OBJ_KERNEL_HANDLE"));
 
   Outcome unknown = kemu({"checks", "handle.typo"});

@@ -107,6 +107,46 @@ static void type_rules(void) {
   OK(ObGetObjectType(PsInitialSystemProcess) == *PsProcessType, "ObGetObjectType returns the OBJECT_TYPE");
 }
 
+/* OBJ_EXCLUSIVE (ObpIncrementHandleCount): an object created exclusive is
+ * opened only exclusively, and only by the process holding its exclusive
+ * handles. g_exclusive_dir stays open for the client suite. */
+static HANDLE g_exclusive_dir;
+#define EXCLUSIVE_DIR L"\\BaseNamedObjects\\KemuConformanceExclusive"
+static void exclusive_rules(BOOLEAN client_context) {
+  HANDLE h = NULL, plain = NULL;
+  if (client_context) {
+    OK(open_dir(EXCLUSIVE_DIR, OBJ_EXCLUSIVE, NULL, DIRECTORY_QUERY, &h) == STATUS_ACCESS_DENIED,
+       "another process cannot open an object whose exclusive handles belong to the System process");
+    if (h) ZwClose(h);
+    return;
+  }
+  OK(create_dir(EXCLUSIVE_DIR, OBJ_EXCLUSIVE | OBJ_KERNEL_HANDLE, NULL, &g_exclusive_dir) == STATUS_SUCCESS,
+     "a directory is created with OBJ_EXCLUSIVE");
+  {
+    PUBLIC_OBJECT_BASIC_INFORMATION info;
+    ULONG len = 0;
+    OK(NT_SUCCESS(ZwQueryObject(g_exclusive_dir, ObjectBasicInformation, &info, sizeof(info), &len)) &&
+           (info.Attributes & OBJ_EXCLUSIVE),
+       "ZwQueryObject reports OBJ_EXCLUSIVE for an exclusive object");
+  }
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE, NULL, DIRECTORY_QUERY, &h) == STATUS_ACCESS_DENIED,
+     "an exclusive object cannot be opened without OBJ_EXCLUSIVE");
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE | OBJ_INHERIT, NULL, DIRECTORY_QUERY, &h) ==
+         STATUS_INVALID_PARAMETER,
+     "OBJ_EXCLUSIVE with OBJ_INHERIT is STATUS_INVALID_PARAMETER");
+  OK(open_dir(EXCLUSIVE_DIR, OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE, NULL, DIRECTORY_QUERY, &h) == STATUS_SUCCESS,
+     "the process holding the exclusive handles opens it again exclusively");
+  if (h) ZwClose(h);
+  if (NT_SUCCESS(create_dir(L"\\BaseNamedObjects\\KemuConformancePlain", OBJ_KERNEL_HANDLE, NULL, &plain))) {
+    h = NULL;
+    OK(open_dir(L"\\BaseNamedObjects\\KemuConformancePlain", OBJ_KERNEL_HANDLE | OBJ_EXCLUSIVE, NULL,
+                DIRECTORY_QUERY, &h) == STATUS_INVALID_PARAMETER,
+       "OBJ_EXCLUSIVE on an object not created exclusive is STATUS_INVALID_PARAMETER");
+    if (h) ZwClose(h);
+    ZwClose(plain);
+  }
+}
+
 /* Physical memory: one physical page, whatever maps it, shows the same bytes. */
 static void physical_rules(void) {
   PUCHAR pool = (PUCHAR)ExAllocatePoolWithTag(NonPagedPool, 64, 'fnoC');
@@ -644,6 +684,108 @@ static void attach_rules(void) {
   ZwClose(local);
 }
 
+/* --- virtual memory of the current process --------------------------------------- */
+/* Exported by ntoskrnl.exe, not declared by mingw's DDK headers. */
+NTSYSAPI NTSTATUS NTAPI ZwQueryVirtualMemory(HANDLE process, PVOID base, ULONG information_class, PVOID information,
+                                             SIZE_T length, PSIZE_T return_length);
+NTKERNELAPI NTSTATUS NTAPI MmCopyVirtualMemory(PEPROCESS from_process, PVOID from, PEPROCESS to_process, PVOID to,
+                                               SIZE_T size, KPROCESSOR_MODE previous_mode, PSIZE_T copied);
+/* winnt.h's MEMORY_BASIC_INFORMATION (x64), which the DDK headers leave out. */
+typedef struct {
+  PVOID BaseAddress;
+  PVOID AllocationBase;
+  ULONG AllocationProtect;
+  USHORT PartitionId;
+  SIZE_T RegionSize;
+  ULONG State;
+  ULONG Protect;
+  ULONG Type;
+} CONF_MEMORY_BASIC_INFORMATION;
+typedef NTSTATUS(NTAPI *PROTECT_VIRTUAL_MEMORY)(HANDLE process, PVOID *base, PSIZE_T size, ULONG protect,
+                                                PULONG old_protect);
+
+/* Writes one byte of user memory inside __try (the store in a callee, as clang's
+ * SEH catches faults of calls): the exception code, or STATUS_SUCCESS. */
+__declspec(noinline) static void store_byte(volatile UCHAR *at, UCHAR value) { *at = value; }
+static NTSTATUS try_write(volatile UCHAR *at, UCHAR value) {
+  __try {
+    store_byte(at, value);
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    return GetExceptionCode();
+  }
+  return STATUS_SUCCESS;
+}
+
+/* In a client's request the current process is the client: ZwAllocateVirtualMemory
+ * (NtCurrentProcess()) gives memory in its user half. */
+static void virtual_memory_rules(void) {
+  PVOID base = NULL, at;
+  SIZE_T size = 0x1801, len = 0, copied = 0;
+  CONF_MEMORY_BASIC_INFORMATION mbi;
+  KAPC_STATE apc;
+  UNICODE_STRING name;
+  PROTECT_VIRTUAL_MEMORY protect;
+  ULONG old = 0;
+  UCHAR copy[16];
+  NTSTATUS st;
+  st = ZwAllocateVirtualMemory(NtCurrentProcess(), &base, 0, &size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+  OK(st == STATUS_SUCCESS && size == 0x2000, "ZwAllocateVirtualMemory rounds RegionSize up to whole pages");
+  if (!NT_SUCCESS(st)) return;
+  OK(((ULONG_PTR)base & 0xFFFF) == 0 && (ULONG_PTR)base <= (ULONG_PTR)MmHighestUserAddress,
+     "a new allocation starts on a 64 KiB boundary in the user half");
+  OK(((volatile UCHAR *)base)[0x1FFF] == 0 && try_write((volatile UCHAR *)base + 0x10, 0x5A) == STATUS_SUCCESS,
+     "committed pages are zero-filled and writable");
+  KeStackAttachProcess((PKPROCESS)PsInitialSystemProcess, &apc);
+  OK(!MmIsAddressValid(base), "the allocation is not in another process's user half");
+  KeUnstackDetachProcess(&apc);
+  OK(MmIsAddressValid(base), "it is in the current process's");
+  st = MmCopyVirtualMemory(PsGetCurrentProcess(), base, PsGetCurrentProcess(), copy, sizeof(copy), KernelMode, &copied);
+  OK(st == STATUS_SUCCESS && copied == sizeof(copy) && copy[0] == 0 && copy[15] == 0,
+     "MmCopyVirtualMemory copies from the process's user memory");
+  st = MmCopyVirtualMemory(PsGetCurrentProcess(), (PUCHAR)base + 0x10, PsGetCurrentProcess(), copy, 1, KernelMode,
+                           &copied);
+  OK(st == STATUS_SUCCESS && copy[0] == 0x5A, "MmCopyVirtualMemory sees what was written");
+
+  RtlZeroMemory(&mbi, sizeof(mbi));
+  st = ZwQueryVirtualMemory(NtCurrentProcess(), (PUCHAR)base + 0x123, 0 /* MemoryBasicInformation */, &mbi, sizeof(mbi),
+                            &len);
+  OK(st == STATUS_SUCCESS && len == sizeof(mbi) && sizeof(mbi) == 48, "MemoryBasicInformation is 48 bytes");
+  OK(mbi.BaseAddress == base && mbi.AllocationBase == base && mbi.AllocationProtect == PAGE_READWRITE,
+     "BaseAddress is the page, AllocationBase the allocation's base");
+  OK(mbi.RegionSize == 0x2000 && mbi.State == MEM_COMMIT && mbi.Protect == PAGE_READWRITE && mbi.Type == MEM_PRIVATE,
+     "ZwQueryVirtualMemory reports committed private read-write pages");
+  st = ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi) - 1, &len);
+  OK(st == STATUS_INFO_LENGTH_MISMATCH, "a buffer shorter than MEMORY_BASIC_INFORMATION is STATUS_INFO_LENGTH_MISMATCH");
+
+  RtlInitUnicodeString(&name, L"ZwProtectVirtualMemory");
+  protect = (PROTECT_VIRTUAL_MEMORY)MmGetSystemRoutineAddress(&name);
+  OK(protect != NULL, "ZwProtectVirtualMemory is exported");
+  if (protect) {
+    at = (PUCHAR)base + 0x1800;
+    size = 1;
+    st = protect(NtCurrentProcess(), &at, &size, PAGE_READONLY, &old);
+    OK(st == STATUS_SUCCESS && old == PAGE_READWRITE, "ZwProtectVirtualMemory returns the old protection");
+    OK(at == (PUCHAR)base + 0x1000 && size == 0x1000, "it changes whole pages and says which");
+    OK(try_write((volatile UCHAR *)base + 0x1000, 1) == STATUS_ACCESS_VIOLATION,
+       "a write to a read-only user page raises STATUS_ACCESS_VIOLATION");
+    ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi), &len);
+    OK(mbi.RegionSize == 0x1000 && mbi.Protect == PAGE_READWRITE, "the first page keeps its protection");
+  }
+
+  at = (PUCHAR)base + 0x1000;
+  size = 0;
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_FREE_VM_NOT_AT_BASE, "MEM_RELEASE with RegionSize 0 needs the allocation's base");
+  at = base;
+  size = 0;
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_SUCCESS && at == base && size == 0x2000, "MEM_RELEASE frees the whole allocation");
+  ZwQueryVirtualMemory(NtCurrentProcess(), base, 0, &mbi, sizeof(mbi), &len);
+  OK(mbi.State == MEM_FREE && mbi.AllocationBase == NULL, "released memory is MEM_FREE");
+  st = ZwFreeVirtualMemory(NtCurrentProcess(), &at, &size, MEM_RELEASE);
+  OK(st == STATUS_MEMORY_NOT_ALLOCATED, "freeing it again is STATUS_MEMORY_NOT_ALLOCATED");
+}
+
 static NTSTATUS complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = information;
@@ -669,11 +811,13 @@ static NTSTATUS NTAPI DispatchIoctl(PDEVICE_OBJECT device, PIRP irp) {
       duplicate_options(TRUE);
       process_rules(TRUE);
       section_rules(TRUE);
+      exclusive_rules(TRUE);
       if (irp->UserBuffer && sp->Parameters.DeviceIoControl.OutputBufferLength >= sizeof(USER_OPEN_ARGS))
         user_open_rules((USER_OPEN_ARGS *)irp->UserBuffer);
       else
         OK(FALSE, "the client suite needs an output buffer for its UserMode NtOpenProcess arguments");
       attach_rules();
+      virtual_memory_rules();
       /* Zw vs Nt: NtClose keeps PreviousMode UserMode, so a kernel handle is invalid for it. */
       {
         HANDLE kernel_dir = NULL;
@@ -712,6 +856,7 @@ static VOID NTAPI DriverUnload(PDRIVER_OBJECT driver) {
   RtlInitUnicodeString(&link, L"\\??\\KemuConformance");
   IoDeleteSymbolicLink(&link);
   if (g_system_dir) ZwClose(g_system_dir);
+  if (g_exclusive_dir) ZwClose(g_exclusive_dir);
   PsSetCreateProcessNotifyRoutine(on_process, TRUE);
   PsRemoveCreateThreadNotifyRoutine(on_thread);
   PsRemoveLoadImageNotifyRoutine(on_image);
@@ -729,6 +874,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
   type_rules();
   physical_rules();
   file_position_rules();
+  exclusive_rules(FALSE);
   section_rules(FALSE);
   reference_by_handle_order();
   duplicate_options(FALSE);

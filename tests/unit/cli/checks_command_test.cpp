@@ -36,7 +36,19 @@ TEST(ChecksCommand, TableHasOneAlignedRowPerCheck) {
                          std::string(title_width - 38, ' ') + "  the bugcheck itself");
   EXPECT_THAT(
       rows[6],
-      StartsWith("handle.no-access-check             warning   not yet      caller-supplied"));
+      StartsWith("handle.no-access-check             warning   implemented  caller-supplied"));
+  EXPECT_THAT(rows[11],
+              StartsWith("probe.missing                      error     not yet      user address"));
+  // The Microsoft column starts at the same terminal column on every row, also
+  // after a title with a multi-byte character ("\u2265" in irql.paged-at-dispatch).
+  auto column_of = [](const std::string& row, const std::string& text) {
+    size_t bytes = row.find(text), n = 0;
+    for (size_t i = 0; i < bytes; ++i) n += (static_cast<unsigned char>(row[i]) & 0xC0) != 0x80;
+    return n;
+  };
+  size_t ms_column = header.find("Microsoft equivalent");
+  EXPECT_EQ(column_of(rows[45], "0xD1"), ms_column) << rows[45];
+  EXPECT_EQ(column_of(rows[11], "Verifier security checks; DevCtl"), ms_column) << rows[11];
   EXPECT_EQ(rows[6].substr(rows[6].size() - 32), "  ObReferenceObjectByHandle docs");
   // Every row puts the title at the same column.
   size_t title_column = header.find("title");
@@ -45,7 +57,7 @@ TEST(ChecksCommand, TableHasOneAlignedRowPerCheck) {
               verifier::catalog()[i - 1].title)
         << rows[i];
   EXPECT_EQ(rows.back(),
-            "51 checks, 1 implemented; 'kemu checks ID' shows one with its rule and fix");
+            "51 checks, 10 implemented; 'kemu checks ID' shows one with its rule and fix");
 }
 
 TEST(ChecksCommand, DetailShowsRuleAndFix) {
@@ -69,7 +81,9 @@ TEST(ChecksCommand, JsonIsTheCatalogAsAnArray) {
   EXPECT_EQ(j[0]["implemented"], true);
   EXPECT_EQ(j[1]["id"], "handle.user-handle-kernel-mode");
   EXPECT_EQ(j[1]["severity"], "error");
-  EXPECT_EQ(j[1]["implemented"], false);
+  EXPECT_EQ(j[1]["implemented"], true);
+  EXPECT_EQ(j[10]["id"], "probe.missing");
+  EXPECT_EQ(j[10]["implemented"], false);
   EXPECT_EQ(j[1]["microsoft"], "Verifier 0xC4/0xF6; CA C28126");
   EXPECT_EQ(j[1]["title"], "handle from user mode referenced with AccessMode=KernelMode");
   std::vector<std::string> keys;

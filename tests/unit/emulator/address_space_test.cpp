@@ -313,3 +313,94 @@ TEST(AddressSpaceUserHalf, HiddenUserMemoryIsNotAccessibleAndKeepsItsProtections
 }
 
 }  // namespace
+
+namespace {
+
+using kemu::GuestVa;
+using kemu::Prot;
+using kemu::emu::AddressSpace;
+using kemu::emu::RegionKind;
+
+constexpr GuestVa kUser{0x30000000};
+
+// Releasing part of an allocation: the region splits around the hole, both
+// parts keep their bytes, owner, kind and per-page protections.
+TEST(AddressSpaceUnmapPages, AHoleInTheMiddleSplitsTheRegionInTwo) {
+  AddressSpace space;
+  space.map(kUser, 4 * kemu::kPageSize, Prot::ReadWrite, RegionKind::UserMemory, "alloc", 0x1234);
+  space.protect(kUser + 3 * kemu::kPageSize, kemu::kPageSize, Prot::Read);
+  space.write<uint32_t>(kUser + 0x10, 0xAABBCCDD);
+  space.write<uint32_t>(kUser + 0x3010, 0x11223344);
+  space.unmap_pages(kUser + kemu::kPageSize, 2 * kemu::kPageSize);
+
+  const auto* left = space.find(kUser);
+  const auto* right = space.find(kUser + 3 * kemu::kPageSize);
+  ASSERT_NE(left, nullptr);
+  ASSERT_NE(right, nullptr);
+  EXPECT_NE(left, right);
+  EXPECT_EQ(left->base, kUser);
+  EXPECT_EQ(left->size, kemu::kPageSize);
+  EXPECT_EQ(right->base, kUser + 3 * kemu::kPageSize);
+  EXPECT_EQ(right->size, kemu::kPageSize);
+  EXPECT_EQ(right->owner, 0x1234u);
+  EXPECT_EQ(right->kind, RegionKind::UserMemory);
+  EXPECT_EQ(right->name, "alloc");
+  EXPECT_EQ(right->prot_at(right->base), Prot::Read);
+  EXPECT_EQ(left->prot_at(kUser), Prot::ReadWrite);
+  EXPECT_FALSE(space.is_mapped(kUser + kemu::kPageSize));
+  EXPECT_FALSE(space.is_mapped(kUser + 3 * kemu::kPageSize - 1));
+  EXPECT_EQ(space.read<uint32_t>(kUser + 0x10), 0xAABBCCDDu);
+  EXPECT_EQ(space.read<uint32_t>(kUser + 0x3010), 0x11223344u);
+  EXPECT_EQ(space.mapped_bytes(), 2 * kemu::kPageSize);
+}
+
+TEST(AddressSpaceUnmapPages, AHoleAtEitherEndShrinksTheRegionAndTheWholeRegionUnmapsIt) {
+  AddressSpace space;
+  space.map(kUser, 3 * kemu::kPageSize, Prot::ReadWrite, RegionKind::UserMemory, "alloc", 0x1234);
+  space.write<uint8_t>(kUser + 0x2000, 0x5A);
+  space.unmap_pages(kUser, kemu::kPageSize);
+  ASSERT_NE(space.find(kUser + 0x1000), nullptr);
+  EXPECT_EQ(space.find(kUser + 0x1000)->base, kUser + 0x1000);
+  EXPECT_EQ(space.find(kUser + 0x1000)->size, 2 * kemu::kPageSize);
+  space.unmap_pages(kUser + 0x2000 + 0, kemu::kPageSize);
+  ASSERT_NE(space.find(kUser + 0x1000), nullptr);
+  EXPECT_EQ(space.find(kUser + 0x1000)->size, kemu::kPageSize);
+  space.unmap_pages(kUser + 0x1000, kemu::kPageSize);
+  EXPECT_TRUE(space.regions().empty());
+  EXPECT_EQ(space.mapped_bytes(), 0u);
+}
+
+TEST(AddressSpaceUnmapPages, PagesOutsideOneRegionOrNotWholeAreRejected) {
+  AddressSpace space;
+  space.map(kUser, 2 * kemu::kPageSize, Prot::ReadWrite, RegionKind::UserMemory, "alloc", 0x1234);
+  EXPECT_THROW(space.unmap_pages(kUser + 0x800, kemu::kPageSize), std::invalid_argument);
+  EXPECT_THROW(space.unmap_pages(kUser + 0x1000, 2 * kemu::kPageSize), std::invalid_argument);
+  EXPECT_THROW(space.unmap_pages(kUser + 0x4000, kemu::kPageSize), std::invalid_argument);
+  EXPECT_EQ(space.find(kUser)->size, 2 * kemu::kPageSize);
+}
+
+TEST(AddressSpaceUnmapPages, APartOfHiddenUserMemoryStaysHidden) {
+  AddressSpace space;
+  space.map(kUser, 3 * kemu::kPageSize, Prot::ReadWrite, RegionKind::UserMemory, "alloc", 0x1234);
+  space.set_owner_visible(0x1234, false);
+  space.unmap_pages(kUser + kemu::kPageSize, kemu::kPageSize);
+  EXPECT_FALSE(space.accessible(kUser, 1, Prot::Read));
+  EXPECT_FALSE(space.accessible(kUser + 0x2000, 1, Prot::Read));
+  space.set_owner_visible(0x1234, true);
+  EXPECT_TRUE(space.accessible(kUser, 1, Prot::Write));
+  EXPECT_TRUE(space.accessible(kUser + 0x2000, 1, Prot::Write));
+}
+
+// Decommitted pages come back zero-filled; the pages around them keep their bytes.
+TEST(AddressSpaceUnmapPages, DiscardedPagesReadZerosAndTheOthersKeepTheirBytes) {
+  AddressSpace space;
+  space.map(kUser, 3 * kemu::kPageSize, Prot::ReadWrite, RegionKind::UserMemory, "alloc", 0x1234);
+  for (uint64_t page = 0; page < 3; ++page) space.write<uint64_t>(kUser + page * 0x1000 + 8, 0x0102030405060708ull);
+  space.discard_pages(kUser + 0x1000, kemu::kPageSize);
+  EXPECT_EQ(space.read<uint64_t>(kUser + 8), 0x0102030405060708ull);
+  EXPECT_EQ(space.read<uint64_t>(kUser + 0x1008), 0u);
+  EXPECT_EQ(space.read<uint64_t>(kUser + 0x2008), 0x0102030405060708ull);
+  EXPECT_THROW(space.discard_pages(kUser + 0x2000, 2 * kemu::kPageSize), std::invalid_argument);
+}
+
+}  // namespace

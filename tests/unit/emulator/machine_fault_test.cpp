@@ -16,6 +16,24 @@ std::initializer_list<uint8_t> kLoad = {0x48, 0x8b, 0x01, 0xc3};
 // mov [rcx], rdx; ret   — writes the second argument to the first
 std::initializer_list<uint8_t> kStore = {0x48, 0x89, 0x11, 0xc3};
 
+// Unmapping pages in the middle of a region reaches the CPU: the parts on
+// either side still read their bytes, the hole faults (0x50 for a kernel
+// address).
+TEST(MachineFaultTest, PagesUnmappedFromTheMiddleOfARegionFaultAndTheRestStillReads) {
+  TestMachine t;
+  constexpr GuestVa kSplit{0xFFFF'F806'1030'0000ull};
+  t.m.memory().map(kSplit, 3 * kPageSize, Prot::ReadWrite, RegionKind::Scratch, "split");
+  t.m.memory().write<uint64_t>(kSplit + 0x10, 0x1111);
+  t.m.memory().write<uint64_t>(kSplit + 0x2010, 0x3333);
+  t.m.memory().unmap_pages(kSplit + kPageSize, kPageSize);
+  GuestVa fn = t.code(kLoad);
+  EXPECT_EQ(t.m.call(fn, {(kSplit + 0x10).value}), std::optional<uint64_t>{0x1111});
+  EXPECT_EQ(t.m.call(fn, {(kSplit + 0x2010).value}), std::optional<uint64_t>{0x3333});
+  EXPECT_FALSE(t.m.call(fn, {(kSplit + 0x1010).value}).has_value());
+  EXPECT_EQ(t.bugcheck().code, 0x50u);
+  EXPECT_EQ(t.bugcheck().params[0], (kSplit + 0x1010).value);
+}
+
 TEST(MachineFaultTest, ReadOfAnUnmappedKernelAddressBugchecks50WithP2Read) {
   TestMachine t;
   GuestVa fn = t.code(kLoad);

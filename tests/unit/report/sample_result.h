@@ -68,7 +68,7 @@ inline harness::RunResult findings_result() {
   harness::Finding warning;
   warning.check = "handle.no-access-check";
   warning.severity = "warning";
-  warning.title = "caller-supplied handle referenced with DesiredAccess 0 or generic bits";
+  warning.title = "caller-supplied handle referenced with DesiredAccess 0 or with generic bits";
   warning.message =
       "ObReferenceObjectByHandle(0x84, DesiredAccess 0x0, UserMode) on the caller's handle";
   warning.microsoft = "ObReferenceObjectByHandle docs";

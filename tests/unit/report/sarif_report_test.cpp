@@ -49,10 +49,12 @@ TEST(SarifReport, OneRunWithTheWholeCatalogAsRules) {
   EXPECT_EQ(rule["help"]["text"], verifier::catalog()[1].fix);
   EXPECT_EQ(rule["defaultConfiguration"]["level"], "error");
   EXPECT_EQ(rule["properties"]["microsoft"], "Verifier 0xC4/0xF6; CA C28126");
-  EXPECT_EQ(rule["properties"]["implemented"], false);
+  EXPECT_EQ(rule["properties"]["implemented"], true);
   EXPECT_EQ(driver["rules"][5]["id"], "handle.no-access-check");
   EXPECT_EQ(driver["rules"][5]["defaultConfiguration"]["level"], "warning");
   EXPECT_EQ(driver["rules"][0]["properties"]["implemented"], true);
+  EXPECT_EQ(driver["rules"][10]["id"], "probe.missing");
+  EXPECT_EQ(driver["rules"][10]["properties"]["implemented"], false);
 }
 
 TEST(SarifReport, OneResultPerFindingInRunOrder) {

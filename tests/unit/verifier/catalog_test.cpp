@@ -87,7 +87,7 @@ TEST(Catalog, SeverityIsErrorExceptTheTwoMarkedWarning) {
   EXPECT_EQ(warnings, (std::set<std::string>{"handle.no-access-check", "irp.stack-copy"}));
 }
 
-TEST(Catalog, EveryCheckHasItsTextsAndOnlyTheBugcheckIsImplemented) {
+TEST(Catalog, EveryCheckHasItsTextsAndTheImplementedOnesAreMarked) {
   for (const CheckInfo& c : catalog()) {
     EXPECT_FALSE(c.title.empty()) << c.id;
     EXPECT_FALSE(c.seen.empty()) << c.id;
@@ -97,7 +97,8 @@ TEST(Catalog, EveryCheckHasItsTextsAndOnlyTheBugcheckIsImplemented) {
     EXPECT_EQ(c.rule.back(), '.') << c.id;
     EXPECT_GT(c.fix.size(), 40u) << c.id;
     EXPECT_EQ(c.fix.back(), '.') << c.id;
-    EXPECT_EQ(c.implemented, c.id == "crash.bugcheck") << c.id;
+    // Raised today: the bugcheck (harness) and every handle check (verifier/handle_checks.cpp).
+    EXPECT_EQ(c.implemented, c.id == "crash.bugcheck" || c.id.starts_with("handle.")) << c.id;
   }
 }
 
@@ -112,7 +113,14 @@ TEST(Catalog, TitlesAndMicrosoftEquivalentsFollowTheContract) {
             "ExGetPreviousMode()) so the object manager checks the caller's access; KernelMode "
             "skips every check.");
   EXPECT_EQ(find_check("crash.bugcheck")->microsoft, "the bugcheck itself");
-  EXPECT_EQ(find_check("irp.double-completion")->microsoft, "bug check 0x44");
+  EXPECT_EQ(find_check("irp.double-completion")->microsoft, "bugcheck 0x44");
+  // checks.md's own characters, markdown code marks left out.
+  EXPECT_EQ(find_check("handle.leak")->microsoft, "misc checks; 0xC4/0x3F (the 0 \u2192 1 case)");
+  EXPECT_EQ(find_check("irql.paged-at-dispatch")->title,
+            "pageable code or paged pool touched at IRQL \u2265 DISPATCH");
+  EXPECT_EQ(find_check("probe.outside-try")->title, "user memory touched outside a __try");
+  EXPECT_EQ(find_check("handle.invalid")->title,
+            "reference or close of a handle that does not exist (incl. NULL, closed, tag-bit games)");
   EXPECT_EQ(find_check("buffer.null-mdl")->title,
             "NULL MdlAddress (zero-length direct I/O) dereferenced");
 }

@@ -1,0 +1,149 @@
+#include "verifier/engine.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "emulator/machine.h"
+#include "ntoskrnl-stubs/kernel.h"
+#include "ntoskrnl-stubs/ob/handle_table.h"
+#include "ntoskrnl-stubs/ps/process_manager.h"
+#include "verifier/catalog.h"
+
+namespace kemu::verifier {
+
+namespace {
+
+const char* major_name(uint8_t major) {
+  static const char* const kNames[] = {
+      "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
+      "IRP_MJ_QUERY_INFORMATION", "IRP_MJ_SET_INFORMATION", "IRP_MJ_QUERY_EA", "IRP_MJ_SET_EA",
+      "IRP_MJ_FLUSH_BUFFERS", "IRP_MJ_QUERY_VOLUME_INFORMATION", "IRP_MJ_SET_VOLUME_INFORMATION",
+      "IRP_MJ_DIRECTORY_CONTROL", "IRP_MJ_FILE_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CONTROL",
+      "IRP_MJ_INTERNAL_DEVICE_CONTROL", "IRP_MJ_SHUTDOWN", "IRP_MJ_LOCK_CONTROL", "IRP_MJ_CLEANUP",
+      "IRP_MJ_CREATE_MAILSLOT", "IRP_MJ_QUERY_SECURITY", "IRP_MJ_SET_SECURITY", "IRP_MJ_POWER",
+      "IRP_MJ_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CHANGE", "IRP_MJ_QUERY_QUOTA", "IRP_MJ_SET_QUOTA", "IRP_MJ_PNP"};
+  return major < std::size(kNames) ? kNames[major] : "IRP_MJ_?";
+}
+
+}  // namespace
+
+Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
+    : kernel_(kernel), enabled_(std::move(enabled)) {
+  kernel_.add_listener(this);
+}
+
+Engine::~Engine() { kernel_.remove_listener(this); }
+
+void Engine::api_called(const nt::ApiCall& call) {
+  calls_.push_back(call);
+  handle_checks::on_call(*this, call);
+}
+
+void Engine::api_returned(const nt::ApiCall& call) {
+  handle_checks::on_return(*this, call);
+  if (!calls_.empty()) calls_.pop_back();
+}
+
+void Engine::request_started(const nt::RequestStart& request) { request_ = request; }
+
+void Engine::request_returned(uint64_t id, NtStatus status) {
+  if (request_ && request_->id == id) request_.reset();
+}
+
+void Engine::handle_created(const nt::HandleCreated& event) {
+  if (!event.by_driver) return;
+  const nt::ApiCall* call = current_call();
+  driver_handles_[{event.pid, nt::ob::handle_index(event.value)}] =
+      DriverHandle{event.attributes, call ? call->call_site : GuestVa{}, call ? *call->name : std::string()};
+  handle_checks::on_created(*this, event);
+}
+
+void Engine::handle_closed(const nt::HandleClosed& event) {
+  driver_handles_.erase({event.pid, nt::ob::handle_index(event.value)});
+}
+
+bool Engine::from_request(uint64_t value) const {
+  if (!request_ || value == 0) return false;
+  const std::vector<uint8_t>& bytes = request_->caller_bytes;
+  auto contains = [&](const void* pattern, size_t width) {
+    if (bytes.size() < width) return false;
+    for (size_t i = 0; i + width <= bytes.size(); ++i)
+      if (std::memcmp(bytes.data() + i, pattern, width) == 0) return true;
+    return false;
+  };
+  if (contains(&value, 8)) return true;
+  uint32_t narrow = static_cast<uint32_t>(value);
+  return (value >> 32) == 0 && contains(&narrow, 4);
+}
+
+bool Engine::driver_made(uint32_t pid, uint64_t handle) const {
+  return driver_handles_.contains({pid, nt::ob::handle_index(handle)});
+}
+
+void Engine::driver_unloaded() {
+  // Handles the driver opened in the kernel table and never closed outlive it.
+  for (const auto& [key, h] : driver_handles_) {
+    if (key.first != nt::ps::kSystemPid) continue;
+    report("handle.leak", h.site,
+           fmt::format("the handle {:#x} that {} created is still open after DriverUnload: the object it "
+                       "names can never be released.",
+                       static_cast<uint64_t>(key.second) * 4 | nt::ob::kKernelHandleFlag, h.routine),
+           {{"handle", fmt::format("{:#x}", static_cast<uint64_t>(key.second) * 4 | nt::ob::kKernelHandleFlag)},
+            {"created_by", h.routine}});
+  }
+}
+
+Finding Engine::locate(std::string_view check, GuestVa site) const {
+  emu::Machine& m = kernel_.machine();
+  Finding f;
+  f.check = std::string(check);
+  if (const CheckInfo* info = find_check(check)) {
+    f.severity = std::string(info->severity);
+    f.title = std::string(info->title);
+    f.microsoft = std::string(info->microsoft);
+  } else {
+    f.severity = "error";
+  }
+  if (auto s = m.symbolize(site)) {
+    f.location.module = s->module;
+    f.location.offset = s->offset;
+    f.location.symbol = s->symbol;
+  }
+  if (site) f.location.instruction = m.disassemble_one(site);
+  // The frames above the driver's call (the caller's context while a routine runs).
+  if (!calls_.empty()) {
+    for (GuestVa ret : m.walk_stack(m.caller_context())) {
+      auto s = m.symbolize(ret);
+      f.stack.push_back(s ? fmt::format("{}+{:#x}", s->module, s->offset) : ret.hex());
+    }
+  }
+  const emu::Thread& t = m.current_thread();
+  const nt::ps::ProcessRecord* p = kernel_.ps().process(t.space_process_id);
+  f.context.process = p ? p->image_name : "System";
+  f.context.thread = t.id;
+  f.context.irql = m.irql();
+  if (request_) {
+    f.context.major = major_name(request_->major);
+    if (request_->ioctl) f.context.ioctl = request_->ioctl;
+  }
+  return f;
+}
+
+void Engine::report(std::string_view check, GuestVa site, std::string message,
+                    std::vector<std::pair<std::string, std::string>> values) {
+  if (enabled_ && !enabled_(check)) return;
+  Finding f = locate(check, site);
+  std::string key = fmt::format("{}|{}|{:#x}|{}|{}", check, f.location.module, f.location.offset, f.context.major,
+                                f.context.ioctl.value_or(0));
+  if (auto it = by_key_.find(key); it != by_key_.end()) {
+    ++findings_[it->second].count;
+    return;
+  }
+  f.message = std::move(message);
+  f.values = std::move(values);
+  by_key_[key] = findings_.size();
+  findings_.push_back(std::move(f));
+}
+
+}  // namespace kemu::verifier
