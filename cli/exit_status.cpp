@@ -4,10 +4,10 @@ namespace kemu::cli {
 
 int exit_status(const harness::RunResult& r) {
   using harness::StopReason;
-  // TODO(verifier): any finding is also 1 once RunResult carries findings.
   switch (r.stop.reason) {
     case StopReason::Completed:
-      // Every `expect` of the scenario must have held (cli.md).
+      // Any finding (cli.md), and every `expect` of the scenario must have held.
+      if (!r.findings.empty()) return kExitProblem;
       for (const harness::StepResult& step : r.steps)
         if (!step.expect_ok) return kExitProblem;
       return kExitClean;

@@ -10,8 +10,10 @@ constexpr int kExitClean = 0;
 constexpr int kExitProblem = 1;
 constexpr int kExitCannotRun = 2;
 
-// Exit status of `kemu run` for a finished run. A stop reason of `error`
-// (kemu itself failed mid-run) counts as "could not run": 2.
+// Exit status of `kemu run` for a finished run: 1 for any finding, an
+// `expect` that did not hold, or a stop other than `completed`. A stop reason
+// of `error` (kemu itself failed mid-run) counts as "could not run": 2, even
+// with findings, since the run is incomplete.
 int exit_status(const harness::RunResult& result);
 
 }  // namespace kemu::cli

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/checks_command.h"
 #include "cli/commands.h"
 #include "cli/exit_status.h"
 #include "cli/io.h"
@@ -41,7 +42,11 @@ int main(int argc, char** argv) {
   auto* batch_cmd = app.add_subcommand("batch", "run many drivers");
   add_batch_options(*batch_cmd, batch);
 
-  auto* checks_cmd = app.add_subcommand("checks", "the catalog of checks kemu runs");
+  ChecksOptions checks;
+  auto* checks_cmd = app.add_subcommand(
+      "checks",
+      "the catalog of checks: id, severity, implemented or not, title, Microsoft equivalent");
+  add_checks_options(*checks_cmd, checks);
 
   try {
     app.parse(argc, argv);
@@ -61,10 +66,7 @@ int main(int argc, char** argv) {
   try {
     if (run_cmd->parsed()) return run_command(run);
     if (info_cmd->parsed()) return info_command(info);
-    if (checks_cmd->parsed()) {
-      put(stdout, "no checks implemented yet\n");
-      return kExitClean;
-    }
+    if (checks_cmd->parsed()) return checks_command(checks);
     if (exercise_cmd->parsed() || batch_cmd->parsed()) {
       const char* name = exercise_cmd->parsed() ? "exercise" : "batch";
       put(stderr, fmt::format("kemu: {} is not implemented yet\n", name));

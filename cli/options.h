@@ -22,7 +22,7 @@ struct RunOptions {
   std::string as = "user";  // --as user|admin: the client's token
   bool as_given = false;    // --as was on the command line (it overrides a scenario's as:)
   std::string json;         // --json PATH, "-" for stdout, empty for none
-  std::string sarif;        // --sarif PATH (not implemented yet)
+  std::string sarif;        // --sarif PATH: the SARIF 2.1.0 log
   bool explain = false;     // --explain: narrate handle and previous-mode decisions
   bool trace = false;
   uint64_t max_instructions = 200'000'000;
@@ -33,8 +33,8 @@ struct RunOptions {
   std::string files;                      // --files DIR: seeds the sandbox volume (\??\C:)
   std::optional<uint64_t> fail_alloc;     // --fail-alloc N (not implemented yet)
   std::optional<double> fail_alloc_rate;  // --fail-alloc-rate P (not implemented yet)
-  std::vector<std::string> enable;        // --enable A,B (not implemented yet)
-  std::vector<std::string> disable;       // --disable A,B (not implemented yet)
+  std::vector<std::string> enable;        // --enable A,B: only these checks (ids of the catalog)
+  std::vector<std::string> disable;       // --disable A,B: every check but these
 };
 
 // `kemu info DRIVER.sys [--json PATH|-]`.
@@ -52,6 +52,8 @@ struct ExerciseOptions {
   std::string as = "user";
   std::string json;
   std::string sarif;
+  std::vector<std::string> enable;   // --enable A,B (validated against the catalog)
+  std::vector<std::string> disable;  // --disable A,B
 };
 
 // `kemu batch DIR|LIST ...` (parsed only; not implemented yet).
@@ -60,6 +62,8 @@ struct BatchOptions {
   uint64_t jobs = 0;
   std::string shard;  // "I/N"
   std::string out;
+  std::vector<std::string> enable;   // --enable A,B (validated against the catalog)
+  std::vector<std::string> disable;  // --disable A,B
 };
 
 // Register each command's options on `app` (a subcommand), writing into `o`,

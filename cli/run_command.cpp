@@ -9,6 +9,7 @@
 #include "harness/scenario.h"
 #include "harness/session.h"
 #include "report/json_report.h"
+#include "report/sarif_report.h"
 #include "report/text_report.h"
 
 namespace kemu::cli {
@@ -51,6 +52,14 @@ int run_command(const RunOptions& o) {
         put(stderr, fmt::format("kemu: {}\n", e.what()));
         return kExitCannotRun;
       }
+    }
+  }
+  if (!o.sarif.empty()) {
+    try {
+      write_file(o.sarif, report::render_sarif(result) + "\n");
+    } catch (const std::exception& e) {
+      put(stderr, fmt::format("kemu: {}\n", e.what()));
+      return kExitCannotRun;
     }
   }
   return exit_status(result);

@@ -1,5 +1,6 @@
 #include "harness/session.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -282,6 +283,10 @@ struct Session::Impl {
     }
     if (engine)
       for (const Finding& f : engine->findings()) result.findings.push_back(f);
+    // Checks the user turned off report nothing (--enable/--disable); a
+    // bugcheck still ends the run, so the stop reason stays.
+    std::erase_if(result.findings,
+                  [this](const Finding& f) { return !check_enabled(options, f.check); });
     sync_breakpoints();
   }
 
@@ -396,6 +401,15 @@ Session::Session(SessionOptions options) : impl_(std::make_unique<Impl>()) {
 }
 
 const char* to_string(ClientToken token) { return token == ClientToken::Admin ? "admin" : "user"; }
+
+bool check_enabled(const SessionOptions& options, std::string_view id) {
+  auto named = [id](const std::vector<std::string>& ids) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  // cli.md: --enable runs only the named checks, --disable removes from the default (all).
+  if (!options.enabled_checks.empty() && !named(options.enabled_checks)) return false;
+  return !named(options.disabled_checks);
+}
 
 namespace {
 nt::se::TokenKind token_kind(ClientToken token) {

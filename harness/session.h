@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "emulator/ntstatus.h"
@@ -36,7 +37,14 @@ struct SessionOptions {
   // --files DIR: the sandbox volume (\??\C:) starts as a copy of this host
   // folder; the host is only read, once. Empty: the volume starts empty.
   std::string files_dir;
+  // --enable / --disable (cli.md): check ids of verifier/catalog.h. Empty
+  // `enabled_checks` means every check; `disabled_checks` removes from that.
+  std::vector<std::string> enabled_checks, disabled_checks;
 };
+
+// Whether the check `id` runs under these options: every check by default,
+// only the enabled ones when some are enabled, never a disabled one.
+bool check_enabled(const SessionOptions& options, std::string_view id);
 
 // Thrown for failures the user must fix (bad PE, unreadable file): exit 2.
 struct SessionError : std::runtime_error {

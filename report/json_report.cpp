@@ -125,8 +125,9 @@ Json findings_json(const std::vector<harness::Finding>& findings) {
     ctx["process"] = f.context.process;
     ctx["thread"] = f.context.thread;
     ctx["irql"] = f.context.irql;
-    if (!f.context.major.empty()) ctx["major"] = f.context.major;
-    if (f.context.ioctl) ctx["ioctl"] = hex32(*f.context.ioctl);
+    // cli.md lists both keys; outside a request (DriverEntry, unload, a DPC) they are null.
+    ctx["major"] = f.context.major.empty() ? Json(nullptr) : Json(f.context.major);
+    ctx["ioctl"] = f.context.ioctl ? Json(hex32(*f.context.ioctl)) : Json(nullptr);
     j["context"] = ctx;
     Json values = Json::object();
     for (const auto& [k, v] : f.values) values[k] = v;

@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <limits>
 #include <string_view>
+#include <tuple>
 
 #include "report/format.h"
+#include "verifier/catalog.h"
 
 namespace kemu::report {
 
@@ -21,6 +25,7 @@ class Style {
   std::string red(std::string_view s) const { return wrap("1;31", s); }
   std::string green(std::string_view s) const { return wrap("32", s); }
   std::string yellow(std::string_view s) const { return wrap("33", s); }
+  std::string cyan(std::string_view s) const { return wrap("36", s); }
 
  private:
   std::string wrap(std::string_view code, std::string_view s) const {
@@ -264,6 +269,127 @@ void write_stop(Writer& w, const harness::RunResult& r) {
   }
 }
 
+std::string severity_text(const Style& s, std::string_view severity) {
+  switch (verifier::severity_rank(severity)) {
+    case 0:
+      return s.red(severity);
+    case 1:
+      return s.yellow(severity);
+    case 2:
+      return s.cyan(severity);
+    default:
+      return std::string(severity);
+  }
+}
+
+// One check's findings, in the order the run produced them.
+struct FindingGroup {
+  std::string check;
+  std::string severity;  // the most severe of its findings
+  std::vector<const harness::Finding*> findings;
+};
+
+// Findings grouped by check: errors first, then warnings, then notes; within
+// a severity in catalog order (ids the catalog lacks last, by name).
+std::vector<FindingGroup> group_findings(const std::vector<harness::Finding>& findings) {
+  std::vector<FindingGroup> groups;
+  for (const harness::Finding& f : findings) {
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const FindingGroup& g) { return g.check == f.check; });
+    if (it == groups.end()) {
+      groups.push_back({f.check, f.severity, {}});
+      it = std::prev(groups.end());
+    }
+    if (verifier::severity_rank(f.severity) < verifier::severity_rank(it->severity))
+      it->severity = f.severity;
+    it->findings.push_back(&f);
+  }
+  auto catalog_position = [](const std::string& id) {
+    int i = verifier::check_index(id);
+    return i < 0 ? std::numeric_limits<int>::max() : i;
+  };
+  std::stable_sort(groups.begin(), groups.end(), [&](const FindingGroup& a, const FindingGroup& b) {
+    return std::tuple(verifier::severity_rank(a.severity), catalog_position(a.check), a.check) <
+           std::tuple(verifier::severity_rank(b.severity), catalog_position(b.check), b.check);
+  });
+  return groups;
+}
+
+std::string context_text(const harness::FindingContext& c) {
+  std::string out = fmt::format("{}, thread {}, IRQL {}",
+                                c.process.empty() ? "?" : printable(c.process), c.thread, c.irql);
+  if (!c.major.empty()) out += ", " + printable(c.major);
+  if (c.ioctl) out += ", IOCTL " + hex32(*c.ioctl);
+  return out;
+}
+
+void write_finding(Writer& w, const harness::Finding& f, size_t number,
+                   std::string_view catalog_title) {
+  auto line = [&](std::string_view label, std::string_view value) {
+    w.indented(3, " " + w.s.dim(fmt::format("{:<12}", label)) + " " + std::string(value));
+  };
+  std::string at = f.location.module.empty() ? std::string("no driver instruction")
+                                             : fmt::format("{}+{}", printable(f.location.module),
+                                                           hex_addr(f.location.offset));
+  if (!f.location.symbol.empty()) at += fmt::format(" ({})", printable(f.location.symbol));
+  w.indented(2, w.s.bold(fmt::format("#{}", number)) + " at " + at);
+  if (!f.location.instruction.empty()) line("instruction", printable(f.location.instruction));
+  if (!f.title.empty() && f.title != catalog_title) line("what", printable(f.title));
+  if (!f.message.empty() && f.message != f.title) line("message", printable(f.message));
+  line("context", context_text(f.context));
+  if (!f.values.empty()) {
+    std::vector<std::string> values;
+    for (const auto& [k, v] : f.values) values.push_back(printable(k) + "=" + printable(v));
+    line("values", join(values, " "));
+  }
+  if (f.count > 1) line("seen", plural(f.count, "time", "times"));
+  if (!f.stack.empty()) {
+    std::vector<std::string> frames;
+    for (const std::string& frame : f.stack) frames.push_back(printable(frame));
+    line("stack", join(frames, " <- "));
+  }
+}
+
+// cli.md findings: grouped by check, most severe first; each group with its
+// findings (location, instruction, context, values), then the Windows rule
+// the check enforces and the fix, from the catalog.
+void write_findings(Writer& w, const harness::RunResult& r) {
+  if (r.findings.empty()) {
+    w.field("findings", w.s.green("none"));
+    return;
+  }
+  std::vector<FindingGroup> groups = group_findings(r.findings);
+  size_t per_severity[3] = {};
+  for (const harness::Finding& f : r.findings) {
+    int rank = verifier::severity_rank(f.severity);
+    if (rank < 3) ++per_severity[rank];
+  }
+  std::vector<std::string> counts;
+  const char* names[3][2] = {{"error", "errors"}, {"warning", "warnings"}, {"note", "notes"}};
+  for (int i = 0; i < 3; ++i)
+    if (per_severity[i]) counts.push_back(plural(per_severity[i], names[i][0], names[i][1]));
+  std::string summary = plural(r.findings.size(), "finding", "findings");
+  if (!counts.empty()) summary += ": " + join(counts, ", ");
+  w.field("findings", per_severity[0] ? w.s.red(summary) : w.s.yellow(summary));
+  for (const FindingGroup& g : groups) {
+    const verifier::CheckInfo* info = verifier::find_check(g.check);
+    std::string_view title = info ? info->title : std::string_view(g.findings.front()->title);
+    uint64_t seen = 0;
+    for (const harness::Finding* f : g.findings) seen += std::max<uint64_t>(f->count, 1);
+    std::string count = plural(g.findings.size(), "finding", "findings");
+    if (seen > g.findings.size()) count += fmt::format(", seen {} times", with_commas(seen));
+    w.indented(1, severity_text(w.s, g.severity) + " " + w.s.bold(printable(g.check)) + "  " +
+                      printable(title) + "  (" + count + ")");
+    for (size_t i = 0; i < g.findings.size(); ++i) write_finding(w, *g.findings[i], i + 1, title);
+    if (info) {
+      w.indented(2, w.s.bold("why") + "  " + std::string(info->rule));
+      w.indented(2, w.s.bold("fix") + "  " + std::string(info->fix));
+    } else {
+      w.indented(2, "(not a check of kemu's catalog)");
+    }
+  }
+}
+
 }  // namespace
 
 std::string render_text(const harness::RunResult& r, bool color) {
@@ -278,19 +404,7 @@ std::string render_text(const harness::RunResult& r, bool color) {
   write_steps(w, r);
   write_unload(w, r);
   write_stop(w, r);
-  if (r.findings.empty()) {
-    w.field("findings", w.s.green("none"));
-  } else {
-    w.field("findings", w.s.red(plural(r.findings.size(), "finding", "findings")));
-    for (const harness::Finding& f : r.findings) {
-      w.indented(1, w.s.red(f.severity) + " " + printable(f.check) + ": " + printable(f.title));
-      std::string at = f.location.module.empty() ? "no driver instruction"
-                                                 : fmt::format("{}+{}", printable(f.location.module), hex_addr(f.location.offset));
-      w.indented(2, "at " + at + (f.location.instruction.empty() ? "" : "  " + printable(f.location.instruction)));
-      w.indented(2, fmt::format("in {} thread {} at IRQL {}", printable(f.context.process), f.context.thread,
-                                f.context.irql));
-    }
-  }
+  write_findings(w, r);
   for (const std::string& bp : r.breakpoints) w.field("breakpoint", printable(bp) + " (no debugger: execution continued)");
   w.field("stats",
           fmt::format("{}, {}, {} ms", plural(r.stats.instructions, "instruction", "instructions"),

@@ -1,6 +1,8 @@
 // The human summary `kemu run` prints: what loaded where, what DriverEntry
 // returned, the devices, the driver's debug output, what kemu could not do,
-// how the run ended, and the numbers.
+// how the run ended, the findings (grouped by check, most severe first, each
+// group closed by the Windows rule and the fix from verifier/catalog.h), and
+// the numbers.
 #pragma once
 
 #include <string>

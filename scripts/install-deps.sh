@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
   clang-14 lld-14 llvm-14 mingw-w64-x86-64-dev
+  python3-jsonschema  # the SARIF schema test (tests/schemas/validate_sarif.py)
 )
 
 missing=()

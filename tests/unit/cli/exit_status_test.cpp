@@ -28,5 +28,34 @@ TEST(ExitStatus, UnimplementedCallsUnderFailPolicyAreNotAProblemByThemselves) {
   EXPECT_EQ(exit_status(r), 0);
 }
 
+// cli.md: any finding is exit 1, whatever its severity.
+TEST(ExitStatus, AnyFindingIsOne) {
+  for (const char* severity : {"error", "warning", "note"}) {
+    harness::RunResult r;
+    harness::Finding f;
+    f.check = "handle.no-access-check";
+    f.severity = severity;
+    r.findings.push_back(f);
+    EXPECT_EQ(exit_status(r), 1) << severity;
+  }
+}
+
+// A bugcheck stays exit 1 when crash.bugcheck was disabled (no finding left):
+// the stop reason alone makes the run a problem.
+TEST(ExitStatus, ABugcheckWithoutItsFindingIsStillOne) {
+  harness::RunResult r;
+  r.stop.reason = harness::StopReason::Bugcheck;
+  EXPECT_TRUE(r.findings.empty());
+  EXPECT_EQ(exit_status(r), 1);
+}
+
+// kemu failing mid-run is "could not run", findings or not.
+TEST(ExitStatus, AnInternalErrorIsTwoEvenWithFindings) {
+  harness::RunResult r;
+  r.stop.reason = harness::StopReason::Error;
+  r.findings.push_back(harness::Finding{});
+  EXPECT_EQ(exit_status(r), 2);
+}
+
 }  // namespace
 }  // namespace kemu::cli

@@ -67,6 +67,47 @@ TEST(JsonReport, EmptyCollectionsAreArrays) {
   EXPECT_EQ(j["driver"]["image_base"], "0x0");
 }
 
+// cli.md "findings": every key, in the contract's order, with its format.
+TEST(JsonReport, FindingsFollowTheContract) {
+  auto j = to_json(testing::findings_result());
+  ASSERT_EQ(j["findings"].size(), 5u);
+  const auto& f = j["findings"][2];
+  EXPECT_THAT(keys(f), ElementsAre("check", "severity", "count", "title", "message", "microsoft",
+                                   "location", "stack", "context", "values"));
+  EXPECT_EQ(f["check"], "handle.user-handle-kernel-mode");
+  EXPECT_EQ(f["severity"], "error");
+  EXPECT_EQ(f["count"], 3);
+  EXPECT_EQ(f["title"], "handle from user mode referenced with AccessMode=KernelMode");
+  EXPECT_EQ(f["message"],
+            "ObReferenceObjectByHandle(0x84, KernelMode) on a handle from client.exe's table");
+  EXPECT_EQ(f["microsoft"], "Verifier 0xC4/0xF6; CA C28126");
+  EXPECT_THAT(keys(f["location"]), ElementsAre("module", "offset", "symbol", "instruction"));
+  EXPECT_EQ(f["location"]["module"], "hello.sys");
+  EXPECT_EQ(f["location"]["offset"], "0x1120");
+  EXPECT_EQ(f["location"]["symbol"], "DispatchIoctl+0x60");
+  EXPECT_EQ(f["location"]["instruction"], "call qword ptr [rip + 0x2ee0]");
+  EXPECT_EQ(f["stack"], nlohmann::ordered_json::array({"hello.sys+0x1120", "ntoskrnl.exe+0x2000"}));
+  EXPECT_THAT(keys(f["context"]), ElementsAre("process", "thread", "irql", "major", "ioctl"));
+  EXPECT_EQ(f["context"]["process"], "client.exe");
+  EXPECT_EQ(f["context"]["thread"], 0x1238);
+  EXPECT_EQ(f["context"]["irql"], 0);
+  EXPECT_EQ(f["context"]["major"], "IRP_MJ_DEVICE_CONTROL");
+  EXPECT_EQ(f["context"]["ioctl"], "0x00222003");
+  EXPECT_THAT(keys(f["values"]), ElementsAre("handle", "access_mode"));
+  EXPECT_EQ(f["values"]["handle"], "0x84");
+  EXPECT_EQ(f["values"]["access_mode"], "KernelMode");
+  // Outside a request (the bugcheck in DriverEntry) major and ioctl are null, not missing.
+  const auto& crash = j["findings"][4];
+  EXPECT_THAT(keys(crash["context"]), ElementsAre("process", "thread", "irql", "major", "ioctl"));
+  EXPECT_TRUE(crash["context"]["major"].is_null());
+  EXPECT_TRUE(crash["context"]["ioctl"].is_null());
+  EXPECT_EQ(crash["location"]["offset"], "0x1234");
+  EXPECT_EQ(crash["values"]["p1"], "0xc0000005");
+  // A finding without values still has an object.
+  EXPECT_TRUE(j["findings"][1]["values"].is_object());
+  EXPECT_TRUE(j["findings"][1]["values"].empty());
+}
+
 TEST(JsonReport, UnknownStatusNameIsItsHex) {
   auto r = testing::completed_result();
   r.driver_entry_status = 0xC0DE0001;

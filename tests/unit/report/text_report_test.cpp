@@ -83,6 +83,101 @@ TEST(TextReport, UnimplementedStopAndLeftovers) {
   EXPECT_THAT(t, HasSubstr("no symbolic link\n"));
 }
 
+// The findings part of the summary, from its "findings" line to "stats".
+std::string findings_part(const std::string& text) {
+  size_t from = text.find("\nfindings ");
+  size_t to = text.find("\nstats ");
+  if (from == std::string::npos || to == std::string::npos) return {};
+  return text.substr(from + 1, to - from);
+}
+
+// cli.md text report: grouped by check, errors before warnings before notes
+// (catalog order within a severity), each finding with location, instruction,
+// context and values, each group closed by the catalog's rule and fix.
+TEST(TextReport, FindingsAreGroupedByCheckMostSevereFirst) {
+  std::string t = findings_part(render_text(testing::findings_result(), false));
+  EXPECT_EQ(t,
+            "findings       5 findings: 3 errors, 1 warning, 1 note\n"
+            "  error crash.bugcheck  the driver crashed the emulated system  (1 finding)\n"
+            "    #1 at hello.sys+0x1234 (DriverEntry+0x234)\n"
+            "       instruction  mov eax, dword ptr [rcx]\n"
+            "       what         the driver crashed the emulated system: bug check 0x3b SYSTEM_SERVICE_EXCEPTION\n"
+            "       message      Windows would stop with bug check 0x0000003b here.\n"
+            "       context      System, thread 4, IRQL 0\n"
+            "       values       p1=0xc0000005 p2=0xfffff80000401234 p3=0xffffd00000001000 p4=0x0\n"
+            "       stack        hello.sys+0x1234 <- ntoskrnl.exe+0x5000\n"
+            "    why  Kernel code must never fault on a kernel address, leave an exception unhandled or touch "
+            "pageable memory at DISPATCH_LEVEL or above; Windows stops the whole machine with a bug check when it "
+            "does.\n"
+            "    fix  Read the faulting instruction and the stack: validate the pointer or length that reached it, "
+            "guard user memory with __try/__except, and keep code and data used at raised IRQL nonpaged.\n"
+            "  error handle.user-handle-kernel-mode  handle from user mode referenced with AccessMode=KernelMode  "
+            "(2 findings, seen 4 times)\n"
+            "    #1 at hello.sys+0x1120 (DispatchIoctl+0x60)\n"
+            "       instruction  call qword ptr [rip + 0x2ee0]\n"
+            "       message      ObReferenceObjectByHandle(0x84, KernelMode) on a handle from client.exe's table\n"
+            "       context      client.exe, thread 4664, IRQL 0, IRP_MJ_DEVICE_CONTROL, IOCTL 0x00222003\n"
+            "       values       handle=0x84 access_mode=KernelMode\n"
+            "       seen         3 times\n"
+            "       stack        hello.sys+0x1120 <- ntoskrnl.exe+0x2000\n"
+            "    #2 at hello.sys+0x1188 (DispatchIoctl+0xc8)\n"
+            "       instruction  call qword ptr [rip + 0x2e78]\n"
+            "       message      ObReferenceObjectByHandle(0x84, KernelMode) on a handle from client.exe's table\n"
+            "       context      client.exe, thread 4664, IRQL 0, IRP_MJ_DEVICE_CONTROL, IOCTL 0x00222003\n"
+            "       values       handle=0x88 access_mode=KernelMode\n"
+            "       stack        hello.sys+0x1188\n"
+            "    why  A handle that came from user mode must be referenced with the requestor's mode "
+            "(Irp->RequestorMode or ExGetPreviousMode()) so the object manager checks the caller's access; "
+            "KernelMode skips every check.\n"
+            "    fix  Pass Irp->RequestorMode (or ExGetPreviousMode()) as AccessMode to ObReferenceObjectByHandle, "
+            "together with the object type and the access the operation needs.\n"
+            "  warning handle.no-access-check  caller-supplied handle referenced with DesiredAccess 0 or with "
+            "generic bits  (1 finding)\n"
+            "    #1 at hello.sys+0x1100 (DispatchIoctl+0x40)\n"
+            "       instruction  call qword ptr [rip + 0x2f00]\n"
+            "       message      ObReferenceObjectByHandle(0x84, DesiredAccess 0x0, UserMode) on the caller's "
+            "handle\n"
+            "       context      client.exe, thread 4664, IRQL 0, IRP_MJ_DEVICE_CONTROL, IOCTL 0x00222003\n"
+            "       values       handle=0x84 desired_access=0x0\n"
+            "       stack        hello.sys+0x1100 <- ntoskrnl.exe+0x2000\n"
+            "    why  With UserMode the object manager tests exactly the DesiredAccess bits against the handle's "
+            "granted access: 0 tests nothing, and generic bits are never granted (opens map them), so they fail "
+            "for everyone.\n"
+            "    fix  Ask for the specific rights the operation uses (for example FILE_READ_DATA or "
+            "EVENT_MODIFY_STATE), never 0 or GENERIC_*.\n"
+            "  note test.outside-catalog  a finding of a check the catalog does not list  (1 finding)\n"
+            "    #1 at no driver instruction\n"
+            "       message      only here to exercise the fallback paths\n"
+            "       context      ?, thread 0, IRQL 0\n"
+            "    (not a check of kemu's catalog)\n");
+}
+
+TEST(TextReport, FindingsAreColouredOnlyOnATerminal) {
+  auto r = testing::findings_result();
+  std::string plain = render_text(r, false);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  std::string colored = render_text(r, true);
+  EXPECT_THAT(colored, HasSubstr("\x1b[1;31merror\x1b[0m \x1b[1mcrash.bugcheck\x1b[0m"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[33mwarning\x1b[0m \x1b[1mhandle.no-access-check\x1b[0m"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[36mnote\x1b[0m"));
+}
+
+TEST(TextReport, DriverTextInFindingsCannotInjectEscapes) {
+  auto r = testing::findings_result();
+  r.findings[0].message = "evil \x1b[2J text";
+  r.findings[0].values = {{"name", "\x1b]0;x\x07"}};
+  std::string colored = render_text(r, true);
+  EXPECT_THAT(colored, HasSubstr("evil \\x1b[2J text"));
+  EXPECT_THAT(colored, HasSubstr("name=\\x1b]0;x\\x07"));
+  EXPECT_THAT(colored, Not(HasSubstr("\x1b[2J")));
+}
+
+TEST(TextReport, OnlyWarningsGiveAWarningSummary) {
+  auto r = testing::completed_result();
+  r.findings.push_back(testing::findings_result().findings[0]);
+  EXPECT_THAT(render_text(r, false), HasSubstr("findings       1 finding: 1 warning\n"));
+}
+
 TEST(TextReport, EmptyResult) {
   std::string t = render_text(harness::RunResult{}, false);
   EXPECT_THAT(t, HasSubstr("devices        none\n"));
