@@ -93,7 +93,39 @@ TEST(E2eReports, TheCrashSampleFindingMatchesItsGoldenFile) {
   EXPECT_EQ(o.out.find('\x1b'), std::string::npos);  // not a terminal: no colour
 }
 
+// Two bug pairs' text reports (samples/bugs): a handle check raised at the
+// driver's call, a buffer check raised when the request completes.
+TEST(E2eReports, BugPairTextReportsMatchTheirGoldenFiles) {
+  for (const char* pair : {"handles/no_object_type", "output/uninitialized_output"}) {
+    std::string name = fs::path(pair).filename().string();
+    Outcome o = kemu({"run", sample(name + "_bug"), "--scenario",
+                      std::string(KEMU_SOURCE_DIR) + "/samples/bugs/" + pair + ".yaml"});
+    EXPECT_EQ(o.exit_code, 1) << describe(o);
+    EXPECT_EQ(findings_part(o.out),
+              slurp(std::string(KEMU_SOURCE_DIR) + "/tests/e2e/golden/" + name + "_bug_findings.txt"))
+        << o.out;
+    Outcome fixed = kemu({"run", sample(name + "_fixed"), "--scenario",
+                          std::string(KEMU_SOURCE_DIR) + "/samples/bugs/" + pair + ".yaml"});
+    EXPECT_EQ(fixed.exit_code, 0) << describe(fixed);
+    EXPECT_NE(fixed.out.find("\nfindings       none"), std::string::npos) << fixed.out;
+  }
+}
+
 // ------------------------------------------------------------------- SARIF
+
+TEST(E2eReports, TheSarifLogOfABugPairValidatesAgainstTheSchema) {
+  fs::path log = scratch("pair.sarif");
+  Outcome o = kemu({"run", sample("user_handle_to_zw_bug"), "--scenario",
+                    std::string(KEMU_SOURCE_DIR) + "/samples/bugs/handles/user_handle_to_zw.yaml", "--sarif",
+                    log.string()});
+  ASSERT_EQ(o.exit_code, 1) << describe(o);
+  auto v = kemu::testing::validate_sarif(log.string());
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  nlohmann::json sarif = nlohmann::json::parse(slurp(log));
+  fs::remove(log);
+  ASSERT_EQ(sarif["runs"][0]["results"].size(), 1u);
+  EXPECT_EQ(sarif["runs"][0]["results"][0]["ruleId"], "handle.user-handle-to-zw");
+}
 
 TEST(E2eReports, TheSarifLogOfACrashValidatesAgainstTheSchema) {
   fs::path log = scratch("crash.sarif");
