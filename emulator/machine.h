@@ -247,7 +247,10 @@ class Machine {
   // not seen: they are not guest instructions.
   using WriteWatch = std::function<void(GuestVa address, uint32_t size, GuestVa rip)>;
   uint64_t add_write_watch(GuestVa begin, uint64_t size, WriteWatch on_write);
-  void remove_write_watch(uint64_t id);
+  // The same for reads and writes alike.
+  using AccessWatch = std::function<void(GuestVa address, uint32_t size, GuestVa rip, bool write)>;
+  uint64_t add_access_watch(GuestVa begin, uint64_t size, AccessWatch on_access);
+  void remove_watch(uint64_t id);
   // A fault observer: told of every page fault of guest code (the faulting
   // instruction, the address, whether it wrote) before kemu decides what
   // Windows does with it; it cannot change that decision.
@@ -385,11 +388,12 @@ class Machine {
     Machine* machine = nullptr;
     GuestVa begin;
     uint64_t size = 0;
-    WriteWatch on_write;
+    AccessWatch on_access;
     uc_hook hook = 0;
   };
-  static void hook_watched_write(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
-                                 void* entry);
+  uint64_t add_watch(GuestVa begin, uint64_t size, int hook_types, AccessWatch on_access);
+  static void hook_watched_access(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                                  void* entry);
   std::map<uint64_t, std::unique_ptr<WriteWatchEntry>> write_watches_;
   // Removed watches are kept until the next add: one may be removed from
   // inside its own callback.

@@ -63,10 +63,33 @@ TEST(MachineWatchTest, ReadsAndHostWritesAreNotSeenAndARemovedWatchIsSilent) {
   GuestVa store = t.code(kStore);
   ASSERT_TRUE(t.m.call(store, {watched.value, 6}).has_value());
   EXPECT_EQ(calls, 1);
-  t.m.remove_write_watch(id);
+  t.m.remove_watch(id);
   ASSERT_TRUE(t.m.call(store, {watched.value, 7}).has_value());
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(t.m.memory().read<uint64_t>(watched), 7u);
+}
+
+TEST(MachineWatchTest, AnAccessWatchSeesReadsAndWritesAndSaysWhich) {
+  TestMachine t;
+  std::vector<std::pair<Seen, bool>> seen;
+  GuestVa watched = kData + 0x400;
+  uint64_t id = t.m.add_access_watch(watched, 4, [&](GuestVa a, uint32_t n, GuestVa rip, bool write) {
+    seen.push_back({{a, n, rip}, write});
+  });
+  GuestVa load = t.code(kLoad);
+  GuestVa store = t.code(kStore);
+  ASSERT_TRUE(t.m.call(load, {(watched - 4).value}).has_value());  // 8 bytes from 4 before: runs into it
+  ASSERT_TRUE(t.m.call(store, {watched.value, 3}).has_value());
+  ASSERT_TRUE(t.m.call(load, {(watched + 4).value}).has_value());  // after it
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first.address, watched - 4);
+  EXPECT_EQ(seen[0].first.rip, load);
+  EXPECT_FALSE(seen[0].second);
+  EXPECT_EQ(seen[1].first.rip, store);
+  EXPECT_TRUE(seen[1].second);
+  t.m.remove_watch(id);
+  ASSERT_TRUE(t.m.call(load, {watched.value}).has_value());
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 // The verifier adds a watch inside a kernel routine (a trap) and the driver
