@@ -23,6 +23,14 @@ const std::vector<CheckInfo>& catalog() {
       {"handle.force-access-check-missing", "error",
        "object opened by a name or pointer that the caller controls without OBJ_FORCE_ACCESS_CHECK", "",
        "IOCTLance/POPKORN class", "", "", true},
+      {"buffer.input-overread", "error", "read past InputBufferLength", "", "\"Failure to check buffer sizes\"",
+       "", "", true},
+      {"buffer.output-overflow", "error", "write past OutputBufferLength, the system buffer or the MDL", "",
+       "same; 0xD6", "", "", true},
+      {"buffer.null-mdl", "error", "NULL MdlAddress (zero-length direct I/O) dereferenced", "",
+       "\"Errors in direct I/O\"", "", "", true},
+      {"buffer.write-read-locked", "error", "write to pages locked for IoReadAccess", "",
+       "Invariant MDL checking", "", "", true},
   };
   return kChecks;
 }

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/machine.h"
 #include "ntoskrnl-stubs/api/kernel_events.h"
 #include "verifier/finding.h"
 
@@ -61,6 +62,36 @@ class Engine : public nt::KernelListener {
   // The innermost kernel routine the driver is in (nullptr outside).
   const nt::ApiCall* current_call() const { return calls_.empty() ? nullptr : &calls_.back(); }
 
+  // A system mapping of pages locked for IoReadAccess (buffer.write-read-locked),
+  // watched for guest writes until it is unmapped.
+  struct ReadLockedMapping {
+    GuestVa mdl;
+    GuestVa mapping;  // MappedSystemVa (ByteOffset included)
+    uint64_t size = 0;  // ByteCount
+    GuestVa mapped_at;  // the driver's call that mapped it
+    uint64_t watch = 0;  // the machine's write watch
+  };
+  using ReadLockedWrite =
+      std::function<void(const ReadLockedMapping&, GuestVa address, uint32_t size, GuestVa rip)>;
+  void watch_read_locked(ReadLockedMapping mapping, ReadLockedWrite on_write);
+  // Stops watching the mappings of `mdl_or_mapping` (an MDL or a mapping's address).
+  void unwatch_read_locked(GuestVa mdl_or_mapping);
+
+  // The buffers of the running IOCTL as the I/O manager handed them over
+  // (buffer.input-overread / output-overflow); the system buffer's tail is
+  // watched until the dispatch routine returns.
+  struct RequestBuffers {
+    uint32_t method = 0;
+    uint32_t input_length = 0, output_length = 0;
+    GuestVa system_buffer;
+    uint64_t system_buffer_size = 0;
+    GuestVa type3_input, user_buffer;
+    GuestVa slack_begin, slack_end;  // past the system buffer: never the driver's
+  };
+  const RequestBuffers* request_buffers() const { return buffers_ ? &*buffers_ : nullptr; }
+  void set_request_buffers(RequestBuffers buffers) { buffers_ = buffers; }
+  void watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access);
+
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
   // kind of request only counts.
@@ -80,6 +111,11 @@ class Engine : public nt::KernelListener {
   std::optional<nt::RequestStart> request_;
   std::vector<nt::ApiCall> calls_;
   std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
+  std::map<uint64_t, ReadLockedMapping> read_locked_;  // by watch id
+  uint64_t fault_observer_ = 0;
+  std::optional<RequestBuffers> buffers_;
+  uint64_t request_buffer_watch_ = 0;
+  void end_request_buffers();
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
 };
@@ -90,5 +126,20 @@ void on_call(Engine& engine, const nt::ApiCall& call);
 void on_return(Engine& engine, const nt::ApiCall& call);
 void on_created(Engine& engine, const nt::HandleCreated& event);
 }  // namespace handle_checks
+
+// The MDL checks (verifier/mdl_checks.cpp): buffer.null-mdl, buffer.write-read-locked.
+namespace mdl_checks {
+void on_call(Engine& engine, const nt::ApiCall& call);
+void on_return(Engine& engine, const nt::ApiCall& call);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+}  // namespace mdl_checks
+
+// The bounds checks (verifier/buffer_bounds_checks.cpp): buffer.input-overread,
+// buffer.output-overflow.
+namespace bounds_checks {
+void on_request_started(Engine& engine, const nt::RequestStart& request);
+void on_call(Engine& engine, const nt::ApiCall& call);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+}  // namespace bounds_checks
 
 }  // namespace kemu::verifier
