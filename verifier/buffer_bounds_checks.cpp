@@ -47,16 +47,20 @@ bool is_ioctl(const nt::RequestStart& rq) {
   return rq.major == kIrpMjDeviceControl || rq.major == kIrpMjInternalDeviceControl;
 }
 
+// `size` 0: unknown (a fault reports the first byte it could not reach).
 void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address, uint32_t size,
                      GuestVa buffer, uint64_t buffer_size, const char* what) {
   e.report("buffer.input-overread", rip,
-           fmt::format("the driver read {} byte(s) at offset {:#x} of {} ({} byte(s), InputBufferLength {}), "
-                       "reaching {} byte(s) past its end: past the caller's input. Check InputBufferLength "
-                       "against the size the code reads before reading.",
-                       size, address.value - buffer.value, what, buffer_size, b.input_length,
-                       address.value + size - (buffer.value + buffer_size)),
+           fmt::format("the driver read {} at offset {:#x} of {} ({} byte(s), InputBufferLength {}){}: past "
+                       "the caller's input. Check InputBufferLength against the size the code reads before "
+                       "reading.",
+                       size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
+                       address.value - buffer.value, what, buffer_size, b.input_length,
+                       size ? fmt::format(", reaching {} byte(s) past its end",
+                                          address.value + size - (buffer.value + buffer_size))
+                            : std::string()),
            {{"address", address.hex()},
-            {"size", std::to_string(size)},
+            {"size", size ? std::to_string(size) : "unknown (fault)"},
             {"buffer", buffer.hex()},
             {"offset", hex(address.value - buffer.value)},
             {"input_buffer_length", std::to_string(b.input_length)},
@@ -66,13 +70,16 @@ void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, Gu
 void report_overflow(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address, uint32_t size,
                      GuestVa buffer, uint64_t buffer_size, const char* what) {
   e.report("buffer.output-overflow", rip,
-           fmt::format("the driver wrote {} byte(s) at offset {:#x} of {} ({} byte(s), OutputBufferLength {}), "
-                       "reaching {} byte(s) past its end, over memory that is not the request's. Check "
-                       "OutputBufferLength against everything the code writes, terminators included.",
-                       size, address.value - buffer.value, what, buffer_size, b.output_length,
-                       address.value + size - (buffer.value + buffer_size)),
+           fmt::format("the driver wrote {} at offset {:#x} of {} ({} byte(s), OutputBufferLength {}){}, over "
+                       "memory that is not the request's. Check OutputBufferLength against everything the code "
+                       "writes, terminators included.",
+                       size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
+                       address.value - buffer.value, what, buffer_size, b.output_length,
+                       size ? fmt::format(", reaching {} byte(s) past its end",
+                                          address.value + size - (buffer.value + buffer_size))
+                            : std::string()),
            {{"address", address.hex()},
-            {"size", std::to_string(size)},
+            {"size", size ? std::to_string(size) : "unknown (fault)"},
             {"buffer", buffer.hex()},
             {"offset", hex(address.value - buffer.value)},
             {"input_buffer_length", std::to_string(b.input_length)},
@@ -167,9 +174,9 @@ void on_fault(Engine& e, GuestVa rip, GuestVa address, bool write) {
     return buffer && length && address >= end && address < end + kGuardReach;
   };
   if (!write && past(b->type3_input, b->input_length))
-    report_overread(e, *b, rip, address, 1, b->type3_input, b->input_length, "Type3InputBuffer");
+    report_overread(e, *b, rip, address, 0, b->type3_input, b->input_length, "Type3InputBuffer");
   else if (write && past(b->user_buffer, b->output_length))
-    report_overflow(e, *b, rip, address, 1, b->user_buffer, b->output_length, "the output buffer (UserBuffer)");
+    report_overflow(e, *b, rip, address, 0, b->user_buffer, b->output_length, "the output buffer (UserBuffer)");
 }
 
 }  // namespace kemu::verifier::bounds_checks

@@ -78,7 +78,10 @@ INSTANTIATE_TEST_SUITE_P(
         // A 4-byte input read as an 8-byte record: the read runs into the system buffer's slack.
         Pair{"input_overread", {"buffer.input-overread"}, "ApplySettings", "mov"},
         // The NUL of a 7-character name copied (memcpy) into a 7-byte system buffer.
-        Pair{"output_overflow", {"buffer.output-overflow"}, "CopyDeviceName", "call"}),
+        Pair{"output_overflow", {"buffer.output-overflow"}, "CopyDeviceName", "call"},
+        // A 4-byte METHOD_NEITHER input at a page's end read as an 8-byte record:
+        // the read faults on the guard page, inside the driver's __try.
+        Pair{"neither_overread", {"buffer.input-overread"}, "ReadCallerSettings", "mov"}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
 
 // The NULL MDL ends as Windows ends it: the driver's read of MdlFlags at
@@ -112,6 +115,23 @@ TEST(BufferPairs, AWriteThroughAReadLockedMappingStillReachesTheCaller) {
   EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"operation", "IoReadAccess"}),
             f->values.end());
   EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"size", "4"}),
+            f->values.end());
+}
+
+// The overread of a page_end METHOD_NEITHER input faults on the guard page;
+// the driver's own __except turns it into the request's status, as on Windows.
+TEST(BufferPairs, ANeitherOverreadFaultsIntoTheDriversExceptHandler) {
+  RunResult r = run_pair("neither_overread", "bug");
+  EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
+  ASSERT_GE(r.steps.size(), 3u);
+  ASSERT_TRUE(r.steps[2].status.has_value());
+  EXPECT_EQ(*r.steps[2].status, 0xC0000005u);
+  const kemu::verifier::Finding* f = find(r, "buffer.input-overread");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"offset", "0x4"}),
+            f->values.end());
+  EXPECT_NE(std::find(f->values.begin(), f->values.end(),
+                      std::pair<std::string, std::string>{"input_buffer_length", "4"}),
             f->values.end());
 }
 
