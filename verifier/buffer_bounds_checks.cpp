@@ -11,6 +11,9 @@
 //   The copy routines (memcpy, memmove, memset, RtlCopyMemory, RtlMoveMemory,
 //   RtlFillMemory, RtlZeroMemory) run as host code: their ranges are
 //   checked at the driver's call instead.
+// - Direct I/O: when the driver maps Irp->MdlAddress, a write past ByteCount
+//   in the mapping's last page (the caller's bytes beyond the buffer) or a
+//   fault on the guard page after the mapping.
 // - METHOD_NEITHER with a page_end placement: the caller's buffer ends on a
 //   page followed by an unmapped page; the driver's fault there is the
 //   finding (and, unhandled, the bugcheck Windows would raise).
@@ -132,7 +135,7 @@ void on_request_started(Engine& e, const nt::RequestStart& rq) {
 
 void on_call(Engine& e, const nt::ApiCall& call) {
   const Engine::RequestBuffers* b = e.request_buffers();
-  if (!b || !b->slack_begin) return;
+  if (!b) return;
   // The copy routines kemu runs as host code: the driver asked for the bytes
   // they read and write, so they count as its accesses, at its call.
   const std::string& name = *call.name;
@@ -147,16 +150,25 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   } else {
     return;
   }
+  if (length == 0) return;
   emu::Pool& pool = e.kernel().machine().pool();
-  if (length == 0 || !pool.block_at(b->system_buffer)) return;
   // The first byte of [va, va+length) in the slack, if any, not in another live block.
   auto into_slack = [&](uint64_t va) -> std::optional<GuestVa> {
-    if (!va || va + length < va) return std::nullopt;
+    if (!b->slack_begin || !pool.block_at(b->system_buffer) || !va || va + length < va) return std::nullopt;
     uint64_t first = std::max(va, b->slack_begin.value);
     uint64_t last = std::min(va + length, b->slack_end.value);
     if (first >= last || pool.block_containing(GuestVa{first})) return std::nullopt;
     return GuestVa{va};
   };
+  // The first byte of [dst, dst+length) past the MDL mapping's ByteCount, within its last page.
+  if (b->mdl_tail_begin && dst && dst + length > dst) {
+    uint64_t first = std::max(dst, b->mdl_tail_begin.value);
+    uint64_t last = std::min(dst + length, b->mdl_tail_end.value);
+    const emu::Region* r = e.kernel().memory().find(b->mdl_mapping);
+    if (first < last && r && r->name == fmt::format("mdl {} mapping", b->mdl.hex()))
+      report_overflow(e, *b, call.call_site, GuestVa{dst}, static_cast<uint32_t>(length), b->mdl_mapping,
+                      b->mdl_length, "the MDL's system mapping");
+  }
   if (auto at = into_slack(dst))
     report_overflow(e, *b, call.call_site, *at, static_cast<uint32_t>(length), b->system_buffer,
                     b->system_buffer_size, "the system buffer");
@@ -165,9 +177,48 @@ void on_call(Engine& e, const nt::ApiCall& call) {
                     b->system_buffer_size, "the system buffer");
 }
 
+void on_return(Engine& e, const nt::ApiCall& call) {
+  const std::string& name = *call.name;
+  if ((name != "MmMapLockedPagesSpecifyCache" && name != "MmMapLockedPages") || call.result == 0 ||
+      call.args.empty())
+    return;
+  const Engine::RequestBuffers* current = e.request_buffers();
+  const nt::RequestStart* rq = e.request();
+  if (!current || !rq) return;
+  const emu::AddressSpace& mem = e.kernel().memory();
+  // Only the request's own MDL: its ByteCount is OutputBufferLength.
+  GuestVa mdl{call.args[0]};
+  auto irp_mdl = mem.try_read<uint64_t>(rq->irp + offsetof(IRP, MdlAddress));
+  auto d = mem.try_read<nt::layout::MDL>(mdl);
+  if (!irp_mdl || *irp_mdl != mdl.value || !d || d->ByteCount == 0) return;
+  Engine::RequestBuffers b = *current;
+  b.mdl = mdl;
+  b.mdl_mapping = GuestVa{call.result};
+  b.mdl_length = d->ByteCount;
+  b.mdl_tail_begin = b.mdl_mapping + b.mdl_length;
+  b.mdl_tail_end = GuestVa{(b.mdl_tail_begin.value + 0xFFF) & ~0xFFFull};
+  e.set_request_buffers(b);
+  if (b.mdl_tail_end <= b.mdl_tail_begin) return;
+  std::string region = fmt::format("mdl {} mapping", mdl.hex());
+  e.watch_request_buffer(b.mdl_tail_begin, b.mdl_tail_end.value - b.mdl_tail_begin.value,
+                         [&e, region](GuestVa address, uint32_t size, GuestVa rip, bool write) {
+                           const Engine::RequestBuffers* rb = e.request_buffers();
+                           const emu::Region* r = e.kernel().memory().find(address);
+                           if (!write || !rb || !r || r->name != region) return;  // unmapped since
+                           report_overflow(e, *rb, rip, address, size, rb->mdl_mapping, rb->mdl_length,
+                                           "the MDL's system mapping");
+                         });
+}
+
 void on_fault(Engine& e, GuestVa rip, GuestVa address, bool write) {
   const Engine::RequestBuffers* b = e.request_buffers();
-  if (!b || b->method != kMethodNeither) return;
+  if (!b) return;
+  // A write that ran off the MDL's mapping onto the guard page after it.
+  if (write && b->mdl_tail_end && address >= b->mdl_tail_end && address < b->mdl_tail_end + kGuardReach) {
+    report_overflow(e, *b, rip, address, 0, b->mdl_mapping, b->mdl_length, "the MDL's system mapping");
+    return;
+  }
+  if (b->method != kMethodNeither) return;
   // A fault just past the end of the caller's buffer: its page_end guard.
   auto past = [&](GuestVa buffer, uint32_t length) {
     GuestVa end = buffer + length;

@@ -43,18 +43,16 @@ Engine::~Engine() {
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
   for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
-  if (request_buffer_watch_) m.remove_watch(request_buffer_watch_);
+  for (uint64_t watch : request_buffer_watches_) m.remove_watch(watch);
 }
 
 void Engine::watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access) {
-  emu::Machine& m = kernel_.machine();
-  if (request_buffer_watch_) m.remove_watch(request_buffer_watch_);
-  request_buffer_watch_ = m.add_access_watch(begin, size, std::move(on_access));
+  request_buffer_watches_.push_back(kernel_.machine().add_access_watch(begin, size, std::move(on_access)));
 }
 
 void Engine::end_request_buffers() {
-  if (request_buffer_watch_) kernel_.machine().remove_watch(request_buffer_watch_);
-  request_buffer_watch_ = 0;
+  for (uint64_t watch : request_buffer_watches_) kernel_.machine().remove_watch(watch);
+  request_buffer_watches_.clear();
   buffers_.reset();
 }
 
@@ -100,6 +98,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   if (!calls_.empty()) calls_.pop_back();
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
+  bounds_checks::on_return(*this, call);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {

@@ -87,9 +87,15 @@ class Engine : public nt::KernelListener {
     uint64_t system_buffer_size = 0;
     GuestVa type3_input, user_buffer;
     GuestVa slack_begin, slack_end;  // past the system buffer: never the driver's
+    // The driver's system mapping of Irp->MdlAddress and, past ByteCount, the
+    // rest of its last page (the caller's bytes that are not the buffer).
+    GuestVa mdl, mdl_mapping;
+    uint64_t mdl_length = 0;
+    GuestVa mdl_tail_begin, mdl_tail_end;
   };
   const RequestBuffers* request_buffers() const { return buffers_ ? &*buffers_ : nullptr; }
   void set_request_buffers(RequestBuffers buffers) { buffers_ = buffers; }
+  // Watches [begin, begin+size) until the dispatch routine returns.
   void watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access);
 
   // Reports a finding of `check` at `site` (the driver's call instruction or
@@ -114,7 +120,7 @@ class Engine : public nt::KernelListener {
   std::map<uint64_t, ReadLockedMapping> read_locked_;  // by watch id
   uint64_t fault_observer_ = 0;
   std::optional<RequestBuffers> buffers_;
-  uint64_t request_buffer_watch_ = 0;
+  std::vector<uint64_t> request_buffer_watches_;
   void end_request_buffers();
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
@@ -139,6 +145,7 @@ void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
 namespace bounds_checks {
 void on_request_started(Engine& engine, const nt::RequestStart& request);
 void on_call(Engine& engine, const nt::ApiCall& call);
+void on_return(Engine& engine, const nt::ApiCall& call);
 void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
 }  // namespace bounds_checks
 

@@ -81,7 +81,9 @@ INSTANTIATE_TEST_SUITE_P(
         Pair{"output_overflow", {"buffer.output-overflow"}, "CopyDeviceName", "call"},
         // A 4-byte METHOD_NEITHER input at a page's end read as an 8-byte record:
         // the read faults on the guard page, inside the driver's __try.
-        Pair{"neither_overread", {"buffer.input-overread"}, "ReadCallerSettings", "mov"}),
+        Pair{"neither_overread", {"buffer.input-overread"}, "ReadCallerSettings", "mov"},
+        // The NUL of a 7-character name copied through the mapping of a 7-byte MDL.
+        Pair{"mdl_overflow", {"buffer.output-overflow"}, "CopyDeviceNameToMdl", "call"}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
 
 // The NULL MDL ends as Windows ends it: the driver's read of MdlFlags at
