@@ -83,7 +83,9 @@ INSTANTIATE_TEST_SUITE_P(
         // the read faults on the guard page, inside the driver's __try.
         Pair{"neither_overread", {"buffer.input-overread"}, "ReadCallerSettings", "mov"},
         // The NUL of a 7-character name copied through the mapping of a 7-byte MDL.
-        Pair{"mdl_overflow", {"buffer.output-overflow"}, "CopyDeviceNameToMdl", "call"}),
+        Pair{"mdl_overflow", {"buffer.output-overflow"}, "CopyDeviceNameToMdl", "call"},
+        // The I/O manager's MDL of a METHOD_IN_DIRECT request, locked for IoReadAccess, written.
+        Pair{"in_direct_write", {"buffer.write-read-locked"}, "SendCallerData", "mov byte ptr ["}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
 
 // The NULL MDL ends as Windows ends it: the driver's read of MdlFlags at
