@@ -44,49 +44,55 @@ constexpr uint32_t kMethodBuffered = 0, kMethodNeither = 3;
 // How far past a page_end buffer a fault still counts as running off its end.
 constexpr uint64_t kGuardReach = 0x1000;
 
-std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+std::string hex(uint64_t v) {
+  return fmt::format("{:#x}", v);
+}
 
 bool is_ioctl(const nt::RequestStart& rq) {
   return rq.major == kIrpMjDeviceControl || rq.major == kIrpMjInternalDeviceControl;
 }
 
 // `size` 0: unknown (a fault reports the first byte it could not reach).
-void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address, uint32_t size,
-                     GuestVa buffer, uint64_t buffer_size, const char* what) {
-  e.report("buffer.input-overread", rip,
-           fmt::format("the driver read {} at offset {:#x} of {} ({} byte(s), InputBufferLength {}){}: past "
-                       "the caller's input. Check InputBufferLength against the size the code reads before "
-                       "reading.",
-                       size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
-                       address.value - buffer.value, what, buffer_size, b.input_length,
-                       size ? fmt::format(", reaching {} byte(s) past its end",
-                                          address.value + size - (buffer.value + buffer_size))
-                            : std::string()),
-           {{"address", address.hex()},
-            {"size", size ? std::to_string(size) : "unknown (fault)"},
-            {"buffer", buffer.hex()},
-            {"offset", hex(address.value - buffer.value)},
-            {"input_buffer_length", std::to_string(b.input_length)},
-            {"output_buffer_length", std::to_string(b.output_length)}});
+void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
+                     uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what) {
+  e.report(
+      "buffer.input-overread", rip,
+      fmt::format(
+          "the driver read {} at offset {:#x} of {} ({} byte(s), InputBufferLength {}){}: past "
+          "the caller's input. Check InputBufferLength against the size the code reads before "
+          "reading.",
+          size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
+          address.value - buffer.value, what, buffer_size, b.input_length,
+          size ? fmt::format(", reaching {} byte(s) past its end",
+                             address.value + size - (buffer.value + buffer_size))
+               : std::string()),
+      {{"address", address.hex()},
+       {"size", size ? std::to_string(size) : "unknown (fault)"},
+       {"buffer", buffer.hex()},
+       {"offset", hex(address.value - buffer.value)},
+       {"input_buffer_length", std::to_string(b.input_length)},
+       {"output_buffer_length", std::to_string(b.output_length)}});
 }
 
-void report_overflow(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address, uint32_t size,
-                     GuestVa buffer, uint64_t buffer_size, const char* what) {
-  e.report("buffer.output-overflow", rip,
-           fmt::format("the driver wrote {} at offset {:#x} of {} ({} byte(s), OutputBufferLength {}){}, over "
-                       "memory that is not the request's. Check OutputBufferLength against everything the code "
-                       "writes, terminators included.",
-                       size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
-                       address.value - buffer.value, what, buffer_size, b.output_length,
-                       size ? fmt::format(", reaching {} byte(s) past its end",
-                                          address.value + size - (buffer.value + buffer_size))
-                            : std::string()),
-           {{"address", address.hex()},
-            {"size", size ? std::to_string(size) : "unknown (fault)"},
-            {"buffer", buffer.hex()},
-            {"offset", hex(address.value - buffer.value)},
-            {"input_buffer_length", std::to_string(b.input_length)},
-            {"output_buffer_length", std::to_string(b.output_length)}});
+void report_overflow(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
+                     uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what) {
+  e.report(
+      "buffer.output-overflow", rip,
+      fmt::format(
+          "the driver wrote {} at offset {:#x} of {} ({} byte(s), OutputBufferLength {}){}, over "
+          "memory that is not the request's. Check OutputBufferLength against everything the code "
+          "writes, terminators included.",
+          size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
+          address.value - buffer.value, what, buffer_size, b.output_length,
+          size ? fmt::format(", reaching {} byte(s) past its end",
+                             address.value + size - (buffer.value + buffer_size))
+               : std::string()),
+      {{"address", address.hex()},
+       {"size", size ? std::to_string(size) : "unknown (fault)"},
+       {"buffer", buffer.hex()},
+       {"offset", hex(address.value - buffer.value)},
+       {"input_buffer_length", std::to_string(b.input_length)},
+       {"output_buffer_length", std::to_string(b.output_length)}});
 }
 
 }  // namespace
@@ -101,13 +107,18 @@ void on_request_started(Engine& e, const nt::RequestStart& rq) {
   GuestVa sp{*stack - sizeof(IO_STACK_LOCATION)};
   Engine::RequestBuffers b;
   b.method = rq.ioctl & 3;
-  b.input_length = mem.try_read<uint32_t>(sp + offsetof(IO_STACK_LOCATION, InputBufferLength)).value_or(0);
-  b.output_length = mem.try_read<uint32_t>(sp + offsetof(IO_STACK_LOCATION, OutputBufferLength)).value_or(0);
-  b.type3_input = GuestVa{mem.try_read<uint64_t>(sp + offsetof(IO_STACK_LOCATION, Type3InputBuffer)).value_or(0)};
+  b.input_length =
+      mem.try_read<uint32_t>(sp + offsetof(IO_STACK_LOCATION, InputBufferLength)).value_or(0);
+  b.output_length =
+      mem.try_read<uint32_t>(sp + offsetof(IO_STACK_LOCATION, OutputBufferLength)).value_or(0);
+  b.type3_input = GuestVa{
+      mem.try_read<uint64_t>(sp + offsetof(IO_STACK_LOCATION, Type3InputBuffer)).value_or(0)};
   b.user_buffer = GuestVa{mem.try_read<uint64_t>(rq.irp + offsetof(IRP, UserBuffer)).value_or(0)};
   if (b.method != kMethodNeither) {
-    b.system_buffer = GuestVa{mem.try_read<uint64_t>(rq.irp + offsetof(IRP, AssociatedIrp)).value_or(0)};
-    b.system_buffer_size = b.method == kMethodBuffered ? std::max(b.input_length, b.output_length) : b.input_length;
+    b.system_buffer =
+        GuestVa{mem.try_read<uint64_t>(rq.irp + offsetof(IRP, AssociatedIrp)).value_or(0)};
+    b.system_buffer_size =
+        b.method == kMethodBuffered ? std::max(b.input_length, b.output_length) : b.input_length;
   }
   e.set_request_buffers(b);
   if (!b.system_buffer || b.system_buffer_size == 0) return;
@@ -120,17 +131,20 @@ void on_request_started(Engine& e, const nt::RequestStart& rq) {
   b.slack_begin = end;
   b.slack_end = limit;
   e.set_request_buffers(b);
-  e.watch_request_buffer(end, limit.value - end.value, [&e](GuestVa address, uint32_t size, GuestVa rip, bool write) {
-    const Engine::RequestBuffers* rb = e.request_buffers();
-    emu::Pool& p = e.kernel().machine().pool();
-    if (!rb || !p.block_at(rb->system_buffer)) return;
-    GuestVa first = std::max(address, rb->system_buffer + rb->system_buffer_size);
-    if (p.block_containing(first)) return;  // another live block: the driver's own, perhaps
-    if (write)
-      report_overflow(e, *rb, rip, address, size, rb->system_buffer, rb->system_buffer_size, "the system buffer");
-    else
-      report_overread(e, *rb, rip, address, size, rb->system_buffer, rb->system_buffer_size, "the system buffer");
-  });
+  e.watch_request_buffer(
+      end, limit.value - end.value, [&e](GuestVa address, uint32_t size, GuestVa rip, bool write) {
+        const Engine::RequestBuffers* rb = e.request_buffers();
+        emu::Pool& p = e.kernel().machine().pool();
+        if (!rb || !p.block_at(rb->system_buffer)) return;
+        GuestVa first = std::max(address, rb->system_buffer + rb->system_buffer_size);
+        if (p.block_containing(first)) return;  // another live block: the driver's own, perhaps
+        if (write)
+          report_overflow(e, *rb, rip, address, size, rb->system_buffer, rb->system_buffer_size,
+                          "the system buffer");
+        else
+          report_overread(e, *rb, rip, address, size, rb->system_buffer, rb->system_buffer_size,
+                          "the system buffer");
+      });
 }
 
 void on_call(Engine& e, const nt::ApiCall& call) {
@@ -154,7 +168,8 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   emu::Pool& pool = e.kernel().machine().pool();
   // The first byte of [va, va+length) in the slack, if any, not in another live block.
   auto into_slack = [&](uint64_t va) -> std::optional<GuestVa> {
-    if (!b->slack_begin || !pool.block_at(b->system_buffer) || !va || va + length < va) return std::nullopt;
+    if (!b->slack_begin || !pool.block_at(b->system_buffer) || !va || va + length < va)
+      return std::nullopt;
     uint64_t first = std::max(va, b->slack_begin.value);
     uint64_t last = std::min(va + length, b->slack_end.value);
     if (first >= last || pool.block_containing(GuestVa{first})) return std::nullopt;
@@ -166,8 +181,8 @@ void on_call(Engine& e, const nt::ApiCall& call) {
     uint64_t last = std::min(dst + length, b->mdl_tail_end.value);
     const emu::Region* r = e.kernel().memory().find(b->mdl_mapping);
     if (first < last && r && r->name == fmt::format("mdl {} mapping", b->mdl.hex()))
-      report_overflow(e, *b, call.call_site, GuestVa{dst}, static_cast<uint32_t>(length), b->mdl_mapping,
-                      b->mdl_length, "the MDL's system mapping");
+      report_overflow(e, *b, call.call_site, GuestVa{dst}, static_cast<uint32_t>(length),
+                      b->mdl_mapping, b->mdl_length, "the MDL's system mapping");
   }
   if (auto at = into_slack(dst))
     report_overflow(e, *b, call.call_site, *at, static_cast<uint32_t>(length), b->system_buffer,
@@ -205,8 +220,8 @@ void on_return(Engine& e, const nt::ApiCall& call) {
                            const Engine::RequestBuffers* rb = e.request_buffers();
                            const emu::Region* r = e.kernel().memory().find(address);
                            if (!write || !rb || !r || r->name != region) return;  // unmapped since
-                           report_overflow(e, *rb, rip, address, size, rb->mdl_mapping, rb->mdl_length,
-                                           "the MDL's system mapping");
+                           report_overflow(e, *rb, rip, address, size, rb->mdl_mapping,
+                                           rb->mdl_length, "the MDL's system mapping");
                          });
 }
 
@@ -214,8 +229,10 @@ void on_fault(Engine& e, GuestVa rip, GuestVa address, bool write) {
   const Engine::RequestBuffers* b = e.request_buffers();
   if (!b) return;
   // A write that ran off the MDL's mapping onto the guard page after it.
-  if (write && b->mdl_tail_end && address >= b->mdl_tail_end && address < b->mdl_tail_end + kGuardReach) {
-    report_overflow(e, *b, rip, address, 0, b->mdl_mapping, b->mdl_length, "the MDL's system mapping");
+  if (write && b->mdl_tail_end && address >= b->mdl_tail_end &&
+      address < b->mdl_tail_end + kGuardReach) {
+    report_overflow(e, *b, rip, address, 0, b->mdl_mapping, b->mdl_length,
+                    "the MDL's system mapping");
     return;
   }
   if (b->method != kMethodNeither) return;
@@ -227,7 +244,8 @@ void on_fault(Engine& e, GuestVa rip, GuestVa address, bool write) {
   if (!write && past(b->type3_input, b->input_length))
     report_overread(e, *b, rip, address, 0, b->type3_input, b->input_length, "Type3InputBuffer");
   else if (write && past(b->user_buffer, b->output_length))
-    report_overflow(e, *b, rip, address, 0, b->user_buffer, b->output_length, "the output buffer (UserBuffer)");
+    report_overflow(e, *b, rip, address, 0, b->user_buffer, b->output_length,
+                    "the output buffer (UserBuffer)");
 }
 
 }  // namespace kemu::verifier::bounds_checks

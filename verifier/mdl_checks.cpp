@@ -30,7 +30,6 @@ constexpr uint32_t kMethodInDirect = 1, kMethodOutDirect = 2;
 // A NULL MDL's fields (and a NULL mapping's first page) lie below this.
 constexpr uint64_t kNullMdlReach = 0x1000 + sizeof(MDL);
 
-
 // The running request's Irp->MdlAddress, when the request is direct I/O:
 // an IOCTL of METHOD_IN_DIRECT / METHOD_OUT_DIRECT, or a read or write to a
 // DO_DIRECT_IO device. nullopt otherwise.
@@ -47,9 +46,11 @@ std::optional<uint64_t> direct_io_mdl(Engine& e) {
   }
   if (rq->major != kIrpMjRead && rq->major != kIrpMjWrite) return std::nullopt;
   auto stack = mem.try_read<uint64_t>(rq->irp + offsetof(IRP, CurrentStackLocation));
-  auto device = stack ? mem.try_read<uint64_t>(GuestVa{*stack} + offsetof(IO_STACK_LOCATION, DeviceObject))
+  auto device =
+      stack ? mem.try_read<uint64_t>(GuestVa{*stack} + offsetof(IO_STACK_LOCATION, DeviceObject))
+            : std::nullopt;
+  auto flags = device ? mem.try_read<uint32_t>(GuestVa{*device} + offsetof(DEVICE_OBJECT, Flags))
                       : std::nullopt;
-  auto flags = device ? mem.try_read<uint32_t>(GuestVa{*device} + offsetof(DEVICE_OBJECT, Flags)) : std::nullopt;
   if (flags && (*flags & nt::io::kDoDirectIo)) return mdl;
   return std::nullopt;
 }
@@ -87,12 +88,14 @@ void null_mdl_argument(Engine& e, const nt::ApiCall& call) {
   for (size_t i : params) {
     if (call.args[i] != 0) continue;
     // Zero-length direct I/O: the I/O manager builds no MDL, so MdlAddress is NULL.
-    e.report("buffer.null-mdl", call.call_site,
-             fmt::format("{} was called with {} NULL during a zero-length {}: with no bytes to transfer the "
-                         "I/O manager builds no MDL and Irp->MdlAddress is NULL; check it (or the length) "
-                         "before using it.",
-                         *call.name, parameter_name(call, i), request_kind(e)),
-             {{"routine", *call.name}, {"parameter", parameter_name(call, i)}, {"mdl_address", "NULL"}});
+    e.report(
+        "buffer.null-mdl", call.call_site,
+        fmt::format(
+            "{} was called with {} NULL during a zero-length {}: with no bytes to transfer the "
+            "I/O manager builds no MDL and Irp->MdlAddress is NULL; check it (or the length) "
+            "before using it.",
+            *call.name, parameter_name(call, i), request_kind(e)),
+        {{"routine", *call.name}, {"parameter", parameter_name(call, i)}, {"mdl_address", "NULL"}});
     return;
   }
 }
@@ -127,21 +130,22 @@ void watch_read_locked_mapping(Engine& e, const nt::ApiCall& call) {
   if (!(flags & nt::mm::kMdlPagesLocked) || (flags & nt::mm::kMdlWriteOperation) ||
       (flags & nt::mm::kMdlSourceIsNonPagedPool) || d->ByteCount == 0)
     return;
-  e.watch_read_locked(Engine::ReadLockedMapping{mdl, GuestVa{call.result}, d->ByteCount, call.call_site, 0},
-                      [&e](const Engine::ReadLockedMapping& w, GuestVa address, uint32_t size, GuestVa rip) {
-                        if (!still_read_locked(e, w, address)) return;
-                        e.report("buffer.write-read-locked", rip,
-                                 fmt::format("the driver wrote {} byte(s) at {} through the system mapping of "
-                                             "MDL {}, whose pages were locked for IoReadAccess: the buffer is "
-                                             "the caller's data to read; lock it with IoWriteAccess (or use "
-                                             "METHOD_OUT_DIRECT) to write it.",
-                                             size, address.hex(), w.mdl.hex()),
-                                 {{"address", address.hex()},
-                                  {"size", std::to_string(size)},
-                                  {"mdl", w.mdl.hex()},
-                                  {"mapping", w.mapping.hex()},
-                                  {"operation", "IoReadAccess"}});
-                      });
+  e.watch_read_locked(
+      Engine::ReadLockedMapping{mdl, GuestVa{call.result}, d->ByteCount, call.call_site, 0},
+      [&e](const Engine::ReadLockedMapping& w, GuestVa address, uint32_t size, GuestVa rip) {
+        if (!still_read_locked(e, w, address)) return;
+        e.report("buffer.write-read-locked", rip,
+                 fmt::format("the driver wrote {} byte(s) at {} through the system mapping of "
+                             "MDL {}, whose pages were locked for IoReadAccess: the buffer is "
+                             "the caller's data to read; lock it with IoWriteAccess (or use "
+                             "METHOD_OUT_DIRECT) to write it.",
+                             size, address.hex(), w.mdl.hex()),
+                 {{"address", address.hex()},
+                  {"size", std::to_string(size)},
+                  {"mdl", w.mdl.hex()},
+                  {"mapping", w.mapping.hex()},
+                  {"operation", "IoReadAccess"}});
+      });
 }
 
 }  // namespace
@@ -150,7 +154,8 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   null_mdl_argument(e, call);
   // The mapping goes away: MmUnmapLockedPages, MmUnlockPages (which unmaps), IoFreeMdl.
   const std::string& name = *call.name;
-  if (name == "MmUnmapLockedPages" && call.args.size() > 1) e.unwatch_read_locked(GuestVa{call.args[1]});
+  if (name == "MmUnmapLockedPages" && call.args.size() > 1)
+    e.unwatch_read_locked(GuestVa{call.args[1]});
   if ((name == "MmUnlockPages" || name == "IoFreeMdl") && !call.args.empty())
     e.unwatch_read_locked(GuestVa{call.args[0]});
 }
@@ -166,12 +171,14 @@ void on_fault(Engine& e, GuestVa rip, GuestVa address, bool write) {
   if (address.value >= kNullMdlReach) return;
   auto irp_mdl = direct_io_mdl(e);
   if (!irp_mdl || *irp_mdl != 0) return;
-  e.report("buffer.null-mdl", rip,
-           fmt::format("the driver {} address {} during a zero-length {}: Irp->MdlAddress is NULL (the I/O "
-                       "manager builds no MDL when there are no bytes), and the driver used it or a mapping "
-                       "made from it; check it (or the length) first.",
-                       write ? "wrote" : "read", address.hex(), request_kind(e)),
-           {{"address", address.hex()}, {"access", write ? "write" : "read"}, {"mdl_address", "NULL"}});
+  e.report(
+      "buffer.null-mdl", rip,
+      fmt::format(
+          "the driver {} address {} during a zero-length {}: Irp->MdlAddress is NULL (the I/O "
+          "manager builds no MDL when there are no bytes), and the driver used it or a mapping "
+          "made from it; check it (or the length) first.",
+          write ? "wrote" : "read", address.hex(), request_kind(e)),
+      {{"address", address.hex()}, {"access", write ? "write" : "read"}, {"mdl_address", "NULL"}});
 }
 
 }  // namespace kemu::verifier::mdl_checks

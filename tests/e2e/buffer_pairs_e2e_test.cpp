@@ -25,10 +25,13 @@ struct Pair {
   std::string instruction;       // what the offending instruction does (a fault's read, a write)
 };
 
-void PrintTo(const Pair& p, std::ostream* os) { *os << p.name; }
+void PrintTo(const Pair& p, std::ostream* os) {
+  *os << p.name;
+}
 
 RunResult run_pair(const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/buffers/" + name + ".yaml");
+  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/buffers/" +
+                                          name + ".yaml");
   Session s;
   kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
   return s.result();
@@ -74,7 +77,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // MmGetSystemAddressForMdlSafe(NULL) reads NULL->MdlFlags: the fault bugchecks 0x3B.
         Pair{"null_mdl", {"buffer.null-mdl", "crash.bugcheck"}, "CopyVersion", "0xa]"},
-        Pair{"write_read_locked", {"buffer.write-read-locked"}, "WriteVersionToCaller", "mov dword ptr ["},
+        Pair{"write_read_locked",
+             {"buffer.write-read-locked"},
+             "WriteVersionToCaller",
+             "mov dword ptr ["},
         // A 4-byte input read as an 8-byte record: the read runs into the system buffer's slack.
         Pair{"input_overread", {"buffer.input-overread"}, "ApplySettings", "mov"},
         // The NUL of a 7-character name copied (memcpy) into a 7-byte system buffer.
@@ -116,9 +122,11 @@ TEST(BufferPairs, AWriteThroughAReadLockedMappingStillReachesTheCaller) {
   EXPECT_EQ(r.steps[1].output_hex, "02000100");  // 0x00010002
   const kemu::verifier::Finding* f = find(r, "buffer.write-read-locked");
   ASSERT_NE(f, nullptr);
-  EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"operation", "IoReadAccess"}),
+  EXPECT_NE(std::find(f->values.begin(), f->values.end(),
+                      std::pair<std::string, std::string>{"operation", "IoReadAccess"}),
             f->values.end());
-  EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"size", "4"}),
+  EXPECT_NE(std::find(f->values.begin(), f->values.end(),
+                      std::pair<std::string, std::string>{"size", "4"}),
             f->values.end());
 }
 
@@ -132,7 +140,8 @@ TEST(BufferPairs, ANeitherOverreadFaultsIntoTheDriversExceptHandler) {
   EXPECT_EQ(*r.steps[2].status, 0xC0000005u);
   const kemu::verifier::Finding* f = find(r, "buffer.input-overread");
   ASSERT_NE(f, nullptr);
-  EXPECT_NE(std::find(f->values.begin(), f->values.end(), std::pair<std::string, std::string>{"offset", "0x4"}),
+  EXPECT_NE(std::find(f->values.begin(), f->values.end(),
+                      std::pair<std::string, std::string>{"offset", "0x4"}),
             f->values.end());
   EXPECT_NE(std::find(f->values.begin(), f->values.end(),
                       std::pair<std::string, std::string>{"input_buffer_length", "4"}),

@@ -28,23 +28,28 @@ TEST(MachineWatchTest, AWriteIntoTheRangeIsSeenWithItsInstructionAndStillHappens
   TestMachine t;
   std::vector<Seen> seen;
   GuestVa watched = kData + 0x100;
-  t.m.add_write_watch(watched, 0x10, [&](GuestVa a, uint32_t n, GuestVa rip) { seen.push_back({a, n, rip}); });
+  t.m.add_write_watch(watched, 0x10, [&](GuestVa a, uint32_t n, GuestVa rip) {
+    seen.push_back({a, n, rip});
+  });
   GuestVa store = t.code(kStore);
   ASSERT_TRUE(t.m.call(store, {(watched + 8).value, 0x1122334455667788}).has_value());
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].address, watched + 8);
   EXPECT_EQ(seen[0].size, 8u);
   EXPECT_EQ(seen[0].rip, store);
-  EXPECT_EQ(t.m.memory().read<uint64_t>(watched + 8), 0x1122334455667788u) << "a watch does not stop the write";
+  EXPECT_EQ(t.m.memory().read<uint64_t>(watched + 8), 0x1122334455667788u)
+      << "a watch does not stop the write";
 }
 
 TEST(MachineWatchTest, WritesBesideTheRangeAreNotSeenButOneRunningIntoItIs) {
   TestMachine t;
   std::vector<Seen> seen;
   GuestVa watched = kData + 0x100;
-  t.m.add_write_watch(watched, 0x10, [&](GuestVa a, uint32_t n, GuestVa rip) { seen.push_back({a, n, rip}); });
+  t.m.add_write_watch(watched, 0x10, [&](GuestVa a, uint32_t n, GuestVa rip) {
+    seen.push_back({a, n, rip});
+  });
   GuestVa store = t.code(kStore);
-  ASSERT_TRUE(t.m.call(store, {(watched - 8).value, 1}).has_value());     // [0xF8, 0x100): just before
+  ASSERT_TRUE(t.m.call(store, {(watched - 8).value, 1}).has_value());  // [0xF8, 0x100): just before
   ASSERT_TRUE(t.m.call(store, {(watched + 0x10).value, 1}).has_value());  // just after
   EXPECT_TRUE(seen.empty());
   ASSERT_TRUE(t.m.call(store, {(watched - 4).value, 1}).has_value());  // [0xFC, 0x104): overlaps
@@ -73,12 +78,14 @@ TEST(MachineWatchTest, AnAccessWatchSeesReadsAndWritesAndSaysWhich) {
   TestMachine t;
   std::vector<std::pair<Seen, bool>> seen;
   GuestVa watched = kData + 0x400;
-  uint64_t id = t.m.add_access_watch(watched, 4, [&](GuestVa a, uint32_t n, GuestVa rip, bool write) {
-    seen.push_back({{a, n, rip}, write});
-  });
+  uint64_t id =
+      t.m.add_access_watch(watched, 4, [&](GuestVa a, uint32_t n, GuestVa rip, bool write) {
+        seen.push_back({{a, n, rip}, write});
+      });
   GuestVa load = t.code(kLoad);
   GuestVa store = t.code(kStore);
-  ASSERT_TRUE(t.m.call(load, {(watched - 4).value}).has_value());  // 8 bytes from 4 before: runs into it
+  ASSERT_TRUE(
+      t.m.call(load, {(watched - 4).value}).has_value());  // 8 bytes from 4 before: runs into it
   ASSERT_TRUE(t.m.call(store, {watched.value, 3}).has_value());
   ASSERT_TRUE(t.m.call(load, {(watched + 4).value}).has_value());  // after it
   ASSERT_EQ(seen.size(), 2u);
@@ -108,7 +115,9 @@ TEST(MachineWatchTest, AWatchAddedInsideATrapSeesTheWriteAfterItInTranslatedCode
   ASSERT_TRUE(t.m.call(fn, {}).has_value());  // translated once, without a watch
   std::vector<Seen> seen;
   routine.action = [&](Machine& m, uint32_t) {
-    m.add_write_watch(watched, 8, [&](GuestVa ad, uint32_t n, GuestVa rip) { seen.push_back({ad, n, rip}); });
+    m.add_write_watch(watched, 8, [&](GuestVa ad, uint32_t n, GuestVa rip) {
+      seen.push_back({ad, n, rip});
+    });
   };
   ASSERT_TRUE(t.m.call(fn, {}).has_value());
   ASSERT_EQ(seen.size(), 1u);
@@ -119,7 +128,9 @@ TEST(MachineWatchTest, AWatchAddedInsideATrapSeesTheWriteAfterItInTranslatedCode
 TEST(MachineWatchTest, AFaultObserverSeesTheFaultAndWindowsStillDecides) {
   TestMachine t;
   std::vector<Seen> seen;
-  uint64_t id = t.m.add_fault_observer([&](GuestVa rip, GuestVa a, bool write) { seen.push_back({a, write, rip}); });
+  uint64_t id = t.m.add_fault_observer([&](GuestVa rip, GuestVa a, bool write) {
+    seen.push_back({a, write, rip});
+  });
   GuestVa load = t.code(kLoad);
   EXPECT_FALSE(t.m.call(load, {test::kUnmappedKernel.value + 0xA}).has_value());
   ASSERT_EQ(seen.size(), 1u);
