@@ -686,6 +686,63 @@ void Machine::end_current_run() {
 // ---------------------------------------------------------------------------
 // Faults and stops
 
+// The widest guest access (an AVX-512 load or store) may start this far before a watch.
+constexpr uint64_t kWidestWrite = 64;
+
+uint64_t Machine::add_write_watch(GuestVa begin, uint64_t size, WriteWatch on_write) {
+  return add_watch(begin, size, UC_HOOK_MEM_WRITE,
+                   [on_write = std::move(on_write)](GuestVa address, uint32_t n, GuestVa rip, bool) {
+                     on_write(address, n, rip);
+                   });
+}
+
+uint64_t Machine::add_access_watch(GuestVa begin, uint64_t size, AccessWatch on_access) {
+  return add_watch(begin, size, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, std::move(on_access));
+}
+
+uint64_t Machine::add_watch(GuestVa begin, uint64_t size, int hook_types, AccessWatch on_access) {
+  retired_watches_.clear();
+  auto entry = std::make_unique<WriteWatchEntry>();
+  entry->machine = this;
+  entry->begin = begin;
+  entry->size = size;
+  entry->on_access = std::move(on_access);
+  // Unicorn bounds a hook by the access's first byte: start early enough to
+  // see an access that begins before the range and runs into it.
+  uint64_t first = begin.value >= kWidestWrite ? begin.value - kWidestWrite : 0;
+  uint64_t last = begin.value + (size ? size - 1 : 0);
+  uc_hook_add(cpu_.uc(), &entry->hook, hook_types, reinterpret_cast<void*>(&Machine::hook_watched_access),
+              entry.get(), first, last);
+  uint64_t id = next_watch_id_++;
+  write_watches_[id] = std::move(entry);
+  return id;
+}
+
+void Machine::remove_watch(uint64_t id) {
+  auto it = write_watches_.find(id);
+  if (it == write_watches_.end()) return;
+  uc_hook_del(cpu_.uc(), it->second->hook);
+  retired_watches_.push_back(std::move(it->second));
+  write_watches_.erase(it);
+}
+
+void Machine::hook_watched_access(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t, void* e) {
+  auto* entry = static_cast<WriteWatchEntry*>(e);
+  if (size <= 0 || address + static_cast<uint64_t>(size) <= entry->begin.value ||
+      address >= entry->begin.value + entry->size)
+    return;  // near the range, not in it
+  entry->on_access(GuestVa{address}, static_cast<uint32_t>(size), GuestVa{entry->machine->cpu_.rip()},
+                   type == UC_MEM_WRITE);
+}
+
+uint64_t Machine::add_fault_observer(FaultObserver observer) {
+  uint64_t id = next_watch_id_++;
+  fault_observers_[id] = std::move(observer);
+  return id;
+}
+
+void Machine::remove_fault_observer(uint64_t id) { fault_observers_.erase(id); }
+
 void Machine::handle_fault(uc_err err) {
   GuestVa rip{cpu_.rip()};
   switch (err) {
@@ -700,6 +757,12 @@ void Machine::handle_fault(uc_err err) {
       bool prot = err == UC_ERR_READ_PROT || err == UC_ERR_WRITE_PROT || err == UC_ERR_FETCH_PROT;
       GuestVa address{last_fault_ ? last_fault_->address : 0};
       if (fetch && !last_fault_) address = rip;
+      if (!fetch) {
+        // Copied: an observer may remove itself.
+        std::vector<FaultObserver> observers;
+        for (const auto& [id, o] : fault_observers_) observers.push_back(o);
+        for (const FaultObserver& o : observers) o(rip, address, write);
+      }
       RegisterContext ctx = cpu_.save();
       for (const Module& gone : unloaded_) {
         if (gone.contains(address)) {

@@ -240,6 +240,24 @@ class Machine {
   const RuntimeFunctionEntry* function_entry(GuestVa va, const Module** module = nullptr,
                                              GuestVa* entry_address = nullptr) const;
 
+  // --- watches for the verifier ---------------------------------------------
+  // A write watch: `on_write(address, size, rip)` runs before each guest
+  // instruction's write that overlaps [begin, begin+size), with the writing
+  // instruction's address. kemu's own host writes (AddressSpace::write) are
+  // not seen: they are not guest instructions.
+  using WriteWatch = std::function<void(GuestVa address, uint32_t size, GuestVa rip)>;
+  uint64_t add_write_watch(GuestVa begin, uint64_t size, WriteWatch on_write);
+  // The same for reads and writes alike.
+  using AccessWatch = std::function<void(GuestVa address, uint32_t size, GuestVa rip, bool write)>;
+  uint64_t add_access_watch(GuestVa begin, uint64_t size, AccessWatch on_access);
+  void remove_watch(uint64_t id);
+  // A fault observer: told of every page fault of guest code (the faulting
+  // instruction, the address, whether it wrote) before kemu decides what
+  // Windows does with it; it cannot change that decision.
+  using FaultObserver = std::function<void(GuestVa rip, GuestVa address, bool write)>;
+  uint64_t add_fault_observer(FaultObserver observer);
+  void remove_fault_observer(uint64_t id);
+
   // --- stopping ------------------------------------------------------------
   void request_stop(Stop stop);
   // KeBugCheckEx semantics: ends the run with code/params at `where`.
@@ -366,6 +384,22 @@ class Machine {
     uint64_t address;
   };
   std::optional<Fault> last_fault_;
+  struct WriteWatchEntry {
+    Machine* machine = nullptr;
+    GuestVa begin;
+    uint64_t size = 0;
+    AccessWatch on_access;
+    uc_hook hook = 0;
+  };
+  uint64_t add_watch(GuestVa begin, uint64_t size, int hook_types, AccessWatch on_access);
+  static void hook_watched_access(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                                  void* entry);
+  std::map<uint64_t, std::unique_ptr<WriteWatchEntry>> write_watches_;
+  // Removed watches are kept until the next add: one may be removed from
+  // inside its own callback.
+  std::vector<std::unique_ptr<WriteWatchEntry>> retired_watches_;
+  std::map<uint64_t, FaultObserver> fault_observers_;
+  uint64_t next_watch_id_ = 1;
 
   std::vector<Module> modules_;
   std::vector<Module> unloaded_;

@@ -182,14 +182,16 @@ std::vector<CheckInfo> build_catalog() {
        "A driver may read only InputBufferLength bytes of the input buffer; the size the caller "
        "declares is the only bound, whatever structure the driver expects.",
        "Compare InputBufferLength with the size of the structure before reading it, and fail with "
-       "STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER."},
+       "STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER.",
+       true},
       {"buffer.output-overflow", kError,
        "write past OutputBufferLength, the system buffer or the MDL",
        "shadow bounds on the system buffer and MDL mapping", "same; 0xD6",
        "A driver may write only OutputBufferLength bytes of the output buffer; the system buffer "
        "and the MDL end there, and writing further corrupts pool or other pages.",
        "Check OutputBufferLength before writing and return STATUS_BUFFER_TOO_SMALL (or "
-       "STATUS_BUFFER_OVERFLOW with partial data) when it is too short."},
+       "STATUS_BUFFER_OVERFLOW with partial data) when it is too short.",
+       true},
       {"buffer.information-too-large", kError, "IoStatus.Information > OutputBufferLength",
        "compared at completion", "0xC9/0x312",
        "For buffered I/O the I/O manager copies IoStatus.Information bytes back to the caller, so "
@@ -220,13 +222,15 @@ std::vector<CheckInfo> build_catalog() {
        "With direct I/O a zero-length buffer gives Irp->MdlAddress NULL, and "
        "MmGetSystemAddressForMdlSafe can return NULL when the mapping fails.",
        "Check Irp->MdlAddress for NULL (or the length for 0) and the mapping for NULL, failing "
-       "with STATUS_INSUFFICIENT_RESOURCES or STATUS_INVALID_PARAMETER."},
+       "with STATUS_INSUFFICIENT_RESOURCES or STATUS_INVALID_PARAMETER.",
+       true},
       {"buffer.write-read-locked", kError, "write to pages locked for IoReadAccess",
        "MDL pages mapped read-only in the system mapping", "Invariant MDL checking",
        "Pages locked with IoReadAccess may be read-only or shared; the driver promised not to "
        "write them.",
        "Lock the pages with IoWriteAccess (or IoModifyAccess) when the driver writes into the "
-       "buffer, or do not write."},
+       "buffer, or do not write.",
+       true},
 
       // ------------------------------------------------------ IRPs and dispatch
       {"irp.double-completion", kError, "IRP completed twice", "per-IRP state machine",

@@ -32,24 +32,82 @@ const char* major_name(uint8_t major) {
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
     : kernel_(kernel), enabled_(std::move(enabled)) {
   kernel_.add_listener(this);
+  fault_observer_ = kernel_.machine().add_fault_observer(
+      [this](GuestVa rip, GuestVa address, bool write) {
+        mdl_checks::on_fault(*this, rip, address, write);
+        bounds_checks::on_fault(*this, rip, address, write);
+      });
 }
 
-Engine::~Engine() { kernel_.remove_listener(this); }
+Engine::~Engine() {
+  kernel_.remove_listener(this);
+  emu::Machine& m = kernel_.machine();
+  m.remove_fault_observer(fault_observer_);
+  for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
+  for (uint64_t watch : request_buffer_watches_) m.remove_watch(watch);
+}
+
+void Engine::watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access) {
+  request_buffer_watches_.push_back(kernel_.machine().add_access_watch(begin, size, std::move(on_access)));
+}
+
+void Engine::end_request_buffers() {
+  for (uint64_t watch : request_buffer_watches_) kernel_.machine().remove_watch(watch);
+  request_buffer_watches_.clear();
+  buffers_.reset();
+}
+
+void Engine::watch_read_locked(ReadLockedMapping mapping, ReadLockedWrite on_write) {
+  emu::Machine& m = kernel_.machine();
+  // A second mapping of the same MDL replaces the first. A mapping kemu's I/O
+  // manager removes at completion (no driver event) keeps its watch; the
+  // check asks at each write whether the mapping is still in place.
+  unwatch_read_locked(mapping.mdl);
+  mapping.watch = m.add_write_watch(
+      mapping.mapping, mapping.size,
+      [this, on_write = std::move(on_write), mdl = mapping.mdl](GuestVa address, uint32_t size,
+                                                                                   GuestVa rip) {
+        for (const auto& [watch, w] : read_locked_)
+          if (w.mdl == mdl && address + size > w.mapping && address < w.mapping + w.size) {
+            on_write(w, address, size, rip);
+            return;
+          }
+      });
+  read_locked_[mapping.watch] = mapping;
+}
+
+void Engine::unwatch_read_locked(GuestVa mdl_or_mapping) {
+  for (auto it = read_locked_.begin(); it != read_locked_.end();) {
+    if (it->second.mdl == mdl_or_mapping || it->second.mapping == mdl_or_mapping) {
+      kernel_.machine().remove_watch(it->first);
+      it = read_locked_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
 
 void Engine::api_called(const nt::ApiCall& call) {
   calls_.push_back(call);
   handle_checks::on_call(*this, call);
   buffer_checks::on_call(*this, call);
+  mdl_checks::on_call(*this, call);
+  bounds_checks::on_call(*this, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
   handle_checks::on_return(*this, call);
   if (!calls_.empty()) calls_.pop_back();
+  // After the routine: the mapping it made is the driver's to use.
+  mdl_checks::on_return(*this, call);
+  bounds_checks::on_return(*this, call);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {
   request_ = request;
   in_flight_[request.irp.value] = request;
+  end_request_buffers();
+  bounds_checks::on_request_started(*this, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -58,7 +116,10 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 }
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
-  if (request_ && request_->id == id) request_.reset();
+  if (request_ && request_->id == id) {
+    request_.reset();
+    end_request_buffers();
+  }
 }
 
 void Engine::handle_created(const nt::HandleCreated& event) {

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/machine.h"
 #include "ntoskrnl-stubs/api/kernel_events.h"
 #include "verifier/finding.h"
 
@@ -68,6 +69,42 @@ class Engine : public nt::KernelListener {
   // whose body is `object`; what is left at unload is a leak.
   void note_reference(GuestVa object, int delta, GuestVa site, const std::string& routine);
 
+  // A system mapping of pages locked for IoReadAccess (buffer.write-read-locked),
+  // watched for guest writes until it is unmapped.
+  struct ReadLockedMapping {
+    GuestVa mdl;
+    GuestVa mapping;  // MappedSystemVa (ByteOffset included)
+    uint64_t size = 0;  // ByteCount
+    GuestVa mapped_at;  // the driver's call that mapped it
+    uint64_t watch = 0;  // the machine's write watch
+  };
+  using ReadLockedWrite =
+      std::function<void(const ReadLockedMapping&, GuestVa address, uint32_t size, GuestVa rip)>;
+  void watch_read_locked(ReadLockedMapping mapping, ReadLockedWrite on_write);
+  // Stops watching the mappings of `mdl_or_mapping` (an MDL or a mapping's address).
+  void unwatch_read_locked(GuestVa mdl_or_mapping);
+
+  // The buffers of the running IOCTL as the I/O manager handed them over
+  // (buffer.input-overread / output-overflow); the system buffer's tail is
+  // watched until the dispatch routine returns.
+  struct RequestBuffers {
+    uint32_t method = 0;
+    uint32_t input_length = 0, output_length = 0;
+    GuestVa system_buffer;
+    uint64_t system_buffer_size = 0;
+    GuestVa type3_input, user_buffer;
+    GuestVa slack_begin, slack_end;  // past the system buffer: never the driver's
+    // The driver's system mapping of Irp->MdlAddress and, past ByteCount, the
+    // rest of its last page (the caller's bytes that are not the buffer).
+    GuestVa mdl, mdl_mapping;
+    uint64_t mdl_length = 0;
+    GuestVa mdl_tail_begin, mdl_tail_end;
+  };
+  const RequestBuffers* request_buffers() const { return buffers_ ? &*buffers_ : nullptr; }
+  void set_request_buffers(RequestBuffers buffers) { buffers_ = buffers; }
+  // Watches [begin, begin+size) until the dispatch routine returns.
+  void watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access);
+
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
   // kind of request only counts.
@@ -87,13 +124,18 @@ class Engine : public nt::KernelListener {
   std::optional<nt::RequestStart> request_;
   std::map<uint64_t, nt::RequestStart> in_flight_;  // by IRP
   std::vector<nt::ApiCall> calls_;
-  std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;
+  std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
   struct DriverReference {
     int64_t count = 0;
     GuestVa site;  // where the oldest reference still held was taken
     std::string routine;
   };
-  std::map<uint64_t, DriverReference> driver_references_;  // by object body  // (pid, index) -> how it was made
+  std::map<uint64_t, DriverReference> driver_references_;  // by object body
+  std::map<uint64_t, ReadLockedMapping> read_locked_;  // by watch id
+  uint64_t fault_observer_ = 0;
+  std::optional<RequestBuffers> buffers_;
+  std::vector<uint64_t> request_buffer_watches_;
+  void end_request_buffers();
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
 };
@@ -109,5 +151,21 @@ void on_call(Engine& engine, const nt::ApiCall& call);
 void on_return(Engine& engine, const nt::ApiCall& call);
 void on_created(Engine& engine, const nt::HandleCreated& event);
 }  // namespace handle_checks
+
+// The MDL checks (verifier/mdl_checks.cpp): buffer.null-mdl, buffer.write-read-locked.
+namespace mdl_checks {
+void on_call(Engine& engine, const nt::ApiCall& call);
+void on_return(Engine& engine, const nt::ApiCall& call);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+}  // namespace mdl_checks
+
+// The bounds checks (verifier/buffer_bounds_checks.cpp): buffer.input-overread,
+// buffer.output-overflow.
+namespace bounds_checks {
+void on_request_started(Engine& engine, const nt::RequestStart& request);
+void on_call(Engine& engine, const nt::ApiCall& call);
+void on_return(Engine& engine, const nt::ApiCall& call);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+}  // namespace bounds_checks
 
 }  // namespace kemu::verifier

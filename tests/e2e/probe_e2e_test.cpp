@@ -81,6 +81,13 @@ TEST(E2eProbe, WriteThroughReadLockedMappingGoesThroughAsOnWindows) {
   expected.push_back("probe: survived the write");
   EXPECT_THAT(r.debug_output, ElementsAreArray(expected));
   EXPECT_EQ(r.stop.reason, StopReason::Completed);
+  // The verifier reports the write at the driver's store, outside any request.
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].check, "buffer.write-read-locked");
+  EXPECT_EQ(r.findings[0].location.module, "probe_write_read_locked.sys");
+  EXPECT_NE(r.findings[0].location.instruction.find("mov byte ptr ["), std::string::npos)
+      << r.findings[0].location.instruction;
+  EXPECT_EQ(r.findings[0].context.major, "");
 }
 
 }  // namespace
