@@ -222,10 +222,63 @@ void Machine::hook_block(uc_engine*, uint64_t address, uint32_t size, void* self
   static_cast<Machine*>(self)->on_block(address, size);
 }
 
-bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t,
+bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
                                   void* self) {
-  static_cast<Machine*>(self)->last_fault_ = Fault{type, address};
+  auto* m = static_cast<Machine*>(self);
+  m->last_fault_ = Fault{type, address};
+  // Unicorn calls read hooks only for mapped memory (writes always): a watched
+  // read of an unmapped address is reported here, before its fault.
+  if (m->observer_ && type == UC_MEM_READ_UNMAPPED) {
+    for (const auto& [first, last] : m->watched_)
+      if (address >= first && address <= last) {
+        m->on_watched(UC_MEM_READ, address, size);
+        break;
+      }
+  }
   return false;  // stop; handle_fault() decides what Windows would do
+}
+
+void Machine::hook_watched(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t, void* self) {
+  static_cast<Machine*>(self)->on_watched(type, address, size);
+}
+
+void Machine::on_watched(uc_mem_type type, uint64_t address, int size) {
+  if (!observer_) return;
+  bool write = type == UC_MEM_WRITE;
+  uint64_t rip = cpu_.rip();
+  if (!write) {
+    if (split_.size == size && split_.rip == rip && (address == split_.halves[0] || address == split_.halves[1])) {
+      if (address == split_.halves[1]) split_ = {};
+      return;
+    }
+    split_ = {};
+    if (size > 1 && page_down(address) != page_down(address + size - 1)) {
+      uint64_t first = address & ~static_cast<uint64_t>(size - 1);
+      split_ = {rip, {first, first + size}, size};
+    }
+  }
+  observer_->guest_access(GuestVa{rip}, GuestVa{address}, static_cast<uint32_t>(size), write);
+}
+
+void Machine::watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer) {
+  unwatch_accesses();
+  if (!observer) return;
+  observer_ = observer;
+  for (const auto& [first, last] : ranges) {
+    uc_hook h;
+    if (uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                    reinterpret_cast<void*>(&Machine::hook_watched), this, first.value, last.value) == UC_ERR_OK)
+      watch_hooks_.push_back(h);
+    watched_.emplace_back(first.value, last.value);
+  }
+}
+
+void Machine::unwatch_accesses() {
+  for (uc_hook h : watch_hooks_) uc_hook_del(cpu_.uc(), h);
+  watch_hooks_.clear();
+  watched_.clear();
+  observer_ = nullptr;
+  split_ = {};
 }
 
 void Machine::on_interrupt(uint32_t intno) {

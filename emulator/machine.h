@@ -35,6 +35,25 @@ class TrapTarget {
   virtual void on_trap(Machine& machine, uint32_t id) = 0;
 };
 
+// Receives the data accesses guest instructions make to the watched ranges
+// (Machine::watch_accesses): the verifier's view of user memory.
+class AccessObserver {
+ public:
+  virtual ~AccessObserver() = default;
+  // `rip` is the accessing instruction; a read of an unmapped address is
+  // reported too (before the fault it takes).
+  virtual void guest_access(GuestVa rip, GuestVa address, uint32_t size, bool write) = 0;
+};
+
+// A frame an exception raised at some RIP would be offered to: its function
+// has an exception handler (UNW_FLAG_EHANDLER) that covers the frame's PC.
+struct HandlerFrame {
+  GuestVa control_pc;  // the faulting RIP for the first frame, else the return address
+  GuestVa image_base;
+  GuestVa handler;       // the language handler
+  GuestVa handler_data;  // what follows the handler RVA (a C scope table)
+};
+
 // A loaded image kemu can symbolise addresses against.
 struct Module {
   std::string name;
@@ -235,6 +254,10 @@ class Machine {
   // Guest CONTEXT conversions.
   void write_context(GuestVa at, const RegisterContext& ctx);
   RegisterContext read_context(GuestVa at) const;
+  // The frames with an exception handler that RtlDispatchException would walk
+  // for an exception raised with `regs` (innermost first, across kemu's call
+  // boundaries as the dispatcher crosses them); no guest code runs.
+  std::vector<HandlerFrame> handler_frames(const RegisterContext& regs) const;
   // The module and RUNTIME_FUNCTION covering va (RtlLookupFunctionEntry).
   const Module* module_at(GuestVa va) const;
   const RuntimeFunctionEntry* function_entry(GuestVa va, const Module** module = nullptr,
@@ -247,6 +270,18 @@ class Machine {
                 const RegisterContext* registers = nullptr);
   bool stopped() const { return stop_.has_value(); }
   const std::optional<Stop>& stop() const { return stop_; }
+
+  // --- watching guest accesses (the verifier) -------------------------------
+  // Until unwatch_accesses(), every data read and write a guest instruction
+  // makes inside one of `ranges` ([first, last], inclusive) goes to
+  // `observer`. kemu's own accesses (AddressSpace reads and writes from the
+  // host) never do. Costs nothing while nothing is watched.
+  void watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer);
+  void unwatch_accesses();
+  bool watching() const { return observer_ != nullptr; }
+  // Counts basic blocks entered: accesses with the same serial were made by
+  // one straight run of instructions (no branch, call or trap in between).
+  uint64_t block_serial() const { return blocks_; }
 
   // --- modules and symbols -------------------------------------------------
   void add_module(Module module);
@@ -274,6 +309,9 @@ class Machine {
   static void hook_block(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static bool hook_invalid_memory(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
                                   int64_t value, void* self);
+  static void hook_watched(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                           void* self);
+  void on_watched(uc_mem_type type, uint64_t address, int size);
   void on_interrupt(uint32_t intno);
   void on_block(uint64_t address, uint32_t size);
   void on_privileged(const PrivilegedSite& site);
@@ -366,6 +404,19 @@ class Machine {
     uint64_t address;
   };
   std::optional<Fault> last_fault_;
+
+  // watch_accesses: the Unicorn hooks and who hears about them.
+  AccessObserver* observer_ = nullptr;
+  std::vector<uc_hook> watch_hooks_;
+  std::vector<std::pair<uint64_t, uint64_t>> watched_;
+  // A read that crosses a page is replayed by Unicorn as two aligned reads
+  // (hooked again): those halves are not the instruction's own accesses.
+  struct SplitRead {
+    uint64_t rip = 0;
+    uint64_t halves[2] = {};
+    int size = 0;
+  };
+  SplitRead split_{};
 
   std::vector<Module> modules_;
   std::vector<Module> unloaded_;
