@@ -261,24 +261,34 @@ void Machine::on_watched(uc_mem_type type, uint64_t address, int size) {
 }
 
 void Machine::watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer) {
-  unwatch_accesses();
-  if (!observer) return;
+  split_ = {};
   observer_ = observer;
-  for (const auto& [first, last] : ranges) {
+  std::vector<std::pair<uint64_t, uint64_t>> wanted;
+  for (const auto& [first, last] : ranges) wanted.emplace_back(first.value, last.value);
+  // The same ranges again (every client request watches the same ones): the
+  // hooks are still installed, nothing to do in Unicorn.
+  if (wanted == watched_) return;
+  remove_watch_hooks();
+  for (const auto& [first, last] : wanted) {
     uc_hook h;
     if (uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
-                    reinterpret_cast<void*>(&Machine::hook_watched), this, first.value, last.value) == UC_ERR_OK)
+                    reinterpret_cast<void*>(&Machine::hook_watched), this, first, last) == UC_ERR_OK)
       watch_hooks_.push_back(h);
-    watched_.emplace_back(first.value, last.value);
   }
+  watched_ = std::move(wanted);
 }
 
 void Machine::unwatch_accesses() {
+  // The hooks stay until other ranges are watched: with no observer their
+  // callback returns at once, and watching again costs no Unicorn call.
+  observer_ = nullptr;
+  split_ = {};
+}
+
+void Machine::remove_watch_hooks() {
   for (uc_hook h : watch_hooks_) uc_hook_del(cpu_.uc(), h);
   watch_hooks_.clear();
   watched_.clear();
-  observer_ = nullptr;
-  split_ = {};
 }
 
 void Machine::on_interrupt(uint32_t intno) {

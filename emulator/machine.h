@@ -275,7 +275,9 @@ class Machine {
   // Until unwatch_accesses(), every data read and write a guest instruction
   // makes inside one of `ranges` ([first, last], inclusive) goes to
   // `observer`. kemu's own accesses (AddressSpace reads and writes from the
-  // host) never do. Costs nothing while nothing is watched.
+  // host) never do. Nothing is hooked until the first watch; afterwards the
+  // hooks of the last ranges stay installed, inert, so watching them again
+  // (once per client request) costs no Unicorn call.
   void watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer);
   void unwatch_accesses();
   bool watching() const { return observer_ != nullptr; }
@@ -312,6 +314,7 @@ class Machine {
   static void hook_watched(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
                            void* self);
   void on_watched(uc_mem_type type, uint64_t address, int size);
+  void remove_watch_hooks();
   void on_interrupt(uint32_t intno);
   void on_block(uint64_t address, uint32_t size);
   void on_privileged(const PrivilegedSite& site);
