@@ -23,6 +23,20 @@ const std::vector<CheckInfo>& catalog() {
       {"handle.force-access-check-missing", "error",
        "object opened by a name or pointer that the caller controls without OBJ_FORCE_ACCESS_CHECK", "",
        "IOCTLance/POPKORN class", "", "", true},
+      {"probe.missing", "error", "user address dereferenced without a probe", "", "Verifier security checks; DevCtl",
+       "", "", true},
+      {"probe.outside-try", "error", "user memory touched outside a __try", "", "DevCtl buffer-protection tests", "",
+       "", true},
+      {"probe.kernel-address-accepted", "error", "a kernel address supplied as a \"user\" pointer was used", "",
+       "DevCtl zero-length tests", "", "", true},
+      {"probe.double-fetch", "error", "the same user bytes read twice in one request", "", "SDV DoubleFetch", "", "",
+       true},
+      {"probe.embedded-pointer", "error", "pointer found inside a buffered request used without a probe", "",
+       "\"Errors in referencing user-space addresses\" (embedded pointers)", "", "", true},
+      {"probe.user-pointer-to-zw", "error", "user address or malformed UNICODE_STRING passed to ZwXxx", "",
+       "0xC4/0xE3, 0xE4", "", "", true},
+      {"probe.kernel-irp-user-buffer", "error", "KernelMode IRP carries a user address", "", "0xC4/0xE2", "", "",
+       true},
   };
   return kChecks;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +32,10 @@ class Kernel;
 }
 
 namespace kemu::verifier {
+
+namespace probe_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -49,6 +54,7 @@ class Engine : public nt::KernelListener {
   void request_returned(uint64_t id, NtStatus status) override;
   void handle_created(const nt::HandleCreated& event) override;
   void handle_closed(const nt::HandleClosed& event) override;
+  void memory_accessed(const nt::MemoryAccess& access) override;
 
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
@@ -82,6 +88,7 @@ class Engine : public nt::KernelListener {
   std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
+  std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
 };
 
 // The handle checks (verifier/handle_checks.cpp), called by the engine.
@@ -90,5 +97,16 @@ void on_call(Engine& engine, const nt::ApiCall& call);
 void on_return(Engine& engine, const nt::ApiCall& call);
 void on_created(Engine& engine, const nt::HandleCreated& event);
 }  // namespace handle_checks
+
+// The user-pointer checks (verifier/probe_checks.cpp): probes, user-memory
+// accesses of driver code, user addresses handed to ZwXxx or in KernelMode IRPs.
+namespace probe_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_end(Engine& engine, State& state);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
+}  // namespace probe_checks
 
 }  // namespace kemu::verifier
