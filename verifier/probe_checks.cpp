@@ -36,14 +36,20 @@ using layout_irp = nt::layout::IRP;
 using layout_stack = nt::layout::IO_STACK_LOCATION;
 
 constexpr uint64_t kUserHalfEnd = 0x8000'0000'0000ull;  // first address above the user half
-constexpr uint8_t kMjRead = 0x03, kMjWrite = 0x04, kMjDeviceControl = 0x0E, kMjInternalDeviceControl = 0x0F;
+constexpr uint8_t kMjRead = 0x03, kMjWrite = 0x04, kMjDeviceControl = 0x0E,
+                  kMjInternalDeviceControl = 0x0F;
 constexpr uint32_t kMethodNeither = 3;
-constexpr uint64_t kMaxTrackedReadBytes = 1u << 20;  // per request; beyond it new reads are not remembered
+constexpr uint64_t kMaxTrackedReadBytes =
+    1u << 20;  // per request; beyond it new reads are not remembered
 
-std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+std::string hex(uint64_t v) {
+  return fmt::format("{:#x}", v);
+}
 
 // A user-half address a driver could mean as a pointer (not NULL or a small integer).
-bool plausible_user_pointer(uint64_t v) { return v >= layout::kLowestUserAddress && v < layout::kUserProbeAddress; }
+bool plausible_user_pointer(uint64_t v) {
+  return v >= layout::kLowestUserAddress && v < layout::kUserProbeAddress;
+}
 bool client_kernel_buffer(uint64_t v) {
   return v >= layout::kClientKernelBuffers && v < layout::kClientKernelBuffersEnd;
 }
@@ -96,7 +102,7 @@ struct Access {
   uint64_t address = 0;
   uint64_t size = 0;
   bool write = false;
-  uint64_t block = 0;  // accesses with the same value were one straight run
+  uint64_t block = 0;         // accesses with the same value were one straight run
   emu::RegisterContext regs;  // where an exception raised by the access would start
   std::string routine;        // the copy routine, for routine accesses
 };
@@ -107,11 +113,11 @@ struct State {
   // The client request in the driver (UserMode requests only).
   bool active = false;
   uint32_t pid = 0;
-  RangeSet probed;                  // successful probes and locks of this request
-  std::vector<RawBuffer> raw;       // the request's own raw pointers
-  std::vector<uint64_t> embedded;   // user-half pointer values found in the caller's bytes
+  RangeSet probed;                 // successful probes and locks of this request
+  std::vector<RawBuffer> raw;      // the request's own raw pointers
+  std::vector<uint64_t> embedded;  // user-half pointer values found in the caller's bytes
   std::unordered_map<uint64_t, ByteRead> reads;  // user bytes read in this request
-  uint64_t routine_blocks = 0;      // a fresh "block" for each routine copy
+  uint64_t routine_blocks = 0;                   // a fresh "block" for each routine copy
   // User memory the driver allocated or mapped itself, per process (kept
   // across requests): its addresses did not come from the caller.
   std::map<uint32_t, RangeSet> driver_user_memory;
@@ -120,7 +126,9 @@ struct State {
   std::optional<GuestVa> c_specific_handler;
 };
 
-std::shared_ptr<State> make_state() { return std::make_shared<State>(); }
+std::shared_ptr<State> make_state() {
+  return std::make_shared<State>();
+}
 
 namespace {
 
@@ -202,19 +210,23 @@ void check_access(Engine& e, State& s, const Access& a) {
   const char* verb = a.write ? "wrote" : "read";
   std::string by = a.routine.empty() ? "" : fmt::format(" (through {})", a.routine);
   std::vector<std::pair<std::string, std::string>> values = {
-      {"address", hex(a.address)}, {"size", std::to_string(a.size)}, {"access", a.write ? "write" : "read"}};
+      {"address", hex(a.address)},
+      {"size", std::to_string(a.size)},
+      {"access", a.write ? "write" : "read"}};
   if (!a.routine.empty()) values.emplace_back("routine", a.routine);
 
   // A kernel address the caller supplied where a user pointer belongs: kemu's
   // kernel-placed client buffers exist only because the request named them.
   if (client_kernel_buffer(a.address)) {
     const RawBuffer* raw = raw_buffer_at(s, a.address);
-    e.report("probe.kernel-address-accepted", a.site,
-             fmt::format("the driver {} {} byte(s) at {:#x}{}, a kernel address the caller supplied as {}: "
-                         "without ProbeForRead/ProbeForWrite a caller can make the driver read or write any "
-                         "kernel memory.",
-                         verb, a.size, a.address, by, raw ? raw->name : "a pointer in its request"),
-             values);
+    e.report(
+        "probe.kernel-address-accepted", a.site,
+        fmt::format(
+            "the driver {} {} byte(s) at {:#x}{}, a kernel address the caller supplied as {}: "
+            "without ProbeForRead/ProbeForWrite a caller can make the driver read or write any "
+            "kernel memory.",
+            verb, a.size, a.address, by, raw ? raw->name : "a pointer in its request"),
+        values);
     return;
   }
   if (a.address >= kUserHalfEnd) return;
@@ -227,21 +239,25 @@ void check_access(Engine& e, State& s, const Access& a) {
   if (!driver_made && !s.probed.covers(a.address, end)) {
     std::string what = raw ? fmt::format("the caller's {}", raw->name) : "a user address";
     e.report("probe.missing", a.site,
-             fmt::format("the driver {} {} byte(s) at {:#x}{}, {} that no ProbeForRead/ProbeForWrite/"
-                         "MmProbeAndLockPages of this request covers: the caller chooses the address, and "
-                         "an unprobed one may point into the kernel.",
-                         verb, a.size, a.address, by, what),
+             fmt::format(
+                 "the driver {} {} byte(s) at {:#x}{}, {} that no ProbeForRead/ProbeForWrite/"
+                 "MmProbeAndLockPages of this request covers: the caller chooses the address, and "
+                 "an unprobed one may point into the kernel.",
+                 verb, a.size, a.address, by, what),
              values);
     if (!raw) {
       if (auto v = embedded_pointer_for(e, s, a.address)) {
         auto v_values = values;
         v_values.emplace_back("pointer", hex(*v));
-        e.report("probe.embedded-pointer", a.site,
-                 fmt::format("the driver {} {} byte(s) at {:#x}{}, behind the pointer {:#x} it took from the "
-                             "request's input buffer, without probing it: the I/O manager checks only the buffer "
-                             "itself, never the pointers inside it.",
-                             verb, a.size, a.address, by, *v),
-                 v_values);
+        e.report(
+            "probe.embedded-pointer", a.site,
+            fmt::format(
+                "the driver {} {} byte(s) at {:#x}{}, behind the pointer {:#x} it took from the "
+                "request's input buffer, without probing it: the I/O manager checks only the "
+                "buffer "
+                "itself, never the pointers inside it.",
+                verb, a.size, a.address, by, *v),
+            v_values);
       }
     }
   }
@@ -249,12 +265,14 @@ void check_access(Engine& e, State& s, const Access& a) {
   // User memory can be freed or protected by the caller at any moment: every
   // access belongs inside __try/__except.
   if (!inside_except_scope(e, s, a.regs))
-    e.report("probe.outside-try", a.site,
-             fmt::format("the driver {} user memory at {:#x}{} outside any __try/__except: if the caller frees "
-                         "or protects the page, the access violation is an unhandled exception (bug check "
-                         "0x3B).",
-                         verb, a.address, by),
-             values);
+    e.report(
+        "probe.outside-try", a.site,
+        fmt::format(
+            "the driver {} user memory at {:#x}{} outside any __try/__except: if the caller frees "
+            "or protects the page, the access violation is an unhandled exception (bug check "
+            "0x3B).",
+            verb, a.address, by),
+        values);
 
   // A second read of bytes already read in this request sees what the caller
   // changed in between: check one value, use another.
@@ -271,15 +289,18 @@ void check_access(Engine& e, State& s, const Access& a) {
   if (first) {
     auto df = values;
     df.emplace_back("first_read", where(e, first->rip));
-    e.report("probe.double-fetch", a.site,
-             fmt::format("the driver read user memory at {:#x}{} that it had already read in this request (at "
-                         "{}): the caller can change it in between, so a value checked once is not the value "
-                         "used. Copy it to kernel memory once.",
-                         a.address, by, where(e, first->rip)),
-             df);
+    e.report(
+        "probe.double-fetch", a.site,
+        fmt::format(
+            "the driver read user memory at {:#x}{} that it had already read in this request (at "
+            "{}): the caller can change it in between, so a value checked once is not the value "
+            "used. Copy it to kernel memory once.",
+            a.address, by, where(e, first->rip)),
+        df);
   }
   if (s.reads.size() + tracked <= kMaxTrackedReadBytes)
-    for (uint64_t i = 0; i < tracked; ++i) s.reads.try_emplace(a.address + i, ByteRead{a.site, a.block});
+    for (uint64_t i = 0; i < tracked; ++i)
+      s.reads.try_emplace(a.address + i, ByteRead{a.site, a.block});
 }
 
 // --- the copy routines: the driver's accesses made by kemu for it -----------
@@ -290,9 +311,11 @@ struct CopyRoutine {
   bool compare;          // reads at least the first byte of each (stops at a difference)
 };
 constexpr CopyRoutine kCopyRoutines[] = {
-    {"memcpy", 0, 1, 2, false},        {"memmove", 0, 1, 2, false},       {"RtlCopyMemory", 0, 1, 2, false},
-    {"RtlMoveMemory", 0, 1, 2, false}, {"memset", 0, -1, 2, false},       {"RtlZeroMemory", 0, -1, 1, false},
-    {"RtlFillMemory", 0, -1, 1, false}, {"memcmp", -1, 0, 2, true},       {"RtlCompareMemory", -1, 0, 2, true},
+    {"memcpy", 0, 1, 2, false},           {"memmove", 0, 1, 2, false},
+    {"RtlCopyMemory", 0, 1, 2, false},    {"RtlMoveMemory", 0, 1, 2, false},
+    {"memset", 0, -1, 2, false},          {"RtlZeroMemory", 0, -1, 1, false},
+    {"RtlFillMemory", 0, -1, 1, false},   {"memcmp", -1, 0, 2, true},
+    {"RtlCompareMemory", -1, 0, 2, true},
 };
 
 void copy_routine_accesses(Engine& e, State& s, const nt::ApiCall& call) {
@@ -310,7 +333,9 @@ void copy_routine_accesses(Engine& e, State& s, const nt::ApiCall& call) {
   // An access violation in the routine is raised from its frame, a leaf below the driver's call.
   a.regs = m.cpu().save();
   a.regs.rip -= 2;
-  auto arg = [&](int i) { return i >= 0 && static_cast<size_t>(i) < call.args.size() ? call.args[i] : 0; };
+  auto arg = [&](int i) {
+    return i >= 0 && static_cast<size_t>(i) < call.args.size() ? call.args[i] : 0;
+  };
   std::vector<std::pair<uint64_t, bool>> ranges;  // address, write
   uint64_t length = 0;
   if (memcpy_s) {
@@ -355,11 +380,12 @@ std::pair<std::string, std::string> parameter(const nt::ApiCall& call, size_t i)
 // process (BaseAddress of ZwQueryVirtualMemory, ZwUnmapViewOfSection, ...)
 // are not read through.
 bool pointer_parameter(const std::string& type, const std::string& name) {
-  if (name == "ApcContext" || name == "TimerContext" || name == "HandleId" || name == "EnlistmentKey" ||
-      name == "KeyContext" || (type == "PVOID" && name == "BaseAddress"))
+  if (name == "ApcContext" || name == "TimerContext" || name == "HandleId" ||
+      name == "EnlistmentKey" || name == "KeyContext" || (type == "PVOID" && name == "BaseAddress"))
     return false;
   if (type.find('*') != std::string::npos) return true;
-  if (type == "PROCESSINFOCLASS" || type.starts_with("POWER_") || type.ends_with("_ROUTINE")) return false;
+  if (type == "PROCESSINFOCLASS" || type.starts_with("POWER_") || type.ends_with("_ROUTINE"))
+    return false;
   return type.starts_with("P") || type.starts_with("LP");
 }
 
@@ -368,11 +394,13 @@ std::string bad_unicode_string(nt::Kernel& k, uint64_t at) {
   auto us = k.memory().try_read<nt::layout::UNICODE_STRING>(GuestVa{at});
   if (!us) return "";
   if (us->Length > us->MaximumLength)
-    return fmt::format("a UNICODE_STRING whose Length {} exceeds its MaximumLength {}", us->Length, us->MaximumLength);
-  if (us->Length % 2 || us->MaximumLength % 2)
-    return fmt::format("a UNICODE_STRING with an odd byte count (Length {}, MaximumLength {})", us->Length,
+    return fmt::format("a UNICODE_STRING whose Length {} exceeds its MaximumLength {}", us->Length,
                        us->MaximumLength);
-  if (!us->Buffer && us->Length) return fmt::format("a UNICODE_STRING with a NULL Buffer and Length {}", us->Length);
+  if (us->Length % 2 || us->MaximumLength % 2)
+    return fmt::format("a UNICODE_STRING with an odd byte count (Length {}, MaximumLength {})",
+                       us->Length, us->MaximumLength);
+  if (!us->Buffer && us->Length)
+    return fmt::format("a UNICODE_STRING with a NULL Buffer and Length {}", us->Length);
   if (us->Buffer && us->Buffer < kUserHalfEnd)
     return fmt::format("a UNICODE_STRING whose Buffer {:#x} is a user address", us->Buffer);
   return "";
@@ -385,12 +413,14 @@ void zw_arguments(Engine& e, State& s, const nt::ApiCall& call) {
   // User memory the driver allocated or mapped itself is not the caller's choice.
   auto caller_chosen = [&](uint64_t v) { return !s.driver_user_memory[s.pid].covers(v, v + 1); };
   auto report = [&](const std::string& param, std::string problem, uint64_t value) {
-    e.report("probe.user-pointer-to-zw", call.call_site,
-             fmt::format("{} got {} in {}: a ZwXxx routine runs with PreviousMode KernelMode and trusts its "
-                         "arguments, so it neither probes nor validates them (Driver Verifier bug check 0xC4/"
-                         "0xE3, 0xE4). Capture the caller's data into kernel memory first.",
-                         *call.name, problem, param),
-             {{"routine", *call.name}, {"parameter", param}, {"value", hex(value)}});
+    e.report(
+        "probe.user-pointer-to-zw", call.call_site,
+        fmt::format(
+            "{} got {} in {}: a ZwXxx routine runs with PreviousMode KernelMode and trusts its "
+            "arguments, so it neither probes nor validates them (Driver Verifier bug check 0xC4/"
+            "0xE3, 0xE4). Capture the caller's data into kernel memory first.",
+            *call.name, problem, param),
+        {{"routine", *call.name}, {"parameter", param}, {"value", hex(value)}});
   };
   for (size_t i = 0; i < call.args.size(); ++i) {
     auto [type, name] = parameter(call, i);
@@ -408,13 +438,15 @@ void zw_arguments(Engine& e, State& s, const nt::ApiCall& call) {
       auto oa = k.memory().try_read<nt::layout::OBJECT_ATTRIBUTES>(GuestVa{v});
       if (!oa) continue;
       if (plausible_user_pointer(oa->ObjectName)) {
-        report(name + "->ObjectName", fmt::format("the user address {:#x}", oa->ObjectName), oa->ObjectName);
+        report(name + "->ObjectName", fmt::format("the user address {:#x}", oa->ObjectName),
+               oa->ObjectName);
       } else if (oa->ObjectName >= kUserHalfEnd) {
         std::string bad = bad_unicode_string(k, oa->ObjectName);
         if (!bad.empty()) report(name + "->ObjectName", bad, oa->ObjectName);
       }
       if (plausible_user_pointer(oa->SecurityDescriptor))
-        report(name + "->SecurityDescriptor", fmt::format("the user address {:#x}", oa->SecurityDescriptor),
+        report(name + "->SecurityDescriptor",
+               fmt::format("the user address {:#x}", oa->SecurityDescriptor),
                oa->SecurityDescriptor);
     }
   }
@@ -440,12 +472,14 @@ void io_build_user_buffers(Engine& e, State& s, const nt::ApiCall& call) {
   for (auto& [param, v] : buffers) {
     if (!plausible_user_pointer(v)) continue;
     if (call.result) s.reported_irps.push_back(call.result);
-    e.report("probe.kernel-irp-user-buffer", call.call_site,
-             fmt::format("{} built an IRP with RequestorMode KernelMode over the user address {:#x} ({}): the "
-                         "driver below trusts a KernelMode request's buffers and will not probe them (Driver "
-                         "Verifier bug check 0xC4/0xE2).",
-                         name, v, param),
-             {{"routine", name}, {"parameter", param}, {"address", hex(v)}});
+    e.report(
+        "probe.kernel-irp-user-buffer", call.call_site,
+        fmt::format(
+            "{} built an IRP with RequestorMode KernelMode over the user address {:#x} ({}): the "
+            "driver below trusts a KernelMode request's buffers and will not probe them (Driver "
+            "Verifier bug check 0xC4/0xE2).",
+            name, v, param),
+        {{"routine", name}, {"parameter", param}, {"address", hex(v)}});
     return;
   }
 }
@@ -454,33 +488,39 @@ void io_build_user_buffers(Engine& e, State& s, const nt::ApiCall& call) {
 void call_driver_irp(Engine& e, State& s, const nt::ApiCall& call) {
   if (call.args.size() < 2 || !call.args[1]) return;
   uint64_t irp_va = call.args[1];
-  if (auto it = std::find(s.reported_irps.begin(), s.reported_irps.end(), irp_va); it != s.reported_irps.end()) {
+  if (auto it = std::find(s.reported_irps.begin(), s.reported_irps.end(), irp_va);
+      it != s.reported_irps.end()) {
     s.reported_irps.erase(it);  // reported where it was built
     return;
   }
   auto& mem = e.kernel().memory();
   auto irp = mem.try_read<layout_irp>(GuestVa{irp_va});
   if (!irp || irp->RequestorMode != 0) return;
-  std::vector<std::pair<std::string, uint64_t>> fields = {{"Irp->UserBuffer", irp->UserBuffer},
-                                                          {"Irp->AssociatedIrp.SystemBuffer", irp->AssociatedIrp}};
+  std::vector<std::pair<std::string, uint64_t>> fields = {
+      {"Irp->UserBuffer", irp->UserBuffer},
+      {"Irp->AssociatedIrp.SystemBuffer", irp->AssociatedIrp}};
   if (irp->MdlAddress) {
     if (auto mdl = mem.try_read<nt::layout::MDL>(GuestVa{irp->MdlAddress}))
       fields.emplace_back("Irp->MdlAddress (its buffer)", mdl->StartVa + mdl->ByteOffset);
   }
   // The location IoCallDriver makes current: the one below the current.
-  if (auto next = mem.try_read<layout_stack>(GuestVa{irp->CurrentStackLocation - sizeof(layout_stack)})) {
-    if ((next->MajorFunction == kMjDeviceControl || next->MajorFunction == kMjInternalDeviceControl) &&
+  if (auto next =
+          mem.try_read<layout_stack>(GuestVa{irp->CurrentStackLocation - sizeof(layout_stack)})) {
+    if ((next->MajorFunction == kMjDeviceControl ||
+         next->MajorFunction == kMjInternalDeviceControl) &&
         (next->IoControlCode & 3) == kMethodNeither)
       fields.emplace_back("Parameters.DeviceIoControl.Type3InputBuffer", next->Type3InputBuffer);
   }
   for (auto& [field, v] : fields) {
     if (!plausible_user_pointer(v)) continue;
-    e.report("probe.kernel-irp-user-buffer", call.call_site,
-             fmt::format("{} sent an IRP with RequestorMode KernelMode whose {} is the user address {:#x}: the "
-                         "driver below trusts a KernelMode request's buffers and will not probe them (Driver "
-                         "Verifier bug check 0xC4/0xE2).",
-                         *call.name, field, v),
-             {{"irp", hex(irp_va)}, {"field", field}, {"address", hex(v)}});
+    e.report(
+        "probe.kernel-irp-user-buffer", call.call_site,
+        fmt::format(
+            "{} sent an IRP with RequestorMode KernelMode whose {} is the user address {:#x}: the "
+            "driver below trusts a KernelMode request's buffers and will not probe them (Driver "
+            "Verifier bug check 0xC4/0xE2).",
+            *call.name, field, v),
+        {{"irp", hex(irp_va)}, {"field", field}, {"address", hex(v)}});
     return;
   }
 }
@@ -515,15 +555,18 @@ void on_request(Engine& e, State& s, const nt::RequestStart& rq) {
   if (sl && (rq.major == kMjDeviceControl || rq.major == kMjInternalDeviceControl) &&
       (rq.ioctl & 3) == kMethodNeither) {
     if (sl->Type3InputBuffer)
-      s.raw.push_back({sl->Type3InputBuffer, sl->Type3InputBuffer + std::max<uint64_t>(sl->InputBufferLength, 1),
+      s.raw.push_back({sl->Type3InputBuffer,
+                       sl->Type3InputBuffer + std::max<uint64_t>(sl->InputBufferLength, 1),
                        "Type3InputBuffer"});
     if (irp->UserBuffer)
-      s.raw.push_back({irp->UserBuffer, irp->UserBuffer + std::max<uint64_t>(sl->OutputBufferLength, 1),
+      s.raw.push_back({irp->UserBuffer,
+                       irp->UserBuffer + std::max<uint64_t>(sl->OutputBufferLength, 1),
                        "Irp->UserBuffer"});
-  } else if (sl && (rq.major == kMjRead || rq.major == kMjWrite) && !irp->AssociatedIrp && !irp->MdlAddress &&
-             irp->UserBuffer) {
+  } else if (sl && (rq.major == kMjRead || rq.major == kMjWrite) && !irp->AssociatedIrp &&
+             !irp->MdlAddress && irp->UserBuffer) {
     // Neither buffered nor direct: the caller's raw buffer.
-    s.raw.push_back({irp->UserBuffer, irp->UserBuffer + std::max<uint64_t>(sl->OutputBufferLength, 1),
+    s.raw.push_back({irp->UserBuffer,
+                     irp->UserBuffer + std::max<uint64_t>(sl->OutputBufferLength, 1),
                      "Irp->UserBuffer"});
   }
   // Pointer-sized values of the caller's bytes that point into the user half.
@@ -531,7 +574,8 @@ void on_request(Engine& e, State& s, const nt::RequestStart& rq) {
   for (size_t i = 0; i + 8 <= bytes.size() && s.embedded.size() < 4096; ++i) {
     uint64_t v;
     std::memcpy(&v, bytes.data() + i, 8);
-    if (plausible_user_pointer(v) && std::find(s.embedded.begin(), s.embedded.end(), v) == s.embedded.end())
+    if (plausible_user_pointer(v) &&
+        std::find(s.embedded.begin(), s.embedded.end(), v) == s.embedded.end())
       s.embedded.push_back(v);
   }
 }
@@ -563,12 +607,13 @@ void probe_routine_outside_try(Engine& e, State& s, const nt::ApiCall& call) {
   emu::RegisterContext regs = e.kernel().machine().cpu().save();
   regs.rip -= 2;  // raised from the routine's frame, a leaf below the driver's call
   if (inside_except_scope(e, s, regs)) return;
-  e.report("probe.outside-try", call.call_site,
-           fmt::format("{} was called outside any __try/__except: it raises STATUS_ACCESS_VIOLATION (or "
-                       "STATUS_DATATYPE_MISALIGNMENT) for a bad pointer, and with no handler that is an "
-                       "unhandled exception (bug check 0x3B).",
-                       name),
-           {{"routine", name}, {"address", hex(arg(0))}});
+  e.report(
+      "probe.outside-try", call.call_site,
+      fmt::format("{} was called outside any __try/__except: it raises STATUS_ACCESS_VIOLATION (or "
+                  "STATUS_DATATYPE_MISALIGNMENT) for a bad pointer, and with no handler that is an "
+                  "unhandled exception (bug check 0x3B).",
+                  name),
+      {{"routine", name}, {"address", hex(arg(0))}});
 }
 
 }  // namespace
@@ -605,8 +650,8 @@ void on_return(Engine& e, State& s, const nt::ApiCall& call) {
     auto base = mem.try_read<uint64_t>(GuestVa{arg(2)});
     auto size = mem.try_read<uint64_t>(GuestVa{arg(6)});
     if (base && size && *base < kUserHalfEnd) s.driver_user_memory[pid].add(*base, *base + *size);
-  } else if ((name == "MmMapLockedPagesSpecifyCache" || name == "MmMapLockedPages") && call.result &&
-             call.result < kUserHalfEnd) {
+  } else if ((name == "MmMapLockedPagesSpecifyCache" || name == "MmMapLockedPages") &&
+             call.result && call.result < kUserHalfEnd) {
     if (auto mdl = mem.try_read<nt::layout::MDL>(GuestVa{arg(0)}))
       s.driver_user_memory[pid].add(call.result, call.result + mdl->ByteCount);
   }

@@ -22,12 +22,14 @@ using kemu::harness::Session;
 using Place = std::pair<std::string, std::string>;  // check id, function
 
 struct PairCase {
-  std::string pair;                  // samples/bugs/probes/<pair>.c, <pair>.yaml
-  std::set<Place> bug_findings;      // every (check, function) the bug build must produce, nothing else
-  std::vector<uint32_t> ioctls;      // the control codes the findings' requests carry
+  std::string pair;              // samples/bugs/probes/<pair>.c, <pair>.yaml
+  std::set<Place> bug_findings;  // every (check, function) the bug build must produce, nothing else
+  std::vector<uint32_t> ioctls;  // the control codes the findings' requests carry
 };
 
-void PrintTo(const PairCase& c, std::ostream* os) { *os << c.pair; }
+void PrintTo(const PairCase& c, std::ostream* os) {
+  *os << c.pair;
+}
 
 std::string scenario_path(const std::string& pair) {
   return std::string(KEMU_SOURCE_DIR) + "/samples/bugs/probes/" + pair + ".yaml";
@@ -35,14 +37,15 @@ std::string scenario_path(const std::string& pair) {
 
 const RunResult& run(Session& session, const std::string& pair, const std::string& twin) {
   auto scenario = kemu::harness::parse_scenario(scenario_path(pair));
-  return kemu::harness::run_scenario(session, kemu::e2e::sample("probes_" + pair + "_" + twin), scenario);
+  return kemu::harness::run_scenario(session, kemu::e2e::sample("probes_" + pair + "_" + twin),
+                                     scenario);
 }
 
 std::string describe(const RunResult& r) {
   std::string out;
   for (const auto& f : r.findings)
-    out += f.check + " at " + f.location.module + "!" + f.location.symbol + " (" + f.location.instruction + "): " +
-           f.message + "\n";
+    out += f.check + " at " + f.location.module + "!" + f.location.symbol + " (" +
+           f.location.instruction + "): " + f.message + "\n";
   return out;
 }
 
@@ -65,7 +68,8 @@ TEST_P(ProbePairs, TheBugBuildHasExactlyTheExpectedFindings) {
     EXPECT_EQ(f.context.process, "client.exe");
     EXPECT_EQ(f.context.major, "IRP_MJ_DEVICE_CONTROL");
     ASSERT_TRUE(f.context.ioctl.has_value());
-    EXPECT_NE(std::find(c.ioctls.begin(), c.ioctls.end(), *f.context.ioctl), c.ioctls.end()) << f.check;
+    EXPECT_NE(std::find(c.ioctls.begin(), c.ioctls.end(), *f.context.ioctl), c.ioctls.end())
+        << f.check;
   }
   EXPECT_EQ(seen, c.bug_findings) << describe(r);
 }
@@ -99,18 +103,22 @@ INSTANTIATE_TEST_SUITE_P(
         // Length checked by validate_message, read again by store_message.
         PairCase{"double_fetch", {{"probe.double-fetch", "store_message"}}, {0x8000240B}},
         // Irp->UserBuffer on a kernel page, written without a probe.
-        PairCase{"kernel_address", {{"probe.kernel-address-accepted", "write_version"}}, {0x8000240F}},
+        PairCase{
+            "kernel_address", {{"probe.kernel-address-accepted", "write_version"}}, {0x8000240F}},
         // The pointer inside the buffered request, copied through with RtlCopyMemory.
         PairCase{"embedded_pointer",
                  {{"probe.missing", "fetch_data"}, {"probe.embedded-pointer", "fetch_data"}},
                  {0x80002410}},
-        // Irp->UserBuffer handed to ZwQueryValueKey; the caller's name as ZwOpenKey's ObjectName buffer.
+        // Irp->UserBuffer handed to ZwQueryValueKey; the caller's name as ZwOpenKey's ObjectName
+        // buffer.
         PairCase{"user_pointer_to_zw",
-                 {{"probe.user-pointer-to-zw", "query_version"}, {"probe.user-pointer-to-zw", "open_subkey"}},
+                 {{"probe.user-pointer-to-zw", "query_version"},
+                  {"probe.user-pointer-to-zw", "open_subkey"}},
                  {0x80002417, 0x80002423}},
         // IoBuildDeviceIoControlRequest over, and IoAllocateIrp carrying, the caller's buffer.
         PairCase{"kernel_irp_user_buffer",
-                 {{"probe.kernel-irp-user-buffer", "read_lower"}, {"probe.kernel-irp-user-buffer", "size_lower"}},
+                 {{"probe.kernel-irp-user-buffer", "read_lower"},
+                  {"probe.kernel-irp-user-buffer", "size_lower"}},
                  {0x8000241B, 0x8000241F}}),
     [](const ::testing::TestParamInfo<PairCase>& info) { return info.param.pair; });
 
@@ -143,7 +151,8 @@ TEST(ProbePairDetails, TheKernelAddressIsTheClientsKernelPageAndOnlyTheFixedBuil
     EXPECT_LT(address, kemu::layout::kClientKernelBuffersEnd);
     ASSERT_EQ(r.steps.size(), 4u);
     EXPECT_EQ(r.steps[1].status, std::optional<uint32_t>(0x00000000));
-    EXPECT_EQ(r.steps[1].output_hex, "02000100") << "the driver's version, written into the kernel page";
+    EXPECT_EQ(r.steps[1].output_hex, "02000100")
+        << "the driver's version, written into the kernel page";
   }
   {
     Session session;

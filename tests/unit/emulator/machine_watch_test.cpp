@@ -37,8 +37,10 @@ TEST(MachineWatchTest, ReportsEachInstructionsReadsAndWritesInsideTheWatchedRang
   Collector c;
   t.m.watch_accesses({{kData + 0x1000, kData + 0x1FFF}}, &c);
   t.m.memory().write<uint64_t>(kData + 0x1010, 0x1122334455667788);
-  ASSERT_EQ(t.m.call(fn, {(kData + 0x1010).value, (kData + 0x1800).value}), std::optional<uint64_t>{0x1122334455667788});
-  EXPECT_EQ(c.seen, (std::vector<Seen>{{fn, kData + 0x1010, 8, false}, {fn + 3, kData + 0x1800, 4, true}}));
+  ASSERT_EQ(t.m.call(fn, {(kData + 0x1010).value, (kData + 0x1800).value}),
+            std::optional<uint64_t>{0x1122334455667788});
+  EXPECT_EQ(c.seen,
+            (std::vector<Seen>{{fn, kData + 0x1010, 8, false}, {fn + 3, kData + 0x1800, 4, true}}));
   // Outside the range (the read) and inside it (the write): only the second.
   c.seen.clear();
   ASSERT_TRUE(t.m.call(fn, {(kData + 0x10).value, (kData + 0x1804).value}).has_value());
@@ -62,11 +64,13 @@ TEST(MachineWatchTest, AReadAcrossAPageIsOneAccessAtItsOwnAddress) {
   t.m.watch_accesses({{kData, kData + 0x3FFF}}, &c);
   // 8 bytes from 0xFFD: three on the first page, five on the next.
   ASSERT_TRUE(t.m.call(fn, {(kData + 0xFFD).value, (kData + 0x2000).value}).has_value());
-  EXPECT_EQ(c.seen, (std::vector<Seen>{{fn, kData + 0xFFD, 8, false}, {fn + 3, kData + 0x2000, 4, true}}));
+  EXPECT_EQ(c.seen,
+            (std::vector<Seen>{{fn, kData + 0xFFD, 8, false}, {fn + 3, kData + 0x2000, 4, true}}));
   // Misaligned inside one page: one access too.
   c.seen.clear();
   ASSERT_TRUE(t.m.call(fn, {(kData + 0x1003).value, (kData + 0x2001).value}).has_value());
-  EXPECT_EQ(c.seen, (std::vector<Seen>{{fn, kData + 0x1003, 8, false}, {fn + 3, kData + 0x2001, 4, true}}));
+  EXPECT_EQ(c.seen,
+            (std::vector<Seen>{{fn, kData + 0x1003, 8, false}, {fn + 3, kData + 0x2001, 4, true}}));
 }
 
 TEST(MachineWatchTest, AReadOfAnUnmappedWatchedAddressIsReportedBeforeItsFault) {
@@ -85,7 +89,9 @@ TEST(MachineWatchTest, BlockSerialsSeparateRunsOfInstructions) {
   struct Serials : AccessObserver {
     Machine* m = nullptr;
     std::vector<uint64_t> serials;
-    void guest_access(GuestVa, GuestVa, uint32_t, bool) override { serials.push_back(m->block_serial()); }
+    void guest_access(GuestVa, GuestVa, uint32_t, bool) override {
+      serials.push_back(m->block_serial());
+    }
   } s;
   s.m = &t.m;
   t.m.watch_accesses({{kData, kData + 0x3FFF}}, &s);
