@@ -39,8 +39,9 @@ constexpr uint64_t kUserHalfEnd = 0x8000'0000'0000ull;  // first address above t
 constexpr uint8_t kMjRead = 0x03, kMjWrite = 0x04, kMjDeviceControl = 0x0E,
                   kMjInternalDeviceControl = 0x0F;
 constexpr uint32_t kMethodNeither = 3;
-constexpr uint64_t kMaxTrackedReadBytes =
-    1u << 20;  // per request; beyond it new reads are not remembered
+// User bytes remembered per request for the double-fetch check (64 KiB of
+// distinct bytes; later reads of new bytes are not remembered).
+constexpr uint64_t kMaxTrackedReadBytes = 1u << 16;
 
 std::string hex(uint64_t v) {
   return fmt::format("{:#x}", v);
