@@ -263,11 +263,14 @@ void Machine::on_watched(uc_mem_type type, uint64_t address, int size) {
 void Machine::watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer) {
   split_ = {};
   observer_ = observer;
-  std::vector<std::pair<uint64_t, uint64_t>> wanted;
-  for (const auto& [first, last] : ranges) wanted.emplace_back(first.value, last.value);
   // The same ranges again (every client request watches the same ones): the
   // hooks are still installed, nothing to do in Unicorn.
-  if (wanted == watched_) return;
+  bool same = ranges.size() == watched_.size();
+  for (size_t i = 0; same && i < ranges.size(); ++i)
+    same = ranges[i].first.value == watched_[i].first && ranges[i].second.value == watched_[i].second;
+  if (same) return;
+  std::vector<std::pair<uint64_t, uint64_t>> wanted;
+  for (const auto& [first, last] : ranges) wanted.emplace_back(first.value, last.value);
   remove_watch_hooks();
   for (const auto& [first, last] : wanted) {
     uc_hook h;

@@ -135,7 +135,7 @@ struct Session::Impl {
     switch (placement) {
       case P::Null: return GuestVa{};
       case P::Unmapped: return GuestVa{0xDEAD'0000};  // a user address never mapped
-      case P::KernelUnmapped: return GuestVa{0xFFFF'F9FF'DEAD'0000};  // never mapped, in kClientKernelBuffers
+      case P::KernelUnmapped: return GuestVa{0xFFFF'81FF'DEAD'0000};  // never mapped, in kClientKernelBuffers
       case P::Kernel: {
         GuestVa base = buffer_region(placement, page_up(std::max<uint64_t>(content_size, 1)));
         mem.write(base, bytes.data(), bytes.size());  // padded with the region's zeros

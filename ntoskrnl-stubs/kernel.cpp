@@ -130,10 +130,12 @@ void Kernel::watch_client_memory(bool on) {
     if (machine_.watching()) machine_.unwatch_accesses();
     return;
   }
-  // The user half is the lower canonical half, up to 0x7FFF'FFFF'FFFF.
-  machine_.watch_accesses({{GuestVa{0}, GuestVa{0x7FFF'FFFF'FFFFull}},
-                           {GuestVa{kemu::layout::kClientKernelBuffers}, GuestVa{kemu::layout::kClientKernelBuffersEnd - 1}}},
-                          &access_relay_);
+  // One range (each hooked range costs every guest access a bound check):
+  // the user half, the non-canonical gap nothing can be mapped in, and the
+  // bottom of the kernel half up to the end of the client's kernel buffers.
+  static const std::vector<std::pair<GuestVa, GuestVa>> kClientMemory = {
+      {GuestVa{0}, GuestVa{kemu::layout::kClientKernelBuffersEnd - 1}}};
+  machine_.watch_accesses(kClientMemory, &access_relay_);
 }
 
 void Kernel::AccessRelay::guest_access(GuestVa rip, GuestVa address, uint32_t size, bool write) {
