@@ -222,10 +222,76 @@ void Machine::hook_block(uc_engine*, uint64_t address, uint32_t size, void* self
   static_cast<Machine*>(self)->on_block(address, size);
 }
 
-bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t,
+bool Machine::hook_invalid_memory(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
                                   void* self) {
-  static_cast<Machine*>(self)->last_fault_ = Fault{type, address};
+  auto* m = static_cast<Machine*>(self);
+  m->last_fault_ = Fault{type, address};
+  // Unicorn calls read hooks only for mapped memory (writes always): a watched
+  // read of an unmapped address is reported here, before its fault.
+  if (m->observer_ && type == UC_MEM_READ_UNMAPPED) {
+    for (const auto& [first, last] : m->watched_)
+      if (address >= first && address <= last) {
+        m->on_watched(UC_MEM_READ, address, size);
+        break;
+      }
+  }
   return false;  // stop; handle_fault() decides what Windows would do
+}
+
+void Machine::hook_watched(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t, void* self) {
+  static_cast<Machine*>(self)->on_watched(type, address, size);
+}
+
+void Machine::on_watched(uc_mem_type type, uint64_t address, int size) {
+  if (!observer_) return;
+  bool write = type == UC_MEM_WRITE;
+  uint64_t rip = cpu_.rip();
+  if (!write) {
+    if (split_.size == size && split_.rip == rip && (address == split_.halves[0] || address == split_.halves[1])) {
+      if (address == split_.halves[1]) split_ = {};
+      return;
+    }
+    split_ = {};
+    if (size > 1 && page_down(address) != page_down(address + size - 1)) {
+      uint64_t first = address & ~static_cast<uint64_t>(size - 1);
+      split_ = {rip, {first, first + size}, size};
+    }
+  }
+  observer_->guest_access(GuestVa{rip}, GuestVa{address}, static_cast<uint32_t>(size), write);
+}
+
+void Machine::watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer) {
+  split_ = {};
+  observer_ = observer;
+  // The same ranges again (every client request watches the same ones): the
+  // hooks are still installed, nothing to do in Unicorn.
+  bool same = ranges.size() == watched_.size();
+  for (size_t i = 0; same && i < ranges.size(); ++i)
+    same = ranges[i].first.value == watched_[i].first && ranges[i].second.value == watched_[i].second;
+  if (same) return;
+  std::vector<std::pair<uint64_t, uint64_t>> wanted;
+  for (const auto& [first, last] : ranges) wanted.emplace_back(first.value, last.value);
+  remove_watch_hooks();
+  for (const auto& [first, last] : wanted) {
+    uc_hook h;
+    if (uc_hook_add(cpu_.uc(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                    reinterpret_cast<void*>(&Machine::hook_watched), this, first, last) == UC_ERR_OK)
+      watch_hooks_.push_back(h);
+  }
+  watched_ = std::move(wanted);
+}
+
+void Machine::unwatch_accesses() {
+  // The hooks stay until other ranges are watched: with no observer their
+  // callback returns at once, and watching again costs no Unicorn call.
+  observer_ = nullptr;
+  split_ = {};
+}
+
+void Machine::remove_watch_hooks() {
+  for (uc_hook h : watch_hooks_) uc_hook_del(cpu_.uc(), h);
+  watch_hooks_.clear();
+  watched_.clear();
 }
 
 void Machine::on_interrupt(uint32_t intno) {

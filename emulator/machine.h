@@ -35,6 +35,25 @@ class TrapTarget {
   virtual void on_trap(Machine& machine, uint32_t id) = 0;
 };
 
+// Receives the data accesses guest instructions make to the watched ranges
+// (Machine::watch_accesses): the verifier's view of user memory.
+class AccessObserver {
+ public:
+  virtual ~AccessObserver() = default;
+  // `rip` is the accessing instruction; a read of an unmapped address is
+  // reported too (before the fault it takes).
+  virtual void guest_access(GuestVa rip, GuestVa address, uint32_t size, bool write) = 0;
+};
+
+// A frame an exception raised at some RIP would be offered to: its function
+// has an exception handler (UNW_FLAG_EHANDLER) that covers the frame's PC.
+struct HandlerFrame {
+  GuestVa control_pc;  // the faulting RIP for the first frame, else the return address
+  GuestVa image_base;
+  GuestVa handler;       // the language handler
+  GuestVa handler_data;  // what follows the handler RVA (a C scope table)
+};
+
 // A loaded image kemu can symbolise addresses against.
 struct Module {
   std::string name;
@@ -235,6 +254,10 @@ class Machine {
   // Guest CONTEXT conversions.
   void write_context(GuestVa at, const RegisterContext& ctx);
   RegisterContext read_context(GuestVa at) const;
+  // The frames with an exception handler that RtlDispatchException would walk
+  // for an exception raised with `regs` (innermost first, across kemu's call
+  // boundaries as the dispatcher crosses them); no guest code runs.
+  std::vector<HandlerFrame> handler_frames(const RegisterContext& regs) const;
   // The module and RUNTIME_FUNCTION covering va (RtlLookupFunctionEntry).
   const Module* module_at(GuestVa va) const;
   const RuntimeFunctionEntry* function_entry(GuestVa va, const Module** module = nullptr,
@@ -266,6 +289,20 @@ class Machine {
   bool stopped() const { return stop_.has_value(); }
   const std::optional<Stop>& stop() const { return stop_; }
 
+  // --- watching guest accesses (the verifier) -------------------------------
+  // Until unwatch_accesses(), every data read and write a guest instruction
+  // makes inside one of `ranges` ([first, last], inclusive) goes to
+  // `observer`. kemu's own accesses (AddressSpace reads and writes from the
+  // host) never do. Nothing is hooked until the first watch; afterwards the
+  // hooks of the last ranges stay installed, inert, so watching them again
+  // (once per client request) costs no Unicorn call.
+  void watch_accesses(const std::vector<std::pair<GuestVa, GuestVa>>& ranges, AccessObserver* observer);
+  void unwatch_accesses();
+  bool watching() const { return observer_ != nullptr; }
+  // Counts basic blocks entered: accesses with the same serial were made by
+  // one straight run of instructions (no branch, call or trap in between).
+  uint64_t block_serial() const { return blocks_; }
+
   // --- modules and symbols -------------------------------------------------
   void add_module(Module module);
   // Unmaps a driver image and remembers its range: executing or touching it
@@ -292,6 +329,10 @@ class Machine {
   static void hook_block(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static bool hook_invalid_memory(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
                                   int64_t value, void* self);
+  static void hook_watched(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                           void* self);
+  void on_watched(uc_mem_type type, uint64_t address, int size);
+  void remove_watch_hooks();
   void on_interrupt(uint32_t intno);
   void on_block(uint64_t address, uint32_t size);
   void on_privileged(const PrivilegedSite& site);
@@ -400,6 +441,19 @@ class Machine {
   std::vector<std::unique_ptr<WriteWatchEntry>> retired_watches_;
   std::map<uint64_t, FaultObserver> fault_observers_;
   uint64_t next_watch_id_ = 1;
+
+  // watch_accesses: the Unicorn hooks and who hears about them.
+  AccessObserver* observer_ = nullptr;
+  std::vector<uc_hook> watch_hooks_;
+  std::vector<std::pair<uint64_t, uint64_t>> watched_;
+  // A read that crosses a page is replayed by Unicorn as two aligned reads
+  // (hooked again): those halves are not the instruction's own accesses.
+  struct SplitRead {
+    uint64_t rip = 0;
+    uint64_t halves[2] = {};
+    int size = 0;
+  };
+  SplitRead split_{};
 
   std::vector<Module> modules_;
   std::vector<Module> unloaded_;

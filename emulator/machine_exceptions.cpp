@@ -138,6 +138,21 @@ Machine::FrameStep Machine::step_frame(FrameCursor& cur, uint32_t handler_type) 
   return step;
 }
 
+std::vector<HandlerFrame> Machine::handler_frames(const RegisterContext& regs) const {
+  // The walk of raise_exception below, without running anything: the same
+  // frames, the same ControlPc per frame.
+  std::vector<HandlerFrame> frames;
+  FrameCursor cursor{regs, calls_.size()};
+  for (int n = 0; n < kMaxFrames; ++n) {
+    RegisterContext frame = cursor.ctx;
+    FrameStep step = step_frame(cursor, kUnwFlagEHandler);
+    if (step.kind != FrameStep::Frame) break;
+    if (!step.unwind.handler) continue;
+    frames.push_back({GuestVa{frame.rip}, step.module->base, step.unwind.handler, step.unwind.handler_data});
+  }
+  return frames;
+}
+
 void Machine::raise_exception(const ExceptionInfo& info, const RegisterContext& context) {
   if (stop_) return;
   const size_t level = calls_.size();

@@ -42,6 +42,12 @@ constexpr uint64_t kUserProbeAddress = 0x7FFF'FFFF'0000;
 constexpr uint64_t kSystemRangeStart = 0xFFFF'8000'0000'0000;
 constexpr uint64_t kSharedUserData = 0xFFFF'F780'0000'0000;
 constexpr uint64_t kSharedUserDataUserAlias = 0x7FFE'0000;
+// kemu's own: where the client's buffers with placement `kernel` (mapped
+// kernel scratch pages) and `kernel_unmapped` (cli.md) are put: near the
+// bottom of the kernel half, where nothing else lives, so that one range
+// from address 0 covers them and the user half (the verifier watches both).
+constexpr uint64_t kClientKernelBuffers = 0xFFFF'8100'0000'0000;
+constexpr uint64_t kClientKernelBuffersEnd = 0xFFFF'8200'0000'0000;
 }  // namespace layout
 
 constexpr bool is_user_address(GuestVa va) { return va.value < layout::kUserProbeAddress; }

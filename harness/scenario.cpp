@@ -172,6 +172,12 @@ Scenario parse_scenario(const std::string& path) {
                                : static_cast<uint32_t>(st.output.size());
         if (body["input_placement"]) st.input_placement = placement_of(path, body["input_placement"]);
         if (body["output_placement"]) st.output_placement = placement_of(path, body["output_placement"]);
+      } else if (st.op == "buffer") {
+        st.as = required(path, body, "as");
+        if (body["data"]) parse_bytes(path, body["data"], st, true);
+        if (!st.input_handles.empty()) fail(path, body["data"], "a buffer's data names no handles");
+        if (body["size"]) st.length = static_cast<uint32_t>(to_number(path, body["size"], "size"));
+        if (body["placement"]) st.input_placement = placement_of(path, body["placement"]);
       } else if (st.op == "run_pending" || st.op == "unload") {
       } else if (st.op == "advance_time") {
         st.ms = to_number(path, body["ms"], "ms");
@@ -275,6 +281,9 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
     } else if (st.op == "event") {
       auto e = session.create_event(st.synchronization, st.signaled, st.event_access);
       if (nt_success(e.status)) handles[st.as] = e.handle;
+    } else if (st.op == "buffer") {
+      // Its address is what "{name}" expands to in later inputs.
+      handles[st.as] = session.client_buffer(st.input, st.length, st.input_placement);
     } else if (st.op == "ioctl") {
       Session::IoctlRequest rq;
       rq.handle = handle_of(st, st.handle);

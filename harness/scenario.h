@@ -18,12 +18,12 @@ struct ScenarioError : SessionError {
 };
 
 struct ScenarioStep {
-  std::string op;  // open | file | open_process | close | cancel | event | ioctl | read | write | run_pending | advance_time | unload
+  std::string op;  // open | file | open_process | close | cancel | event | buffer | ioctl | read | write | run_pending | advance_time | unload
   int line = 0;
   // open
   std::string path;
   uint32_t access = 0xC0000000;
-  std::string as;  // the handle's name (open, event, file)
+  std::string as;  // the handle's name (open, event, file), the buffer's (buffer)
   // file
   bool create = false;
   // open_process: the process id (absent: `client`, the client's own process)
@@ -44,7 +44,7 @@ struct ScenarioStep {
   uint32_t output_length = 0;
   Session::Placement input_placement = Session::Placement::Normal;
   Session::Placement output_placement = Session::Placement::Normal;
-  // read / write
+  // read / write; buffer: `data` in `input`, `size` in `length`, `placement` in input_placement
   uint32_t length = 0;
   std::optional<int64_t> offset;
   // advance_time

@@ -82,7 +82,7 @@ struct Session::Impl {
   uint32_t client_thread = 0;  // created with the first client request
   uint32_t client_pid = 0;
   uint64_t user_cursor = 0x2000'0000;          // next client buffer
-  uint64_t kernel_scratch = 0xFFFF'F900'0000'0000;  // kemu-owned kernel pages for "kernel" placements
+  uint64_t kernel_scratch = kemu::layout::kClientKernelBuffers;  // kemu-owned kernel pages for "kernel" placements
 
   // Client buffers are reused from one request to the next, as a client
   // program reuses its own: a region mapped once per (placement, size) and
@@ -136,7 +136,7 @@ struct Session::Impl {
     switch (placement) {
       case P::Null: return GuestVa{};
       case P::Unmapped: return GuestVa{0xDEAD'0000};  // a user address never mapped
-      case P::KernelUnmapped: return GuestVa{0xFFFF'F9FF'DEAD'0000};
+      case P::KernelUnmapped: return GuestVa{0xFFFF'81FF'DEAD'0000};  // never mapped, in kClientKernelBuffers
       case P::Kernel: {
         GuestVa base = buffer_region(placement, page_up(std::max<uint64_t>(content_size, 1)));
         mem.write(base, bytes.data(), bytes.size());  // padded with the region's zeros
@@ -879,6 +879,24 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   s.track_pending(request_id, GuestVa{out.output_address}, request.output_length, false);
   s.refresh_pending_steps();
   return out;
+}
+
+uint64_t Session::client_buffer(const std::vector<uint8_t>& bytes, uint32_t length, Placement placement) {
+  Impl& s = *impl_;
+  GuestVa at;
+  if (s.machine && !s.machine->stopped()) {
+    as_client([&] {
+      at = s.place_buffer(bytes, length, placement);
+      // Kept: never handed back for reuse by a later request.
+      s.request_buffers.clear();
+    });
+  }
+  StepResult step;
+  step.op = "buffer";
+  step.target = at.hex();
+  if (at || placement == Placement::Null) step.status = STATUS_SUCCESS;
+  s.result.steps.push_back(step);
+  return at.value;
 }
 
 Session::IoctlOutcome Session::read(uint64_t handle, uint32_t length, std::optional<int64_t> offset,

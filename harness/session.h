@@ -138,6 +138,12 @@ class Session {
   // NtDeviceIoControlFile by the client with buffers in its address space.
   IoctlOutcome ioctl(const IoctlRequest& request);
 
+  // A buffer the client keeps for the rest of the run (cli.md `buffer` step,
+  // an extension): `bytes` padded with zeros to `length`, placed as
+  // `placement`; recorded as a step. Returns its address (0 when the run has
+  // stopped), for pointers a scenario embeds in later inputs as "{name}".
+  uint64_t client_buffer(const std::vector<uint8_t>& bytes, uint32_t length, Placement placement = Placement::Normal);
+
   // NtReadFile / NtWriteFile by the client (offset absent: the file position).
   IoctlOutcome read(uint64_t handle, uint32_t length, std::optional<int64_t> offset = std::nullopt,
                     Placement placement = Placement::Normal);

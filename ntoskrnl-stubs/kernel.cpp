@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "ntoskrnl-stubs/api/kernel_events.h"
 #include "ntoskrnl-stubs/api/kernel_modules.h"
 #include "ntoskrnl-stubs/cm/config_manager.h"
 #include "ntoskrnl-stubs/fs/file_system.h"
@@ -124,8 +125,27 @@ std::string Kernel::caller_description() const {
   return e->name + " from " + (where ? where->text() : machine_.call_site().hex());
 }
 
+void Kernel::watch_client_memory(bool on) {
+  if (!on || listeners_.empty()) {
+    if (machine_.watching()) machine_.unwatch_accesses();
+    return;
+  }
+  // One range (each hooked range costs every guest access a bound check):
+  // the user half, the non-canonical gap nothing can be mapped in, and the
+  // bottom of the kernel half up to the end of the client's kernel buffers.
+  static const std::vector<std::pair<GuestVa, GuestVa>> kClientMemory = {
+      {GuestVa{0}, GuestVa{kemu::layout::kClientKernelBuffersEnd - 1}}};
+  machine_.watch_accesses(kClientMemory, &access_relay_);
+}
+
+void Kernel::AccessRelay::guest_access(GuestVa rip, GuestVa address, uint32_t size, bool write) {
+  MemoryAccess access{rip, address, size, write};
+  kernel->publish([&](KernelListener& l) { l.memory_accessed(access); });
+}
+
 void Kernel::raise_in_caller(uint32_t code, uint32_t flags, std::vector<uint64_t> params,
                              std::optional<GuestVa> address) {
+  ++raises_;
   emu::RegisterContext ctx = machine_.cpu().save();
   ctx.rip -= 2;  // back on the thunk's trap instruction
   machine_.raise_exception(

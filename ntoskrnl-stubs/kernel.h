@@ -80,6 +80,12 @@ class Kernel {
   void publish(Fn&& fn) {
     for (KernelListener* l : listeners_) fn(*l);
   }
+  // While a client request is in the driver: guest accesses to user memory
+  // and to the client's kernel-placed buffers reach the listeners'
+  // memory_accessed (Unicorn hooks only then, and only with listeners).
+  void watch_client_memory(bool on);
+  // Exceptions raised into callers by kernel routines so far (raise_in_caller).
+  uint64_t raises() const { return raises_; }
   // State a component keeps per kernel (e.g. the physical mappings it made),
   // created on first use and destroyed with the kernel.
   template <class T>
@@ -122,6 +128,12 @@ class Kernel {
   std::vector<std::string> debug_output_;
   Explainer explainer_;
   std::vector<KernelListener*> listeners_;
+  struct AccessRelay : emu::AccessObserver {
+    Kernel* kernel;
+    explicit AccessRelay(Kernel* k) : kernel(k) {}
+    void guest_access(GuestVa rip, GuestVa address, uint32_t size, bool write) override;
+  } access_relay_{this};
+  uint64_t raises_ = 0;
   std::map<std::type_index, std::shared_ptr<void>> states_;
 };
 

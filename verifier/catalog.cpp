@@ -126,7 +126,8 @@ std::vector<CheckInfo> build_catalog() {
        "locked with MmProbeAndLockPages) before it is used, or the caller can make the driver "
        "touch kernel memory.",
        "Call ProbeForRead or ProbeForWrite on the whole range, inside __try, before the first "
-       "access (when Irp->RequestorMode is UserMode)."},
+       "access (when Irp->RequestorMode is UserMode).",
+       true},
       {"probe.outside-try", kError, "user memory touched outside a __try",
        "faulting-capable user access at an RIP not inside any .pdata scope of the active frames",
        "DevCtl buffer-protection tests",
@@ -134,7 +135,8 @@ std::vector<CheckInfo> build_catalog() {
        "to it, including the probe itself, must be inside a __try/__except that turns the fault "
        "into a status.",
        "Wrap the probe and every access to the user buffer in __try and return GetExceptionCode() "
-       "from the __except block."},
+       "from the __except block.",
+       true},
       {"probe.kernel-address-accepted", kError,
        "a kernel address supplied as a \"user\" pointer was used",
        "request carries a kernel-half address as a user pointer and the driver reads or writes "
@@ -144,14 +146,16 @@ std::vector<CheckInfo> build_catalog() {
        "caller chose lets the caller read or write kernel memory through the driver.",
        "Probe the pointer before using it: ProbeForRead/ProbeForWrite raise for a kernel address "
        "but do nothing for a length of 0, so refuse a zero length (or compare with "
-       "MmUserProbeAddress) yourself."},
+       "MmUserProbeAddress) yourself.",
+       true},
       {"probe.double-fetch", kError, "the same user bytes read twice in one request",
        "per-request read set over user memory; a second read of an overlapping range",
        "SDV DoubleFetch",
        "User memory can change between two reads, so a value that was checked and then read again "
        "from user memory is no longer the value that was checked.",
        "Copy the user data into kernel memory once (a local or pool buffer) and validate and use "
-       "only that copy."},
+       "only that copy.",
+       true},
       {"probe.embedded-pointer", kError,
        "pointer found inside a buffered request used without a probe",
        "pointer-sized value from the system buffer dereferenced as a user address",
@@ -159,7 +163,8 @@ std::vector<CheckInfo> build_catalog() {
        "The I/O manager copies and checks only the buffer itself; a pointer stored inside a "
        "buffered request is an unchecked user address.",
        "Avoid pointers in request structures; if one is needed, probe it in the requestor's "
-       "context inside __try and capture what it points to."},
+       "context inside __try and capture what it points to.",
+       true},
       {"probe.user-pointer-to-zw", kError,
        "user address or malformed UNICODE_STRING passed to ZwXxx", "argument scan of Zw calls",
        "0xC4/0xE3, 0xE4",
@@ -167,13 +172,15 @@ std::vector<CheckInfo> build_catalog() {
        "or a caller-built UNICODE_STRING handed to them bypasses the probing the Nt entry point "
        "would do.",
        "Capture user data into kernel buffers (and build UNICODE_STRINGs that describe kernel "
-       "memory) before passing it to a Zw routine."},
+       "memory) before passing it to a Zw routine.",
+       true},
       {"probe.kernel-irp-user-buffer", kError, "KernelMode IRP carries a user address",
        "RequestorMode KernelMode and buffers below MmUserProbeAddress", "0xC4/0xE2",
        "An IRP with RequestorMode KernelMode promises that its buffers are trusted kernel memory; "
        "putting a user address in it makes the next driver skip the probes it needs.",
        "Build IRPs that carry user buffers with RequestorMode UserMode, or copy the data into "
-       "kernel memory first."},
+       "kernel memory first.",
+       true},
 
       // ---------------------------------------------------------------- buffers
       {"buffer.input-overread", kError, "read past InputBufferLength",

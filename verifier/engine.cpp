@@ -30,7 +30,7 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)) {
+    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -93,10 +93,12 @@ void Engine::api_called(const nt::ApiCall& call) {
   buffer_checks::on_call(*this, call);
   mdl_checks::on_call(*this, call);
   bounds_checks::on_call(*this, call);
+  probe_checks::on_call(*this, *probes_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
   handle_checks::on_return(*this, call);
+  probe_checks::on_return(*this, *probes_, call);
   if (!calls_.empty()) calls_.pop_back();
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
@@ -108,6 +110,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   in_flight_[request.irp.value] = request;
   end_request_buffers();
   bounds_checks::on_request_started(*this, request);
+  probe_checks::on_request(*this, *probes_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -117,10 +120,13 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
   if (request_ && request_->id == id) {
+    probe_checks::on_request_end(*this, *probes_);
     request_.reset();
     end_request_buffers();
   }
 }
+
+void Engine::memory_accessed(const nt::MemoryAccess& access) { probe_checks::on_access(*this, *probes_, access); }
 
 void Engine::handle_created(const nt::HandleCreated& event) {
   if (!event.by_driver) return;
@@ -200,12 +206,14 @@ Finding Engine::locate(std::string_view check, GuestVa site) const {
     f.location.symbol = s->symbol;
   }
   if (site) f.location.instruction = m.disassemble_one(site);
-  // The frames above the driver's call (the caller's context while a routine runs).
-  if (!calls_.empty()) {
-    for (GuestVa ret : m.walk_stack(m.caller_context())) {
-      auto s = m.symbolize(ret);
-      f.stack.push_back(s ? fmt::format("{}+{:#x}", s->module, s->offset) : ret.hex());
-    }
+  // The frames above the driver's call (the caller's context while a routine
+  // runs), or above the offending instruction while it executes.
+  std::vector<GuestVa> frames;
+  if (!calls_.empty()) frames = m.walk_stack(m.caller_context());
+  else if (site && site.value == m.cpu().rip()) frames = m.walk_stack(m.cpu().save());
+  for (GuestVa ret : frames) {
+    auto s = m.symbolize(ret);
+    f.stack.push_back(s ? fmt::format("{}+{:#x}", s->module, s->offset) : ret.hex());
   }
   const emu::Thread& t = m.current_thread();
   const nt::ps::ProcessRecord* p = kernel_.ps().process(t.space_process_id);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +33,10 @@ class Kernel;
 }
 
 namespace kemu::verifier {
+
+namespace probe_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -50,6 +55,7 @@ class Engine : public nt::KernelListener {
   void request_returned(uint64_t id, NtStatus status) override;
   void handle_created(const nt::HandleCreated& event) override;
   void handle_closed(const nt::HandleClosed& event) override;
+  void memory_accessed(const nt::MemoryAccess& access) override;
 
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
@@ -138,6 +144,7 @@ class Engine : public nt::KernelListener {
   void end_request_buffers();
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
+  std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
 };
 
 // The buffer checks at completion (verifier/buffer_checks.cpp).
@@ -167,5 +174,16 @@ void on_call(Engine& engine, const nt::ApiCall& call);
 void on_return(Engine& engine, const nt::ApiCall& call);
 void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
 }  // namespace bounds_checks
+
+// The user-pointer checks (verifier/probe_checks.cpp): probes, user-memory
+// accesses of driver code, user addresses handed to ZwXxx or in KernelMode IRPs.
+namespace probe_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_end(Engine& engine, State& state);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
+}  // namespace probe_checks
 
 }  // namespace kemu::verifier

@@ -26,6 +26,7 @@ struct ApiCall {
   std::vector<uint64_t> args;            // the Win64 arguments, as many as the prototype names
   GuestVa call_site;                     // the driver's call instruction
   uint64_t result = 0;                   // after the call: RAX
+  bool raised = false;                   // after the call: the routine raised an exception into the caller
 };
 
 // A client request as the I/O manager sends it to the driver.
@@ -40,6 +41,16 @@ struct RequestStart {
   // the input buffer (METHOD_BUFFERED / direct: the system buffer's copy;
   // METHOD_NEITHER: the user's Type3InputBuffer), a write's data.
   std::vector<uint8_t> caller_bytes;
+};
+
+// A driver instruction read or wrote user memory (or a kernel scratch buffer
+// kemu placed for the client, cli.md placement `kernel`) while a client
+// request was in the driver. kemu's own accesses are never reported.
+struct MemoryAccess {
+  GuestVa rip;  // the accessing instruction
+  GuestVa address;
+  uint32_t size = 0;
+  bool write = false;
 };
 
 // A handle entered a table on behalf of the driver (a Zw/Ob create or open it
@@ -66,6 +77,7 @@ class KernelListener {
   virtual void request_started(const RequestStart&) {}
   // The dispatch routine returned (the request may still be pending).
   virtual void request_returned(uint64_t id, NtStatus status) {}
+  virtual void memory_accessed(const MemoryAccess&) {}
   virtual void handle_created(const HandleCreated&) {}
   virtual void handle_closed(const HandleClosed&) {}
 };

@@ -304,17 +304,29 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     if (machine.stopped()) return;
   }
   std::optional<ApiCall> event;
+  uint64_t raises = kernel_.raises();
   if (kernel_.observed()) {
     event.emplace(describe_call(machine, e));
     kernel_.publish([&](KernelListener& l) { l.api_called(*event); });
   }
-  if (e.handler) {
-    e.handler(kernel_);
-  } else {
-    unimplemented_call(machine, e);
+  try {
+    if (e.handler) {
+      e.handler(kernel_);
+    } else {
+      unimplemented_call(machine, e);
+    }
+  } catch (const emu::GuestAccessError&) {
+    // The routine touched a bad address for the driver: the machine raises
+    // (or bugchecks) in the driver; the listeners see the call end first.
+    if (event && !machine.stopped()) {
+      event->raised = true;
+      kernel_.publish([&](KernelListener& l) { l.api_returned(*event); });
+    }
+    throw;
   }
   if (event && !machine.stopped()) {
     event->result = machine.cpu().reg(UC_X86_REG_RAX);
+    event->raised = kernel_.raises() != raises;
     kernel_.publish([&](KernelListener& l) { l.api_returned(*event); });
   }
   if (kernel_.options().trace) trace_call(machine, e, false);

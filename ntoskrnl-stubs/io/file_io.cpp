@@ -176,8 +176,14 @@ IoResult IoManager::send_file_request(GuestVa file, uint8_t major, ProcessorMode
     start.caller_bytes = caller_bytes(kernel_, irp, stack, major);
     kernel_.publish([&](KernelListener& l) { l.request_started(start); });
   }
+  // The driver's accesses to the client's memory are watched only while it
+  // handles the request.
+  if (client_request) kernel_.watch_client_memory(true);
   NtStatus status = IofCallDriver(kernel_, device, irp);
-  if (client_request) kernel_.publish([&](KernelListener& l) { l.request_returned(request, status); });
+  if (client_request) {
+    kernel_.watch_client_memory(false);
+    kernel_.publish([&](KernelListener& l) { l.request_returned(request, status); });
+  }
   if (m.stopped()) return {status, 0, false};
   // A synchronous caller waits until the request completes.
   if (status == STATUS_PENDING && kernel_.scheduler().wait_for_completion(event) == STATUS_PENDING)

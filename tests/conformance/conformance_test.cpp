@@ -64,11 +64,14 @@ TEST(Conformance, EveryObjectManagerAssertionHoldsInTheSystemProcessAndInAClient
   const auto& r = s.result();
   EXPECT_EQ(r.stop.reason, StopReason::Completed) << r.stop.message;
   // The suite exercises the misuses whose outcomes it asserts: the verifier
-  // reports exactly those kinds.
+  // reports exactly those kinds. The client part also builds its UserMode
+  // arguments in the caller's Irp->UserBuffer (no probe, no __try) and checks
+  // its own user views outside __try, reading one byte of a view twice.
   std::set<std::string> checks;
   for (const auto& f : r.findings) checks.insert(f.check);
   EXPECT_EQ(checks, (std::set<std::string>{"handle.invalid", "handle.kernel-handle-user-mode",
-                                            "handle.not-kernel-handle", "handle.user-handle-kernel-mode"}));
+                                            "handle.not-kernel-handle", "handle.user-handle-kernel-mode",
+                                            "probe.double-fetch", "probe.missing", "probe.outside-try"}));
   EXPECT_TRUE(r.unimplemented.empty());
 }
 

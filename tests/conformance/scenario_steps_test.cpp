@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "e2e/e2e_paths.h"
+#include "emulator/types.h"
 #include "harness/scenario.h"
 #include "harness/session.h"
 
@@ -119,6 +120,47 @@ TEST(SectionStep, TheClientCreatesSectionsWithItsOwnAccessChecks) {
 TEST(SectionStep, APagefileBackedSectionNeedsASize) {
   std::string path = ::testing::TempDir() + "section_nosize.yaml";
   std::ofstream(path) << "steps:\n  - section: { as: s }\n";
+  EXPECT_THROW(kemu::harness::parse_scenario(path), kemu::harness::ScenarioError);
+}
+
+// The `buffer` step (docs/cli.md): a client buffer kept for the run, its
+// address named for later inputs; requests never reuse it.
+TEST(BufferStep, TheClientKeepsItsBuffersWherePlacedAndRequestsGetOthers) {
+  Session s;
+  s.load(kemu::e2e::sample("methods"));
+  ASSERT_EQ(s.driver_entry(), 0u);
+  auto dev = s.open("\\\\.\\KemuMethods");
+  uint64_t user = s.client_buffer({'k', 'e', 'm', 'u'}, 16);
+  uint64_t kernel = s.client_buffer({1, 2}, 0, Session::Placement::Kernel);
+  EXPECT_GE(user, kemu::layout::kLowestUserAddress);
+  EXPECT_LT(user, kemu::layout::kUserProbeAddress);
+  EXPECT_GE(kernel, kemu::layout::kClientKernelBuffers);
+  EXPECT_LT(kernel, kemu::layout::kClientKernelBuffersEnd);
+  Session::IoctlRequest rq;
+  rq.handle = dev.handle;
+  rq.code = 0x80002000;  // METHOD_BUFFERED upper-case echo
+  rq.input = std::vector<uint8_t>(16, 'x');
+  rq.output_length = 16;
+  for (int i = 0; i < 2; ++i) {
+    auto out = s.ioctl(rq);
+    EXPECT_EQ(out.status, 0u);
+    EXPECT_NE(out.input_address, user);
+    EXPECT_NE(out.output_address, user);
+  }
+  const auto& r = s.result();
+  ASSERT_GE(r.steps.size(), 3u);
+  EXPECT_EQ(r.steps[1].op, "buffer");
+  EXPECT_EQ(r.steps[1].status, 0u);
+  EXPECT_EQ(r.steps[1].target, kemu::GuestVa{user}.hex());
+  EXPECT_EQ(r.steps[2].target, kemu::GuestVa{kernel}.hex());
+}
+
+TEST(BufferStep, ABufferNeedsANameAndNamesNoHandles) {
+  std::string path = ::testing::TempDir() + "buffer_noname.yaml";
+  std::ofstream(path) << "steps:\n  - buffer: { data: { hex: '00' } }\n";
+  EXPECT_THROW(kemu::harness::parse_scenario(path), kemu::harness::ScenarioError);
+  path = ::testing::TempDir() + "buffer_handles.yaml";
+  std::ofstream(path) << "steps:\n  - buffer: { as: b, data: { u64: ['{dev}'] } }\n";
   EXPECT_THROW(kemu::harness::parse_scenario(path), kemu::harness::ScenarioError);
 }
 

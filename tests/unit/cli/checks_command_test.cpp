@@ -38,7 +38,9 @@ TEST(ChecksCommand, TableHasOneAlignedRowPerCheck) {
       rows[6],
       StartsWith("handle.no-access-check             warning   implemented  caller-supplied"));
   EXPECT_THAT(rows[11],
-              StartsWith("probe.missing                      error     not yet      user address"));
+              StartsWith("probe.missing                      error     implemented  user address"));
+  EXPECT_THAT(rows[25],
+              StartsWith("irp.double-completion              error     not yet      IRP completed twice"));
   // The Microsoft column starts at the same terminal column on every row, also
   // after a title with a multi-byte character ("\u2265" in irql.paged-at-dispatch).
   auto column_of = [](const std::string& row, const std::string& text) {
@@ -57,7 +59,7 @@ TEST(ChecksCommand, TableHasOneAlignedRowPerCheck) {
               verifier::catalog()[i - 1].title)
         << rows[i];
   EXPECT_EQ(rows.back(),
-            "51 checks, 16 implemented; 'kemu checks ID' shows one with its rule and fix");
+            "51 checks, 23 implemented; 'kemu checks ID' shows one with its rule and fix");
 }
 
 TEST(ChecksCommand, DetailShowsRuleAndFix) {
@@ -83,7 +85,9 @@ TEST(ChecksCommand, JsonIsTheCatalogAsAnArray) {
   EXPECT_EQ(j[1]["severity"], "error");
   EXPECT_EQ(j[1]["implemented"], true);
   EXPECT_EQ(j[10]["id"], "probe.missing");
-  EXPECT_EQ(j[10]["implemented"], false);
+  EXPECT_EQ(j[10]["implemented"], true);
+  EXPECT_EQ(j[24]["id"], "irp.double-completion");
+  EXPECT_EQ(j[24]["implemented"], false);
   EXPECT_EQ(j[1]["microsoft"], "Verifier 0xC4/0xF6; CA C28126");
   EXPECT_EQ(j[1]["title"], "handle from user mode referenced with AccessMode=KernelMode");
   std::vector<std::string> keys;
