@@ -1,5 +1,6 @@
 // Buffer checks made when the driver completes a client's request
-// (IofCompleteRequest): what the I/O manager is about to hand back.
+// (IofCompleteRequest): what the I/O manager is about to hand back; and the
+// length check of copies the driver asks for (buffer.length-overflow).
 // - buffer.information-too-large: IoStatus.Information beyond the output
 //   buffer (for METHOD_BUFFERED the I/O manager copies Information bytes into
 //   the caller's buffer: an overflow of the caller's memory; Verifier 0xC9/0x312).
@@ -81,10 +82,42 @@ void completion_checks(Engine& e, const nt::ApiCall& call) {
               {"information", hex(*information)}, {"input_length", hex(input_length)}});
 }
 
+// buffer.length-overflow: a copy whose size is a request-derived count grown
+// past 32 bits — the sum or product a ULONG size check computed wrapped, so
+// the check passed and the copy runs far beyond the buffer. The size is v*k
+// for a power of two k (a count of k-byte elements; the product is >= 2^32)
+// or v itself close enough to 2^32 that adding a header of up to 4 KiB wraps.
+void length_checks(Engine& e, const nt::ApiCall& call) {
+  const nt::RequestStart* rq = e.request();
+  if (!rq || rq->requestor != ProcessorMode::UserMode || call.args.size() < 3) return;
+  uint64_t length = call.args[2];
+  if (length <= rq->caller_bytes.size()) return;
+  for (uint64_t k = 1; k <= 4096; k *= 2) {
+    if (length % k) continue;
+    uint64_t v = length / k;
+    if (v > 0xFFFFFFFFull || !e.from_request(v)) continue;
+    bool product_wraps = k > 1 && length >= (1ull << 32);
+    bool sum_wraps = k == 1 && v > 0xFFFFFFFFull - 0x1000;
+    if (!product_wraps && !sum_wraps) continue;
+    e.report("buffer.length-overflow", call.call_site,
+             fmt::format("{} was asked to copy {:#x} bytes: the request's length field {:#x} {} wraps in 32-bit "
+                         "arithmetic, so a ULONG size check on it passes and the copy runs past the {:#x}-byte input.",
+                         *call.name, length, v,
+                         product_wraps ? fmt::format("times {}", k) : std::string("plus a header"),
+                         rq->caller_bytes.size()),
+             {{"length_field", hex(v)}, {"copy_size", hex(length)}, {"element_size", std::to_string(k)},
+              {"input_length", hex(rq->caller_bytes.size())}});
+    return;
+  }
+}
+
 }  // namespace
 
 void on_call(Engine& e, const nt::ApiCall& call) {
-  if (*call.name == "IofCompleteRequest") completion_checks(e, call);
+  const std::string& name = *call.name;
+  if (name == "IofCompleteRequest") completion_checks(e, call);
+  if (name == "memcpy" || name == "memmove" || name == "RtlCopyMemory" || name == "RtlMoveMemory")
+    length_checks(e, call);
 }
 
 }  // namespace kemu::verifier::buffer_checks

@@ -221,7 +221,8 @@ std::vector<CheckInfo> build_catalog() {
        "Sizes computed from caller-supplied counts can wrap around, so a check on the wrapped sum "
        "or product passes and the copy that follows runs far past the buffer.",
        "Use the overflow-checked helpers (RtlULongAdd, RtlULongMult, RtlSizeTAdd from ntintsafe.h) "
-       "or compare against limits by subtraction before computing the size."},
+       "or compare against limits by subtraction before computing the size.",
+       true},
       {"buffer.null-mdl", kError, "NULL MdlAddress (zero-length direct I/O) dereferenced",
        "OutputBufferLength 0 on direct I/O; MmGetSystemAddressForMdlSafe(NULL) or use of its NULL "
        "result",

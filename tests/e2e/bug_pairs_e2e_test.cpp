@@ -1,4 +1,4 @@
-// The bug pairs of samples/bugs/handles and samples/bugs/output: each buggy driver produces
+// The bug pairs of samples/bugs/handles, output and lengths: each buggy driver produces
 // exactly the findings whose condition holds, located in the exported routine
 // that holds the mistake; its fixed twin produces no finding at all.
 #include <gtest/gtest.h>
@@ -73,7 +73,12 @@ INSTANTIATE_TEST_SUITE_P(
         // Completion-time checks point at the IoCompleteRequest of the dispatch routine.
         Pair{"output", "information_too_large", {"buffer.information-too-large"}, "BugDeviceControl"},
         // 7 padding bytes and the reserved field: 15 bytes never written.
-        Pair{"output", "uninitialized_output", {"buffer.uninitialized-output"}, "BugDeviceControl"}),
+        Pair{"output", "uninitialized_output", {"buffer.uninitialized-output"}, "BugDeviceControl"},
+        // A wrapped ULONG size check lets a 4 GiB copy through: it reads past the input and faults.
+        Pair{"lengths", "sum_overflow", {"buffer.length-overflow", "buffer.input-overread", "crash.bugcheck"},
+             "StoreBlob"},
+        Pair{"lengths", "product_overflow", {"buffer.length-overflow", "buffer.input-overread", "crash.bugcheck"},
+             "StoreEntries"}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
 
 // The private-handle bug ends as Windows would end it: ZwClose of the handle
