@@ -15,24 +15,17 @@
 #include "ntoskrnl-stubs/ob/object_attributes.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "ntoskrnl-stubs/ps/process_security.h"
 
 namespace kemu::nt {
 
 namespace {
 
-constexpr uint32_t kProcessVmOperation = 0x8;
-
 // The process a ProcessHandle names, referenced for PROCESS_VM_OPERATION
-// with the caller's mode (NtCurrentProcess() is the current process).
+// with the caller's mode.
 NtStatus process_of(Kernel& k, uint64_t handle, ProcessorMode mode, uint32_t* pid) {
-  ob::ObjectId id = ob::kNoObject;
-  if (NtStatus st = k.ob().reference_by_handle(handle, kProcessVmOperation, ob::TypeIndex::Process, mode, &id,
-                                               nullptr);
-      !nt_success(st))
-    return st;
-  const ps::ProcessRecord* p = k.ps().process_by_eprocess(k.ob().get(id)->body);
-  k.ob().dereference(id);
-  if (!p) return STATUS_INVALID_HANDLE;
+  const ps::ProcessRecord* p = nullptr;
+  if (NtStatus st = ps::reference_process(k, handle, ps::kProcessVmOperation, mode, &p); !nt_success(st)) return st;
   *pid = p->pid;
   return STATUS_SUCCESS;
 }

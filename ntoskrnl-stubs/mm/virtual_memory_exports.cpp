@@ -18,6 +18,7 @@
 #include "ntoskrnl-stubs/ob/handle_table.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
 #include "ntoskrnl-stubs/ps/process_manager.h"
+#include "ntoskrnl-stubs/ps/process_security.h"
 
 namespace kemu::nt {
 
@@ -25,8 +26,6 @@ namespace {
 
 using namespace mm;
 
-constexpr uint32_t kProcessVmOperation = 0x0008;
-constexpr uint32_t kProcessQueryInformation = 0x0400;
 constexpr uint32_t kMemoryBasicInformation = 0;
 constexpr uint32_t kMemCoalescePlaceholders = 0x1, kMemPreservePlaceholder = 0x2;
 // MmCopyMemory's flags (ntddk.h).
@@ -35,24 +34,6 @@ constexpr uint32_t kMmCopyMemoryPhysical = 0x1, kMmCopyMemoryVirtual = 0x2;
 // locked and mapped chunks of 14 pages.
 constexpr uint64_t kPoolCopyBytes = 512;
 constexpr uint64_t kMappedCopyChunk = 14 * kPageSize;
-
-// The process a service works on: NtCurrentProcess() is the current (perhaps
-// attached) process, no handle involved; another handle is referenced as a
-// Process with `access`, checked when the previous mode is UserMode.
-NtStatus target_process(Kernel& k, uint64_t handle, uint32_t access, ProcessorMode mode,
-                        const ps::ProcessRecord** out) {
-  if (handle == ob::kCurrentProcessHandle) {
-    *out = k.ps().process(k.machine().current_thread().space_process_id);
-    return *out ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
-  }
-  ob::ObjectId id = ob::kNoObject;
-  NtStatus st =
-      k.ob().reference_by_handle(handle, access, ob::TypeIndex::Process, mode, &id, nullptr);
-  if (!nt_success(st)) return st;
-  *out = k.ps().process_by_eprocess(k.ob().get(id)->body);
-  k.ob().dereference(id);
-  return *out ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
-}
 
 // An in/out pointer-sized argument: from UserMode ProbeForWrite'd (aligned,
 // writable user memory) and read; from KernelMode read as is.
@@ -105,7 +86,7 @@ NtStatus allocate(Kernel& k, uint64_t process, GuestVa base_ptr, uint64_t zero_b
   if (size == 0) return STATUS_INVALID_PARAMETER_4;
   // 6. The process (PROCESS_VM_OPERATION for a handle).
   const ps::ProcessRecord* p = nullptr;
-  if (NtStatus st = target_process(k, process, kProcessVmOperation, mode, &p); !nt_success(st))
+  if (NtStatus st = ps::reference_process(k, process, ps::kProcessVmOperation, mode, &p); !nt_success(st))
     return st;
   if (p->terminated) return STATUS_PROCESS_IS_TERMINATING;
   if (type & (kMemLargePages | kMemPhysical | kMemWriteWatch)) {
@@ -168,7 +149,7 @@ NtStatus free_memory(Kernel& k, uint64_t process, GuestVa base_ptr, GuestVa size
   if (kemu::layout::kHighestUserAddress - base < size) return STATUS_INVALID_PARAMETER_3;
   // 4. The process.
   const ps::ProcessRecord* p = nullptr;
-  if (NtStatus st = target_process(k, process, kProcessVmOperation, mode, &p); !nt_success(st))
+  if (NtStatus st = ps::reference_process(k, process, ps::kProcessVmOperation, mode, &p); !nt_success(st))
     return st;
   if (p->terminated) return STATUS_PROCESS_IS_TERMINATING;
   NtStatus st =
@@ -196,7 +177,7 @@ NtStatus protect_memory(Kernel& k, uint64_t process, GuestVa base_ptr, GuestVa s
   if (kemu::layout::kUserProbeAddress - base < size || size == 0) return STATUS_INVALID_PARAMETER_3;
   // 4. The process.
   const ps::ProcessRecord* p = nullptr;
-  if (NtStatus st = target_process(k, process, kProcessVmOperation, mode, &p); !nt_success(st))
+  if (NtStatus st = ps::reference_process(k, process, ps::kProcessVmOperation, mode, &p); !nt_success(st))
     return st;
   if (p->terminated) return STATUS_PROCESS_IS_TERMINATING;
   if (new_protect & kPageGuard) {
@@ -231,7 +212,7 @@ NtStatus query_memory(Kernel& k, uint64_t process, GuestVa address, uint32_t inf
   if (length < sizeof(layout::MEMORY_BASIC_INFORMATION)) return STATUS_INFO_LENGTH_MISMATCH;
   // 4. The process (PROCESS_QUERY_INFORMATION for a handle).
   const ps::ProcessRecord* p = nullptr;
-  if (NtStatus st = target_process(k, process, kProcessQueryInformation, mode, &p); !nt_success(st))
+  if (NtStatus st = ps::reference_process(k, process, ps::kProcessQueryInformation, mode, &p); !nt_success(st))
     return st;
   layout::MEMORY_BASIC_INFORMATION info = query(k, p->pid, address.value);
   if (NtStatus st = caller::write(k, mode, buffer, info, 8); !nt_success(st)) return st;

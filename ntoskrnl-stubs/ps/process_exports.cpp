@@ -115,21 +115,11 @@ NtStatus open_process(Kernel& k, ProcessorMode mode, GuestVa handle_out, uint32_
   return open_object(k, mode, object, desired, a.attributes, handle_out);
 }
 
-const ps::ProcessRecord* process_by_handle(Kernel& k, uint64_t handle, uint32_t access, ProcessorMode mode,
-                                           NtStatus* status) {
-  ob::ObjectId id = ob::kNoObject;
-  *status = k.ob().reference_by_handle(handle, access, ob::TypeIndex::Process, mode, &id, nullptr);
-  if (!nt_success(*status)) return nullptr;
-  const ps::ProcessRecord* p = k.ps().process_by_eprocess(k.ob().get(id)->body);
-  k.ob().dereference(id);
-  if (!p) *status = STATUS_INVALID_HANDLE;
-  return p;
-}
-
 NtStatus terminate_process(Kernel& k, ProcessorMode mode, uint64_t handle, NtStatus exit_status) {
   NtStatus st = STATUS_SUCCESS;
   // NULL means the current process, after all its other threads.
-  const ps::ProcessRecord* p = process_by_handle(k, handle ? handle : ob::kCurrentProcessHandle, kProcessTerminate, mode, &st);
+  const ps::ProcessRecord* p = nullptr;
+  st = ps::reference_process(k, handle ? handle : ob::kCurrentProcessHandle, kProcessTerminate, mode, &p);
   if (!p) return st;
   if (p->pid == ps::kSystemPid) {
     // CRITICAL_PROCESS_DIED: the System process cannot end.
@@ -180,7 +170,8 @@ NtStatus query_process(Kernel& k, ProcessorMode mode, uint64_t handle, uint32_t 
                             info_class == kProcessImageFileNameWin32 || info_class == kProcessSessionInformation
                         ? kProcessQueryLimitedInformation
                         : kProcessQueryInformation;
-  const ps::ProcessRecord* p = process_by_handle(k, handle, access, mode, &st);
+  const ps::ProcessRecord* p = nullptr;
+  st = ps::reference_process(k, handle, access, mode, &p);
   if (!p) return st;
   switch (info_class) {
     case kProcessBasicInformation: {

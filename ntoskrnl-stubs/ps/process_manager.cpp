@@ -194,4 +194,15 @@ const ThreadRecord* ProcessManager::thread_by_ethread(GuestVa ethread) const {
   return nullptr;
 }
 
+NtStatus reference_process(Kernel& k, uint64_t handle, uint32_t access, ProcessorMode mode,
+                           const ProcessRecord** out) {
+  *out = nullptr;
+  ob::ObjectId id = ob::kNoObject;
+  NtStatus st = k.ob().reference_by_handle(handle, access, ob::TypeIndex::Process, mode, &id, nullptr);
+  if (!nt_success(st)) return st;
+  *out = k.ps().process_by_eprocess(k.ob().get(id)->body);
+  k.ob().dereference(id);
+  return *out ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
+}
+
 }  // namespace kemu::nt::ps

@@ -41,6 +41,12 @@ struct ThreadRecord {
   GuestVa ethread;
 };
 
+// ObReferenceObjectByHandle(ProcessHandle, access, *PsProcessType, mode) as the
+// process services do it: the process a handle names (NtCurrentProcess() is
+// the current — attached — process), the reference dropped again.
+NtStatus reference_process(Kernel& k, uint64_t handle, uint32_t access, ProcessorMode mode,
+                           const ProcessRecord** out);
+
 class ProcessManager {
  public:
   explicit ProcessManager(Kernel& kernel);
