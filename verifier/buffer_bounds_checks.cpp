@@ -44,10 +44,6 @@ constexpr uint32_t kMethodBuffered = 0, kMethodNeither = 3;
 // How far past a page_end buffer a fault still counts as running off its end.
 constexpr uint64_t kGuardReach = 0x1000;
 
-std::string hex(uint64_t v) {
-  return fmt::format("{:#x}", v);
-}
-
 bool is_ioctl(const nt::RequestStart& rq) {
   return rq.major == kIrpMjDeviceControl || rq.major == kIrpMjInternalDeviceControl;
 }
@@ -155,7 +151,7 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   const std::string& name = *call.name;
   auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
   uint64_t dst = 0, src = 0, length = 0;
-  if (name == "memcpy" || name == "memmove" || name == "RtlCopyMemory" || name == "RtlMoveMemory") {
+  if (is_copy_routine(name)) {
     dst = arg(0), src = arg(1), length = arg(2);
   } else if (name == "memset") {
     dst = arg(0), length = arg(2);

@@ -25,8 +25,6 @@ constexpr uint8_t kUninitializedFill = 0xCD;  // io/file_io.cpp's fill of a syst
 constexpr uint8_t kDeviceControl = 0x0E, kInternalDeviceControl = 0x0F, kRead = 0x03;
 constexpr uint32_t kIrpBufferedIo = 0x10;
 
-std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
-
 void completion_checks(Engine& e, const nt::ApiCall& call) {
   GuestVa irp{call.args.empty() ? 0 : call.args[0]};
   const nt::RequestStart* rq = e.request_of(irp);
@@ -116,8 +114,7 @@ void length_checks(Engine& e, const nt::ApiCall& call) {
 void on_call(Engine& e, const nt::ApiCall& call) {
   const std::string& name = *call.name;
   if (name == "IofCompleteRequest") completion_checks(e, call);
-  if (name == "memcpy" || name == "memmove" || name == "RtlCopyMemory" || name == "RtlMoveMemory")
-    length_checks(e, call);
+  if (is_copy_routine(name)) length_checks(e, call);
 }
 
 }  // namespace kemu::verifier::buffer_checks

@@ -147,6 +147,12 @@ class Engine : public nt::KernelListener {
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
 };
 
+// memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
+// copies kemu runs as host code on the driver's behalf.
+inline bool is_copy_routine(std::string_view name) {
+  return name == "memcpy" || name == "memmove" || name == "RtlCopyMemory" || name == "RtlMoveMemory";
+}
+
 // The buffer checks at completion (verifier/buffer_checks.cpp).
 namespace buffer_checks {
 void on_call(Engine& engine, const nt::ApiCall& call);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace kemu::verifier {
 
 struct FindingLocation {
@@ -37,5 +39,8 @@ struct Finding {
   FindingContext context;
   std::vector<std::pair<std::string, std::string>> values;
 };
+
+// How a finding's values spell a number: lowercase hex with 0x, unpadded.
+inline std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 
 }  // namespace kemu::verifier

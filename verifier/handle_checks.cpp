@@ -18,7 +18,6 @@ constexpr uint32_t kObjKernelHandle = 0x200;
 constexpr uint32_t kObjForceAccessCheck = 0x400;
 constexpr uint32_t kGenericRights = 0xF0000000;
 
-std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 const char* mode_name(uint64_t mode) { return (mode & 0xFF) ? "UserMode" : "KernelMode"; }
 
 bool is_reference_routine(const std::string& name) {

@@ -43,10 +43,6 @@ constexpr uint32_t kMethodNeither = 3;
 // distinct bytes; later reads of new bytes are not remembered).
 constexpr uint64_t kMaxTrackedReadBytes = 1u << 16;
 
-std::string hex(uint64_t v) {
-  return fmt::format("{:#x}", v);
-}
-
 // A user-half address a driver could mean as a pointer (not NULL or a small integer).
 bool plausible_user_pointer(uint64_t v) {
   return v >= layout::kLowestUserAddress && v < layout::kUserProbeAddress;
