@@ -106,8 +106,8 @@ void Engine::api_returned(const nt::ApiCall& call) {
 }
 
 void Engine::request_started(const nt::RequestStart& request) {
-  request_ = request;
-  in_flight_[request.irp.value] = request;
+  request_ = std::make_shared<const nt::RequestStart>(request);
+  in_flight_[request.irp.value] = request_;
   end_request_buffers();
   bounds_checks::on_request_started(*this, request);
   probe_checks::on_request(*this, *probes_, request);
@@ -115,7 +115,7 @@ void Engine::request_started(const nt::RequestStart& request) {
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
   auto it = in_flight_.find(irp.value);
-  return it == in_flight_.end() ? nullptr : &it->second;
+  return it == in_flight_.end() ? nullptr : it->second.get();
 }
 
 void Engine::request_returned(uint64_t id, NtStatus status) {

@@ -59,7 +59,7 @@ class Engine : public nt::KernelListener {
 
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
-  const nt::RequestStart* request() const { return request_ ? &*request_ : nullptr; }
+  const nt::RequestStart* request() const { return request_.get(); }
   // A client request still in flight, by its IRP (a pending one completes later).
   const nt::RequestStart* request_of(GuestVa irp) const;
   void request_completed(GuestVa irp) { in_flight_.erase(irp.value); }
@@ -127,8 +127,10 @@ class Engine : public nt::KernelListener {
 
   nt::Kernel& kernel_;
   std::function<bool(std::string_view)> enabled_;
-  std::optional<nt::RequestStart> request_;
-  std::map<uint64_t, nt::RequestStart> in_flight_;  // by IRP
+  // The request being dispatched, and every request not yet completed (one
+  // record shared by both).
+  std::shared_ptr<const nt::RequestStart> request_;
+  std::map<uint64_t, std::shared_ptr<const nt::RequestStart>> in_flight_;  // by IRP
   std::vector<nt::ApiCall> calls_;
   std::map<std::pair<uint32_t, uint32_t>, DriverHandle> driver_handles_;  // (pid, index) -> how it was made
   struct DriverReference {
