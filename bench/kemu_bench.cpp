@@ -11,6 +11,7 @@
 
 #include "harness/run_result.h"
 #include "harness/session.h"
+#include "verifier/catalog.h"
 
 namespace {
 
@@ -138,9 +139,15 @@ BENCHMARK(BM_ExceptionDispatchRoundTrip)->Unit(benchmark::kMillisecond)->UseReal
 // of Information bytes, the client's output read back. One Session for the
 // whole benchmark (load + DriverEntry + open outside the timed loop); every
 // iteration is one round trip, checked for the exact bytes.
+// Argument 1: every check on (the default run); 0: every check off (no
+// verifier listening, the kernel publishes no events) — the verifier's cost
+// is the ratio of the two.
 void BM_IoctlRoundTrip(benchmark::State& state) {
   constexpr uint32_t kBufferedUpper = 0x80002000;  // samples/methods IOCTL_BUFFERED_UPPER
-  Session session;
+  kemu::harness::SessionOptions options;
+  if (state.range(0) == 0)
+    for (const auto& check : kemu::verifier::catalog()) options.disabled_checks.emplace_back(check.id);
+  Session session(options);
   uint64_t handle = 0;
   try {
     session.load(sample("methods"));
@@ -176,7 +183,7 @@ void BM_IoctlRoundTrip(benchmark::State& state) {
   state.counters["us/round_trip"] = benchmark::Counter(
       static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_IoctlRoundTrip)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_IoctlRoundTrip)->ArgName("checks")->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

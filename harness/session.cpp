@@ -29,6 +29,7 @@
 #include "ntoskrnl-stubs/ps/process_security.h"
 #include "ntoskrnl-stubs/se/token.h"
 #include "report/format.h"
+#include "verifier/catalog.h"
 #include "verifier/engine.h"
 #include "report/sha256.h"
 
@@ -459,7 +460,13 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
   ko.explain = s.options.explain;
   ko.seed = s.options.seed;
   s.kernel = std::make_unique<nt::Kernel>(*s.machine, ko);
-  s.engine = std::make_unique<verifier::Engine>(*s.kernel, nullptr);
+  // The verifier listens only when at least one check is on: with every check
+  // disabled the kernel publishes no events at all (the "checks off" cost).
+  const auto& ids = verifier::catalog();
+  if (std::any_of(ids.begin(), ids.end(),
+                  [&s](const verifier::CheckInfo& c) { return check_enabled(s.options, c.id); }))
+    s.engine = std::make_unique<verifier::Engine>(
+        *s.kernel, [options = s.options](std::string_view id) { return check_enabled(options, id); });
   if (!s.options.files_dir.empty()) {
     // --files: the sandbox volume starts as a copy of the host folder.
     if (auto error = s.kernel->fs().seed_from(s.options.files_dir)) throw SessionError(*error);
