@@ -54,9 +54,9 @@ struct Options {
 
 // One `$ kemu ...` block of a lesson.
 struct Block {
-  size_t command_line = 0;  // index of the `$ kemu` line
-  size_t end_line = 0;      // index of the closing fence
-  std::string command;      // without the prompt
+  size_t command_line = 0;        // index of the `$ kemu` line
+  size_t end_line = 0;            // index of the closing fence
+  std::string command;            // without the prompt
   std::vector<std::string> show;  // section keys of show=, empty: all but stats
 };
 
@@ -106,11 +106,12 @@ std::vector<Block> find_blocks(const fs::path& file, const std::vector<std::stri
     size_t open = fence_length(lines[i]);
     if (!open) continue;
     size_t close = i + 1;
-    while (close < lines.size() &&
-           !(fence_length(lines[close]) >= open && lines[close].find_first_not_of("` ") == std::string::npos))
+    while (close < lines.size() && !(fence_length(lines[close]) >= open &&
+                                     lines[close].find_first_not_of("` ") == std::string::npos))
       ++close;
     if (close == lines.size())
-      throw std::runtime_error(file.string() + ":" + std::to_string(i + 1) + ": unclosed code fence");
+      throw std::runtime_error(file.string() + ":" + std::to_string(i + 1) +
+                               ": unclosed code fence");
     const std::string& first = i + 1 < close ? lines[i + 1] : std::string();
     if (first.rfind(std::string(kPrompt) + "kemu ", 0) == 0) {
       Block b;
@@ -122,8 +123,9 @@ std::vector<Block> find_blocks(const fs::path& file, const std::vector<std::stri
       }
       for (const std::string& item : b.show)
         if (item.substr(0, item.find('/')) == "stats")
-          throw std::runtime_error(file.string() + ":" + std::to_string(i + 1) +
-                                   ": show=stats: the stats line holds wall-clock time and cannot be kept in sync");
+          throw std::runtime_error(
+              file.string() + ":" + std::to_string(i + 1) +
+              ": show=stats: the stats line holds wall-clock time and cannot be kept in sync");
       blocks.push_back(std::move(b));
     }
     i = close;
@@ -213,7 +215,8 @@ std::vector<Selection> parse_show(const std::vector<std::string>& show) {
   std::vector<Selection> out;
   for (const std::string& item : show) {
     std::string key = item.substr(0, item.find('/'));
-    auto it = std::find_if(out.begin(), out.end(), [&](const Selection& s) { return s.key == key; });
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const Selection& s) { return s.key == key; });
     if (it == out.end()) it = out.insert(out.end(), Selection{key, {}});
     if (item.find('/') != std::string::npos) {
       int n = std::atoi(item.substr(item.find('/') + 1).c_str());
@@ -226,12 +229,13 @@ std::vector<Selection> parse_show(const std::vector<std::string>& show) {
 
 // The shown lines of kemu's output under the rule at the top. A part of a
 // section begins at a line indented by exactly two spaces.
-std::vector<std::string> shown_output(const std::string& out, const std::vector<std::string>& show) {
+std::vector<std::string> shown_output(const std::string& out,
+                                      const std::vector<std::string>& show) {
   std::vector<Selection> selections = parse_show(show);
   std::vector<std::string> shown;
   std::set<std::string> seen;
-  const Selection* section = nullptr;  // the kept section the line is in
-  bool keep = false, elided = false;        // sections
+  const Selection* section = nullptr;          // the kept section the line is in
+  bool keep = false, elided = false;           // sections
   bool keep_part = true, part_elided = false;  // parts of a kept section
   int part = 0;
   std::map<std::string, int> parts_seen;
@@ -239,7 +243,8 @@ std::vector<std::string> shown_output(const std::string& out, const std::vector<
     if (!line.empty() && line[0] != ' ') {
       std::string key = line.substr(0, line.find(' '));
       seen.insert(key);
-      auto it = std::find_if(selections.begin(), selections.end(), [&](const Selection& s) { return s.key == key; });
+      auto it = std::find_if(selections.begin(), selections.end(),
+                             [&](const Selection& s) { return s.key == key; });
       section = it == selections.end() ? nullptr : &*it;
       keep = selections.empty() ? key != "stats" : section != nullptr;
       if (!keep && !elided) shown.emplace_back(kElided);
@@ -263,10 +268,11 @@ std::vector<std::string> shown_output(const std::string& out, const std::vector<
     shown.push_back(line);
   }
   for (const Selection& s : selections) {
-    if (!seen.count(s.key)) throw std::runtime_error("show=" + s.key + ": kemu printed no such section");
+    if (!seen.count(s.key))
+      throw std::runtime_error("show=" + s.key + ": kemu printed no such section");
     if (!s.parts.empty() && *s.parts.rbegin() > parts_seen[s.key])
-      throw std::runtime_error("show=" + s.key + "/" + std::to_string(*s.parts.rbegin()) + ": the section has " +
-                               std::to_string(parts_seen[s.key]) + " parts");
+      throw std::runtime_error("show=" + s.key + "/" + std::to_string(*s.parts.rbegin()) +
+                               ": the section has " + std::to_string(parts_seen[s.key]) + " parts");
   }
   return shown;
 }
@@ -284,8 +290,8 @@ std::string unified_diff(const std::string& shown, const std::string& printed) {
   std::ofstream(dir / "shown") << shown;
   std::ofstream(dir / "printed") << printed;
   fs::path diff = dir / "diff";
-  std::string cmd = "diff -u --label shown --label 'kemu now' '" + (dir / "shown").string() + "' '" +
-                    (dir / "printed").string() + "' > '" + diff.string() + "'";
+  std::string cmd = "diff -u --label shown --label 'kemu now' '" + (dir / "shown").string() +
+                    "' '" + (dir / "printed").string() + "' > '" + diff.string() + "'";
   int rc = std::system(cmd.c_str());
   (void)rc;
   std::string text = slurp(diff);
@@ -307,14 +313,16 @@ std::vector<std::string> broken_links(const fs::path& file, const std::vector<st
       if (n >= fence && lines[i].find_first_not_of("` ") == std::string::npos) fence = 0;
       continue;
     }
-    for (size_t at = lines[i].find("]("); at != std::string::npos; at = lines[i].find("](", at + 2)) {
+    for (size_t at = lines[i].find("]("); at != std::string::npos;
+         at = lines[i].find("](", at + 2)) {
       size_t end = lines[i].find(')', at);
       if (end == std::string::npos) break;
       std::string target = lines[i].substr(at + 2, end - at - 2);
       target = target.substr(0, target.find('#'));
       if (target.empty() || target.find("://") != std::string::npos) continue;
       if (!fs::exists(file.parent_path() / target))
-        broken.push_back(file.string() + ":" + std::to_string(i + 1) + ": link to a missing file: " + target);
+        broken.push_back(file.string() + ":" + std::to_string(i + 1) +
+                         ": link to a missing file: " + target);
     }
   }
   return broken;
@@ -339,8 +347,8 @@ void process(const Options& opt, const fs::path& root, const fs::path& file, Tal
     std::string where = file.string() + ":" + std::to_string(b.command_line + 1);
     RunOutput r = run_kemu(opt, root, b.command);
     if ((r.exit_code != 0 && r.exit_code != 1) || !r.err.empty())
-      throw std::runtime_error(where + ": `" + b.command + "` failed (exit " + std::to_string(r.exit_code) +
-                               "):\n" + r.err + r.out);
+      throw std::runtime_error(where + ": `" + b.command + "` failed (exit " +
+                               std::to_string(r.exit_code) + "):\n" + r.err + r.out);
     std::vector<std::string> printed;
     try {
       printed = shown_output(r.out, b.show);
@@ -363,8 +371,10 @@ void process(const Options& opt, const fs::path& root, const fs::path& file, Tal
   if (opt.update && !changes.empty()) {
     for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
       const Block& b = it->first;
-      lines.erase(lines.begin() + static_cast<long>(b.command_line) + 1, lines.begin() + static_cast<long>(b.end_line));
-      lines.insert(lines.begin() + static_cast<long>(b.command_line) + 1, it->second.begin(), it->second.end());
+      lines.erase(lines.begin() + static_cast<long>(b.command_line) + 1,
+                  lines.begin() + static_cast<long>(b.end_line));
+      lines.insert(lines.begin() + static_cast<long>(b.command_line) + 1, it->second.begin(),
+                   it->second.end());
     }
     std::ofstream(file, std::ios::binary | std::ios::trunc) << joined(lines);
   }
@@ -372,9 +382,12 @@ void process(const Options& opt, const fs::path& root, const fs::path& file, Tal
 
 Options parse(int argc, char** argv) {
   Options opt;
-  if (argc < 2) throw std::runtime_error("usage: tutorial_sync check|update --kemu P --source D --build D FILE...");
+  if (argc < 2)
+    throw std::runtime_error(
+        "usage: tutorial_sync check|update --kemu P --source D --build D FILE...");
   std::string mode = argv[1];
-  if (mode != "check" && mode != "update") throw std::runtime_error("the mode is check or update, not " + mode);
+  if (mode != "check" && mode != "update")
+    throw std::runtime_error("the mode is check or update, not " + mode);
   opt.update = mode == "update";
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -382,10 +395,14 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--kemu") opt.kemu = value();
-    else if (a == "--source") opt.source = value();
-    else if (a == "--build") opt.build = value();
-    else opt.inputs.emplace_back(a);
+    if (a == "--kemu")
+      opt.kemu = value();
+    else if (a == "--source")
+      opt.source = value();
+    else if (a == "--build")
+      opt.build = value();
+    else
+      opt.inputs.emplace_back(a);
   }
   if (opt.kemu.empty() || opt.source.empty() || opt.build.empty() || opt.inputs.empty())
     throw std::runtime_error("--kemu, --source, --build and at least one lesson are needed");
@@ -412,11 +429,13 @@ int main(int argc, char** argv) {
     for (const fs::path& f : files) process(opt, root.path(), f, t);
     if (t.broken_links) std::cerr << t.broken_links << " link(s) to missing files\n";
     if (opt.update) {
-      std::cout << t.blocks << " shown runs in " << files.size() << " files, " << t.differing << " rewritten\n";
+      std::cout << t.blocks << " shown runs in " << files.size() << " files, " << t.differing
+                << " rewritten\n";
       return t.broken_links ? 1 : 0;
     }
     if (t.differing)
-      std::cerr << t.differing << " of " << t.blocks << " shown runs differ from what kemu prints: run "
+      std::cerr << t.differing << " of " << t.blocks
+                << " shown runs differ from what kemu prints: run "
                 << "scripts/update-tutorial.sh, read the change, commit it.\n";
     if (t.differing || t.broken_links) return 1;
     std::cout << t.blocks << " shown runs in " << files.size() << " files match kemu\n";
