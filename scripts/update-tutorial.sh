@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
 cd "$root"
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja >/dev/null
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target kemu kemu_samples tutorial_sync >/dev/null
 if [ $# -eq 0 ]; then set -- docs/tutorial; fi
 "$build/tests/tutorial/tutorial_sync" update --kemu "$build/kemu" --source . --build "$build" "$@"
