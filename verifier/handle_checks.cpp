@@ -50,6 +50,14 @@ std::string param_type(const nt::ApiCall& call, size_t i) {
   return space == std::string::npos ? p : p.substr(0, space);
 }
 
+// A POBJECT_TYPE argument as a reader knows it: NULL, the type's name, or
+// the raw pointer when it is no type object.
+std::string object_type_value(nt::Kernel& k, uint64_t type) {
+  if (!type) return "NULL";
+  if (auto index = k.ob().type_by_object(GuestVa{type})) return nt::to_utf8(nt::ob::descriptor(*index).name);
+  return hex(type);
+}
+
 void reference_checks(Engine& e, const nt::ApiCall& call) {
   nt::Kernel& k = e.kernel();
   uint64_t handle = call.args.size() > 0 ? call.args[0] : 0;
@@ -62,7 +70,7 @@ void reference_checks(Engine& e, const nt::ApiCall& call) {
   bool derived = caller_handle(e, handle);
   std::vector<std::pair<std::string, std::string>> values = {
       {"handle", hex(handle)}, {"access_mode", mode_name(mode)}, {"desired_access", hex(desired)},
-      {"object_type", type ? hex(type) : "NULL"}};
+      {"object_type", object_type_value(k, type)}};
 
   // A kernel handle is valid only with KernelMode: with UserMode the lookup fails.
   if (user_mode && nt::ob::is_kernel_handle(handle))
