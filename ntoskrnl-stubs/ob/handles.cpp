@@ -212,7 +212,12 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
       return STATUS_INVALID_HANDLE;
     }
     HandleEntry* src = tables_[table_pid].find(handle_index(source_handle));
-    if (!src || handle_index(source_handle) == 0) return STATUS_INVALID_HANDLE;
+    if (!src || handle_index(source_handle) == 0) {
+      if (kernel_.explainer().enabled())
+        kernel_.explainer().say(fmt::format("{}: source handle {:#x} is no entry of {} → STATUS_INVALID_HANDLE.",
+                                            kernel_.caller_description(), source_handle, table_name(table_pid)));
+      return STATUS_INVALID_HANDLE;
+    }
     source = *src;
   }
   auto close_source = [&] {
@@ -262,6 +267,14 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
   *target_handle = kernel ? (value | kKernelHandleFlag) : value;
+  if (kernel_.explainer().enabled())
+    kernel_.explainer().say(fmt::format(
+        "{}: handle {:#x} of {}, looked up with {} ({} granted access {:#x}), duplicated as handle {:#x} in {}, "
+        "granted access {:#x}{}.",
+        kernel_.caller_description(), source_handle, table_name(table_pid),
+        mode == ProcessorMode::UserMode ? "UserMode" : "KernelMode", describe(source.object), source.granted_access,
+        *target_handle, table_name(*target_pid), granted,
+        (options & kCloseSource) ? "; the source handle is closed" : ""));
   close_source();
   return STATUS_SUCCESS;
 }
