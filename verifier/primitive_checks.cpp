@@ -245,32 +245,23 @@ void open_process(Engine& e, const nt::ApiCall& call) {
                     {"attributes", hex(attributes)}});
 }
 
-// A process the driver looked up by the caller's pid, then used with kernel
-// rights: ObOpenObjectByPointer(KernelMode, no OBJ_FORCE_ACCESS_CHECK), or an attach.
-void chosen_process_used(Engine& e, State& s, const nt::ApiCall& call) {
-  const std::string& name = *call.name;
-  if (call.args.empty()) return;
+// A process the driver looked up by the caller's pid, then opened with
+// kernel rights: ObOpenObjectByPointer with AccessMode KernelMode and no
+// OBJ_FORCE_ACCESS_CHECK checks nothing against the caller.
+void chosen_process_opened(Engine& e, State& s, const nt::ApiCall& call) {
+  if (call.args.size() < 6) return;
   auto it = s.chosen_processes.find(call.args[0]);
   if (it == s.chosen_processes.end()) return;
-  std::string what;
-  Values values = {{"routine", name}, {"pid", std::to_string(it->second)}};
-  if (name == "ObOpenObjectByPointer" && call.args.size() > 5) {
-    uint32_t attributes = static_cast<uint32_t>(call.args[1]);
-    uint32_t desired = static_cast<uint32_t>(call.args[3]);
-    if ((call.args[5] & 0xFF) != 0 || (attributes & kObjForceAccessCheck)) return;  // UserMode: checked
-    what = fmt::format("opened a handle to it with access {:#x} from kernel mode", desired);
-    values.emplace_back("desired_access", hex(desired));
-    values.emplace_back("attributes", hex(attributes));
-  } else if (name == "KeStackAttachProcess" || name == "KeAttachProcess") {
-    what = "attached to its address space";
-  } else {
-    return;
-  }
+  uint32_t attributes = static_cast<uint32_t>(call.args[1]);
+  uint32_t desired = static_cast<uint32_t>(call.args[3]);
+  if ((call.args[5] & 0xFF) != 0 || (attributes & kObjForceAccessCheck)) return;  // the caller's rights decide
   report_primitive(e, "primitive.process-access", call.call_site,
-                   fmt::format("{} {} after PsLookupProcessByProcessId of process {}, a process id taken from the "
-                               "request: the caller acts on a process it could not open itself.",
-                               name, what, it->second),
-                   std::move(values));
+                   fmt::format("{} opened process {} (found by PsLookupProcessByProcessId from a process id taken "
+                               "from the request) with access {:#x}, AccessMode KernelMode and no "
+                               "OBJ_FORCE_ACCESS_CHECK: the caller acts on a process it could not open itself.",
+                               *call.name, it->second, desired),
+                   {{"routine", *call.name}, {"pid", std::to_string(it->second)}, {"desired_access", hex(desired)},
+                    {"attributes", hex(attributes)}});
 }
 
 // ZwTerminateProcess(ProcessHandle, ExitStatus) with a handle of the caller's.
@@ -379,8 +370,7 @@ void on_call(Engine& e, State& s, const nt::ApiCall& call) {
   else if (name == "ZwUnmapViewOfSection" || name == "NtUnmapViewOfSection" || name == "MmUnmapViewOfSection")
     unmap_view_called(e, s, call);
   else if (name == "ZwOpenProcess") open_process(e, call);
-  else if (name == "ObOpenObjectByPointer" || name == "KeStackAttachProcess" || name == "KeAttachProcess")
-    chosen_process_used(e, s, call);
+  else if (name == "ObOpenObjectByPointer") chosen_process_opened(e, s, call);
   else if (name == "ZwTerminateProcess") terminate_with_caller_handle(e, call);
   else if (is_copy_routine(name)) copy_arguments(e, s, call);
 }

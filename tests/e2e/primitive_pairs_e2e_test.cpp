@@ -147,7 +147,10 @@ INSTANTIATE_TEST_SUITE_P(
         // ZwOpenProcess of the caller's pid 4 and ZwTerminateProcess: CRITICAL_PROCESS_DIED.
         Pair{"primitives",
              "process_access",
-             {{"primitive.process-access", "TerminateProcessById"}, {kAny, "TerminateProcessById"}},
+             {{"primitive.process-access", "QueryProcessById"},
+              {kAny, "QueryProcessById"},
+              {"primitive.process-access", "TerminateProcessById"},
+              {kAny, "TerminateProcessById"}},
              0xEF},
         // A read and a write through the caller's kernel address; the write hits
         // KUSER_SHARED_DATA's read-only page: 0xBE.
@@ -250,10 +253,17 @@ TEST(PrimitivePairs, PortFindingsNameThePortTheWidthAndTheValue) {
 TEST(PrimitivePairs, ProcessAccessNamesThePidAndEndsWithCriticalProcessDied) {
   RunResult r = run_pair("primitives", "process_access", "bug");
   auto found = all_of(r, "primitive.process-access");
-  ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(value_of(*found[0], "routine"), "ZwOpenProcess");
-  EXPECT_EQ(value_of(*found[0], "pid"), "4");
-  EXPECT_EQ(value_of(*found[0], "desired_access"), "0x1fffff");
+  ASSERT_EQ(found.size(), 2u);
+  for (const Finding* f : found) {
+    EXPECT_EQ(value_of(*f, "routine"), f->location.symbol == "QueryProcessById" ? "ObOpenObjectByPointer"
+                                                                               : "ZwOpenProcess");
+    EXPECT_EQ(value_of(*f, "pid"), "4");
+    EXPECT_EQ(value_of(*f, "desired_access"), "0x1fffff");
+  }
+  // The unchecked query answered: System's PROCESS_BASIC_INFORMATION.UniqueProcessId is 4.
+  ASSERT_GE(r.steps.size(), 2u);
+  EXPECT_EQ(r.steps[1].status.value_or(1), 0u);
+  EXPECT_EQ(r.steps[1].output_hex.substr(64, 16), "0400000000000000");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0xEFu);
 }

@@ -17,7 +17,6 @@
 #define IOCTL_RESET_COUNTER_BY_INDEX CTL_CODE(0x8000, 0xB03, METHOD_BUFFERED, FILE_WRITE_ACCESS) /* 0x8000AC0C */
 
 #define COUNTERS 4
-static volatile ULONG g_counters[COUNTERS] = {7, 11, 13, 17};
 
 typedef struct {
   ULONG64 Target; /* bug: the counter's address; fixed: its index */
@@ -31,6 +30,7 @@ BUG_ROUTINE VOID WriteCounter(const COUNTER_REQUEST *in) { *(volatile ULONG *)(U
 #define WRITE_CODE IOCTL_WRITE_COUNTER
 #define CHECK_TARGET(in) STATUS_SUCCESS
 #else
+static volatile ULONG g_counters[COUNTERS] = {7, 11, 13, 17};
 BUG_ROUTINE ULONG ReadCounter(const COUNTER_REQUEST *in) { return g_counters[in->Target]; }
 BUG_ROUTINE VOID WriteCounter(const COUNTER_REQUEST *in) { g_counters[in->Target] = (ULONG)in->Value; }
 #define READ_CODE IOCTL_READ_COUNTER_BY_INDEX
