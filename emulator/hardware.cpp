@@ -162,8 +162,10 @@ void Machine::on_msr(bool write, GuestVa rip) {
     return;
   }
   if (critical_msr(index) && written != it->second) {
-    // CRITICAL_STRUCTURE_CORRUPTION, type 7: critical MSR modification.
-    bugcheck(0x109, 0, 0, index, 7, rip);
+    // CRITICAL_STRUCTURE_CORRUPTION, type 7: critical MSR modification (at the wrmsr).
+    RegisterContext ctx = cpu_.save();
+    ctx.rip = rip.value;
+    bugcheck(0x109, 0, 0, index, 7, rip, &ctx);
     return;
   }
   it->second = written;

@@ -215,6 +215,7 @@ TEST(PrimitivePairs, AnLstarWriteIsFoundThenStopsTheMachineWith0x109) {
   EXPECT_EQ(value_of(f, "caller_controlled"), "msr, value");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x109u);
+  EXPECT_EQ(r.stop.bugcheck->name, "CRITICAL_STRUCTURE_CORRUPTION");
   EXPECT_EQ(r.stop.bugcheck->params[2], 0xC0000082u);
   EXPECT_EQ(r.stop.bugcheck->params[3], 7u);
   EXPECT_EQ(r.stop.bugcheck->offset, f.location.offset);
@@ -266,6 +267,7 @@ TEST(PrimitivePairs, ProcessAccessNamesThePidAndEndsWithCriticalProcessDied) {
   EXPECT_EQ(r.steps[1].output_hex.substr(64, 16), "0400000000000000");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0xEFu);
+  EXPECT_EQ(r.stop.bugcheck->name, "CRITICAL_PROCESS_DIED");
 }
 
 TEST(PrimitivePairs, AKernelReadThroughTheCallersAddressReturnsWhatIsThere) {
@@ -277,6 +279,13 @@ TEST(PrimitivePairs, AKernelReadThroughTheCallersAddressReturnsWhatIsThere) {
   // NtBuildNumber (19045) read through KUSER_SHARED_DATA's kernel address.
   ASSERT_GE(r.steps.size(), 4u);
   EXPECT_EQ(r.steps[3].output_hex, "654a0000");
+}
+
+// The fixed driver reads its own counter by index: counter 2 holds 13.
+TEST(PrimitivePairs, TheFixedCounterReadUsesTheDriversOwnTable) {
+  RunResult r = run_pair("primitives", "arbitrary_rw", "fixed");
+  ASSERT_GE(r.steps.size(), 2u);
+  EXPECT_EQ(r.steps[1].output_hex, "0d000000");
 }
 
 TEST(PrimitivePairs, TheUnsafeViewNamesEveryProblem) {

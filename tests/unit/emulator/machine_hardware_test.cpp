@@ -86,6 +86,7 @@ TEST(MachineHardwareTest, ChangingLstarStopsTheMachineWithCriticalStructureCorru
   EXPECT_EQ(b.params[2], 0xC0000082u);
   EXPECT_EQ(b.params[3], 7u) << "type 7: critical MSR modification";
   EXPECT_EQ(b.rip, hostile + 12);
+  EXPECT_EQ(b.registers.rip, (hostile + 12).value) << "the context is the wrmsr's";
   EXPECT_EQ(t.m.msr(0xC0000082), std::optional<uint64_t>(lstar)) << "the write never took effect";
 }
 
