@@ -99,13 +99,16 @@ void report_primitive(Engine& e, std::string_view check, GuestVa site, const std
            std::move(values));
 }
 
-// Whether a 16-bit port number appears in the caller's bytes (a USHORT field).
+// Whether a 16-bit port number came from the caller: a 4- or 8-byte value
+// anywhere (engine.h), or a USHORT field at an even offset (two bytes alone
+// match too easily anywhere in a large buffer).
 bool port_from_request(const Engine& e, uint32_t port) {
   const nt::RequestStart* rq = e.request();
   if (!rq || port == 0) return false;
+  if (e.from_request(port)) return true;
   const std::vector<uint8_t>& b = rq->caller_bytes;
   uint8_t lo = static_cast<uint8_t>(port), hi = static_cast<uint8_t>(port >> 8);
-  for (size_t i = 0; i + 2 <= b.size(); ++i)
+  for (size_t i = 0; i + 2 <= b.size(); i += 2)
     if (b[i] == lo && b[i + 1] == hi) return true;
   return false;
 }
