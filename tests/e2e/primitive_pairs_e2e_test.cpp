@@ -158,6 +158,8 @@ INSTANTIATE_TEST_SUITE_P(
              "arbitrary_rw",
              {{"primitive.arbitrary-rw", "ReadCounter"},
               {kAny, "ReadCounter"},
+              {"primitive.arbitrary-rw", "CopyCounters"},
+              {kAny, "CopyCounters"},
               {"primitive.arbitrary-rw", "WriteCounter"},
               {kAny, "WriteCounter"}},
              0xBE},
@@ -274,11 +276,17 @@ TEST(PrimitivePairs, AKernelReadThroughTheCallersAddressReturnsWhatIsThere) {
   RunResult r = run_pair("primitives", "arbitrary_rw", "bug");
   for (const Finding* f : all_of(r, "primitive.arbitrary-rw")) {
     EXPECT_EQ(value_of(*f, "address"), "0xfffff78000000260");
-    EXPECT_EQ(value_of(*f, "access"), f->location.symbol == "ReadCounter" ? "read" : "write");
+    EXPECT_EQ(value_of(*f, "access"), f->location.symbol == "WriteCounter" ? "write" : "read");
+    if (f->location.symbol == "CopyCounters") {
+      EXPECT_EQ(value_of(*f, "size"), "0x8");
+      EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
+    }
   }
-  // NtBuildNumber (19045) read through KUSER_SHARED_DATA's kernel address.
-  ASSERT_GE(r.steps.size(), 4u);
+  // NtBuildNumber (19045) read through KUSER_SHARED_DATA's kernel address, then
+  // copied with the 4 bytes after it.
+  ASSERT_GE(r.steps.size(), 5u);
   EXPECT_EQ(r.steps[3].output_hex, "654a0000");
+  EXPECT_EQ(r.steps[4].output_hex.substr(0, 8), "654a0000");
 }
 
 // The fixed driver reads its own counter by index: counter 2 holds 13.
