@@ -28,8 +28,10 @@ std::string_view bugcheck_name(uint32_t code) {
     case 0xD6: return "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION";
     case 0xE2: return "MANUALLY_INITIATED_CRASH";
     case 0xE3: return "RESOURCE_NOT_OWNED";
+    case 0xEF: return "CRITICAL_PROCESS_DIED";
     case 0xF7: return "DRIVER_OVERRAN_STACK_BUFFER";
     case 0xFC: return "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY";
+    case 0x109: return "CRITICAL_STRUCTURE_CORRUPTION";
     case 0x139: return "KERNEL_SECURITY_CHECK_FAILURE";
     case 0xDEADDEAD: return "MANUALLY_INITIATED_CRASH1";
     default: return "";

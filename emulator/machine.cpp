@@ -70,6 +70,7 @@ Machine::Machine(MachineOptions options)
 
   setup_processor_block();
   setup_shared_data();
+  setup_hardware();
 
   // Machine-owned thunks: slot 0 is where host-initiated calls return to.
   Region& thunks = space_.map(kMachineThunks, kPageSize, Prot::ReadExec, RegionKind::KernelImage,
@@ -181,6 +182,13 @@ size_t Machine::instrument_privileged(GuestVa begin, uint64_t size) {
   uint64_t address = begin.value;
   std::vector<std::pair<uint64_t, PrivilegedSite>> found;
   while (cs_disasm_iter(capstone_, &p, &left, &address, insn)) {
+    // rdmsr / wrmsr (0F 32 / 0F 30): the trap's two bytes replace them exactly.
+    if ((insn->id == X86_INS_RDMSR || insn->id == X86_INS_WRMSR) && insn->size == 2) {
+      found.push_back({insn->address,
+                       {insn->id == X86_INS_WRMSR ? PrivilegedSite::Kind::Wrmsr : PrivilegedSite::Kind::Rdmsr, 0,
+                        static_cast<uint8_t>(insn->size)}});
+      continue;
+    }
     if (insn->id == X86_INS_MOV && insn->detail && insn->detail->x86.op_count == 2) {
       const cs_x86_op& dst = insn->detail->x86.operands[0];
       const cs_x86_op& src = insn->detail->x86.operands[1];
@@ -425,7 +433,7 @@ void Machine::on_privileged(const PrivilegedSite& site) {
     }
     case PrivilegedSite::Kind::Rdmsr:
     case PrivilegedSite::Kind::Wrmsr:
-      request_stop({StopKind::Error, "MSR access is not modelled yet", {}});
+      on_msr(site.kind == PrivilegedSite::Kind::Wrmsr, GuestVa{cpu_.rip() - 2});
       break;
   }
 }
@@ -1002,6 +1010,11 @@ std::optional<Symbolized> Machine::symbolize(GuestVa va) const {
 }
 
 std::string Machine::disassemble_one(GuestVa va) const {
+  // An MSR access instrument_privileged rewrote: the driver's instruction, not the trap.
+  if (auto site = privileged_.find(va.value); site != privileged_.end()) {
+    if (site->second.kind == PrivilegedSite::Kind::Wrmsr) return "wrmsr";
+    if (site->second.kind == PrivilegedSite::Kind::Rdmsr) return "rdmsr";
+  }
   const uint8_t* code = nullptr;
   size_t len = 16;
   while (len > 0 && !(code = space_.host(va, len))) --len;

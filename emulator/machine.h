@@ -2,7 +2,8 @@
 // the kernel pool, the processor block (KPCR/KPRCB) behind GS, threads with
 // their IRQL and kernel stacks, KUSER_SHARED_DATA with virtual time, the trap
 // bridge that turns `int 0x2e` thunks into C++ handlers, interception of the
-// privileged instructions Unicorn does not model (CR8 = IRQL), and the
+// privileged instructions Unicorn does not model (CR8 = IRQL; rdmsr/wrmsr
+// and in/out reach emulator/hardware.cpp's MSRs and ports), and the
 // instruction and wall-clock budgets that end a run with a precise reason.
 #pragma once
 
@@ -127,6 +128,18 @@ struct MachineOptions {
   double timeout_seconds = 60.0;
   uint64_t guest_memory_cap = 3ull << 30;
   uint64_t pool_cap = 1ull << 30;
+};
+
+// A driver instruction that reached the hardware: rdmsr/wrmsr (`target` is
+// ECX, `value` EDX:EAX) or in/out (`target` is the port, `size` its width in
+// bytes, `value` what was written or will be read). Observers hear it before
+// it takes effect, so a finding precedes the bugcheck the write may cause.
+struct HardwareAccess {
+  enum class Kind : uint8_t { ReadMsr, WriteMsr, PortIn, PortOut } kind = Kind::ReadMsr;
+  GuestVa rip;
+  uint32_t target = 0;
+  uint32_t size = 0;
+  uint64_t value = 0;
 };
 
 // A privileged instruction kemu emulates in place of the CPU.
@@ -280,6 +293,16 @@ class Machine {
   using FaultObserver = std::function<void(GuestVa rip, GuestVa address, bool write)>;
   uint64_t add_fault_observer(FaultObserver observer);
   void remove_fault_observer(uint64_t id);
+  // A hardware observer: told of every rdmsr/wrmsr and in/out a guest
+  // instruction executes (emulator/hardware.cpp), before its effect.
+  using HardwareObserver = std::function<void(const HardwareAccess&)>;
+  uint64_t add_hardware_observer(HardwareObserver observer);
+  void remove_hardware_observer(uint64_t id);
+
+  // --- model-specific registers and I/O ports (emulator/hardware.cpp) -------
+  // The MSRs the emulated CPU implements, with their current values; any other
+  // MSR does not exist on it (rdmsr/wrmsr raise #GP).
+  std::optional<uint64_t> msr(uint32_t index) const;
 
   // --- stopping ------------------------------------------------------------
   void request_stop(Stop stop);
@@ -336,6 +359,11 @@ class Machine {
   void on_interrupt(uint32_t intno);
   void on_block(uint64_t address, uint32_t size);
   void on_privileged(const PrivilegedSite& site);
+  void on_msr(bool write, GuestVa rip);
+  static uint32_t hook_port_in(uc_engine* uc, uint32_t port, int size, void* self);
+  static void hook_port_out(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self);
+  void notify_hardware(const HardwareAccess& access);
+  void setup_hardware();
   void handle_fault(uc_err err);
   void update_shared_time();
   void setup_processor_block();
@@ -440,7 +468,9 @@ class Machine {
   // inside its own callback.
   std::vector<std::unique_ptr<WriteWatchEntry>> retired_watches_;
   std::map<uint64_t, FaultObserver> fault_observers_;
+  std::map<uint64_t, HardwareObserver> hardware_observers_;
   uint64_t next_watch_id_ = 1;
+  std::map<uint32_t, uint64_t> msrs_;  // the MSRs the emulated CPU has
 
   // watch_accesses: the Unicorn hooks and who hears about them.
   AccessObserver* observer_ = nullptr;

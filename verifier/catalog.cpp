@@ -296,7 +296,8 @@ std::vector<CheckInfo> build_catalog() {
        "The I/O manager checks the handle's granted access only for the access bits of the control "
        "code; FILE_ANY_ACCESS lets anyone who can open the device run the operation.",
        "Define powerful IOCTLs with FILE_READ_ACCESS and/or FILE_WRITE_ACCESS and restrict the "
-       "device with a security descriptor (IoCreateDeviceSecure)."},
+       "device with a security descriptor (IoCreateDeviceSecure).",
+       true},
       {"irp.use-after-cleanup", kError, "driver frees per-file state in CLEANUP and uses it after",
        "request on the file object between CLEANUP and CLOSE hits freed memory",
        "\"Cleanup and close routines\"",
@@ -392,31 +393,36 @@ std::vector<CheckInfo> build_catalog() {
        "A view mapped into a user process is user memory the process can change or unmap at any "
        "time, and the section behind it must be chosen and sized by the driver, not by the caller.",
        "Create the section with a kernel handle, map it with a size and offset the driver chooses, "
-       "in the requestor's context, access the view only inside __try, and unmap it in cleanup."},
+       "in the requestor's context, access the view only inside __try, and unmap it in cleanup.",
+       true},
       {"primitive.physical-memory", kError, "caller-controlled physical memory mapping",
        "request-derived address or size reaches MmMapIoSpace or a \\Device\\PhysicalMemory view",
        "POPKORN, IOCTLance",
        "Mapping physical memory at an address the caller chooses gives the caller read and write "
        "access to all of memory, including the kernel.",
        "Map only the device's own resources, found by the driver (CM_RESOURCE_LIST), never an "
-       "address or size taken from a request."},
+       "address or size taken from a request.",
+       true},
       {"primitive.msr-write", kError, "caller-controlled wrmsr",
        "emulated wrmsr with request-derived ecx or edx:eax", "IOCTLance, Eclypsium",
        "Writing a model-specific register the caller names (LSTAR, for example) hands the caller "
        "control of kernel execution.",
        "Do not expose MSR writes; if the hardware needs one, write a fixed register with a value "
-       "the driver validates."},
+       "the driver validates.",
+       true},
       {"primitive.port-io", kError, "caller-controlled in/out",
        "emulated port I/O with a request-derived port", "IOCTLance",
        "Port I/O to a port the caller chooses reaches any device on the machine (disk controllers, "
        "PCI configuration).",
-       "Restrict port I/O to the ports of the driver's own device, taken from its resources."},
+       "Restrict port I/O to the ports of the driver's own device, taken from its resources.",
+       true},
       {"primitive.arbitrary-rw", kError, "caller-controlled kernel read/write",
        "request-derived address used for a kernel-half access", "IOCTLance",
        "A driver must never read or write kernel memory at an address taken from the request; it "
        "gives the caller the whole kernel.",
        "Remove the operation, or address only objects the driver owns (by index or handle), never "
-       "by a raw pointer from the caller."},
+       "by a raw pointer from the caller.",
+       true},
       {"primitive.process-access", kError, "caller-controlled process opened/terminated",
        "request-derived pid or handle reaches ZwOpenProcess, ZwTerminateProcess or "
        "PsLookupProcessByProcessId plus an access",
@@ -424,7 +430,8 @@ std::vector<CheckInfo> build_catalog() {
        "Opening a process from kernel mode skips the access check, so a pid or handle from the "
        "caller lets it act on processes it could not open itself.",
        "Open the process with the caller's rights (ObOpenObjectByPointer with the requestor's "
-       "mode, or OBJ_FORCE_ACCESS_CHECK) and restrict the device to administrators."},
+       "mode, or OBJ_FORCE_ACCESS_CHECK) and restrict the device to administrators.",
+       true},
   };
 }
 

@@ -30,19 +30,26 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
+    : kernel_(kernel),
+      enabled_(std::move(enabled)),
+      probes_(probe_checks::make_state()),
+      primitives_(primitive_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
         mdl_checks::on_fault(*this, rip, address, write);
         bounds_checks::on_fault(*this, rip, address, write);
+        primitive_checks::on_fault(*this, *primitives_, rip, address, write);
       });
+  hardware_observer_ = kernel_.machine().add_hardware_observer(
+      [this](const emu::HardwareAccess& access) { primitive_checks::on_hardware(*this, *primitives_, access); });
 }
 
 Engine::~Engine() {
   kernel_.remove_listener(this);
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
+  m.remove_hardware_observer(hardware_observer_);
   for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
   for (uint64_t watch : request_buffer_watches_) m.remove_watch(watch);
 }
@@ -94,11 +101,13 @@ void Engine::api_called(const nt::ApiCall& call) {
   mdl_checks::on_call(*this, call);
   bounds_checks::on_call(*this, call);
   probe_checks::on_call(*this, *probes_, call);
+  primitive_checks::on_call(*this, *primitives_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
   handle_checks::on_return(*this, call);
   probe_checks::on_return(*this, *probes_, call);
+  primitive_checks::on_return(*this, *primitives_, call);
   if (!calls_.empty()) calls_.pop_back();
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
@@ -111,6 +120,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   end_request_buffers();
   bounds_checks::on_request_started(*this, request);
   probe_checks::on_request(*this, *probes_, request);
+  primitive_checks::on_request(*this, *primitives_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -121,9 +131,14 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 void Engine::request_returned(uint64_t id, NtStatus status) {
   if (request_ && request_->id == id) {
     probe_checks::on_request_end(*this, *probes_);
+    primitive_checks::on_request_end(*this, *primitives_);
     request_.reset();
     end_request_buffers();
   }
+}
+
+void Engine::user_access_outside_try(GuestVa site, GuestVa address, uint32_t size, bool write) {
+  primitive_checks::on_user_access_outside_try(*this, *primitives_, site, address, size, write);
 }
 
 void Engine::memory_accessed(const nt::MemoryAccess& access) { probe_checks::on_access(*this, *probes_, access); }

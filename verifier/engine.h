@@ -37,6 +37,9 @@ namespace kemu::verifier {
 namespace probe_checks {
 struct State;
 }
+namespace primitive_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -111,6 +114,9 @@ class Engine : public nt::KernelListener {
   // Watches [begin, begin+size) until the dispatch routine returns.
   void watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access);
 
+  // The probe checks saw driver code touch user memory outside every __try.
+  void user_access_outside_try(GuestVa site, GuestVa address, uint32_t size, bool write);
+
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
   // kind of request only counts.
@@ -147,6 +153,8 @@ class Engine : public nt::KernelListener {
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
+  std::shared_ptr<primitive_checks::State> primitives_;  // the dangerous-primitive checks' bookkeeping
+  uint64_t hardware_observer_ = 0;
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -193,5 +201,21 @@ void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
 }  // namespace probe_checks
+
+// The dangerous-primitive checks (verifier/primitive_checks.cpp): primitive.*
+// and irp.any-access-dangerous.
+namespace primitive_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_end(Engine& engine, State& state);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_hardware(Engine& engine, State& state, const emu::HardwareAccess& access);
+void on_fault(Engine& engine, State& state, GuestVa rip, GuestVa address, bool write);
+// A driver access to user memory outside every __try (probe.outside-try): a
+// view the driver mapped into that process is section.user-view-unsafe too.
+void on_user_access_outside_try(Engine& engine, State& state, GuestVa site, GuestVa address, uint32_t size,
+                                bool write);
+}  // namespace primitive_checks
 
 }  // namespace kemu::verifier

@@ -261,7 +261,7 @@ void check_access(Engine& e, State& s, const Access& a) {
 
   // User memory can be freed or protected by the caller at any moment: every
   // access belongs inside __try/__except.
-  if (!inside_except_scope(e, s, a.regs))
+  if (!inside_except_scope(e, s, a.regs)) {
     e.report(
         "probe.outside-try", a.site,
         fmt::format(
@@ -270,6 +270,8 @@ void check_access(Engine& e, State& s, const Access& a) {
             "0x3B).",
             verb, a.address, by),
         values);
+    e.user_access_outside_try(a.site, GuestVa{a.address}, static_cast<uint32_t>(a.size), a.write);
+  }
 
   // A second read of bytes already read in this request sees what the caller
   // changed in between: check one value, use another.
