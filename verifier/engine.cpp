@@ -30,7 +30,10 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
+    : kernel_(kernel),
+      enabled_(std::move(enabled)),
+      probes_(probe_checks::make_state()),
+      irql_(irql_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -41,6 +44,7 @@ Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled
 
 Engine::~Engine() {
   kernel_.remove_listener(this);
+  irql_checks::shutdown(*this, *irql_);
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
   for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
@@ -94,6 +98,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   mdl_checks::on_call(*this, call);
   bounds_checks::on_call(*this, call);
   probe_checks::on_call(*this, *probes_, call);
+  irql_checks::on_call(*this, *irql_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -103,6 +108,15 @@ void Engine::api_returned(const nt::ApiCall& call) {
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
+  irql_checks::on_return(*this, *irql_, call);
+}
+
+void Engine::callback_started(const nt::DriverCallback& callback) {
+  irql_checks::on_callback_started(*this, *irql_, callback);
+}
+
+void Engine::callback_returned(const nt::DriverCallback& callback) {
+  irql_checks::on_callback_returned(*this, *irql_, callback);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {

@@ -37,6 +37,9 @@ namespace kemu::verifier {
 namespace probe_checks {
 struct State;
 }
+namespace irql_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -56,6 +59,8 @@ class Engine : public nt::KernelListener {
   void handle_created(const nt::HandleCreated& event) override;
   void handle_closed(const nt::HandleClosed& event) override;
   void memory_accessed(const nt::MemoryAccess& access) override;
+  void callback_started(const nt::DriverCallback& callback) override;
+  void callback_returned(const nt::DriverCallback& callback) override;
 
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
@@ -147,6 +152,7 @@ class Engine : public nt::KernelListener {
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
+  std::shared_ptr<irql_checks::State> irql_;     // the IRQL checks' bookkeeping
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -193,5 +199,16 @@ void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
 }  // namespace probe_checks
+
+// The IRQL checks (verifier/irql_checks.cpp): irql.api-level, irql.unbalanced,
+// irql.paged-at-dispatch.
+namespace irql_checks {
+std::shared_ptr<State> make_state();
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_callback_started(Engine& engine, State& state, const nt::DriverCallback& callback);
+void on_callback_returned(Engine& engine, State& state, const nt::DriverCallback& callback);
+void shutdown(Engine& engine, State& state);  // removes its machine watches
+}  // namespace irql_checks
 
 }  // namespace kemu::verifier
