@@ -24,6 +24,7 @@ struct Pair {
   std::set<std::string> checks;  // what the buggy driver must produce
   std::string routine;           // where the mistake is (the exported routine)
   size_t findings = 0;           // how many findings, crash.bugcheck included
+  std::string major = "IRP_MJ_DEVICE_CONTROL";  // the request being served (none for a work item)
 };
 
 void PrintTo(const Pair& p, std::ostream* os) {
@@ -64,7 +65,7 @@ TEST_P(IrqlPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
     EXPECT_EQ(f.count, 1u) << f.check;
     EXPECT_EQ(f.location.module, p.name + "_bug.sys") << f.check;
     EXPECT_EQ(f.location.symbol, p.routine) << f.check;
-    EXPECT_EQ(f.context.major, "IRP_MJ_DEVICE_CONTROL") << f.check;
+    EXPECT_EQ(f.context.major, p.major) << f.check;
     EXPECT_FALSE(f.message.empty()) << f.check;
     EXPECT_FALSE(f.title.empty()) << f.check;
   }
@@ -87,7 +88,9 @@ INSTANTIATE_TEST_SUITE_P(
         // returns to user mode at DISPATCH_LEVEL: bugcheck 0x4A.
         Pair{"spinlock_leak", {"irql.unbalanced", "crash.bugcheck"}, "UpdateFilter", 2},
         // A PAGE-section routine entered, and paged pool read, under a spin lock.
-        Pair{"paged_at_dispatch", {"irql.paged-at-dispatch"}, "LookupValue", 2}),
+        Pair{"paged_at_dispatch", {"irql.paged-at-dispatch"}, "LookupValue", 2},
+        // A work routine returns with its spin lock held: the worker thread bugchecks 0xE1.
+        Pair{"work_item_lock", {"irql.unbalanced", "crash.bugcheck"}, "FlushStatistics", 2, ""}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
 
 // Each call names the routine, the IRQL it was made at and its documented maximum.
@@ -128,6 +131,27 @@ TEST(IrqlPairs, ASpinLockLeftHeldIsUnbalancedAndBugchecks0x4A) {
   EXPECT_TRUE(r.steps[1].expect_ok);
   ASSERT_TRUE(r.steps[2].status.has_value());
   EXPECT_EQ(*r.steps[2].status, 0xC000000Du);  // STATUS_INVALID_PARAMETER, then the crash
+}
+
+// The work routine's shortcut keeps the lock: found at the acquiring call;
+// the system worker thread then stops the machine with 0xE1 (P1 the routine,
+// P2 the IRQL it returned at). The first flush, with a sample pending, went through.
+TEST(IrqlPairs, AWorkRoutineReturningAtDispatchBugchecks0xE1) {
+  RunResult r = run_pair("work_item_lock", "bug");
+  auto found = all_of(r, "irql.unbalanced");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(value(*found[0], "routine"), "work_item_lock_bug.sys!FlushStatistics");
+  EXPECT_EQ(value(*found[0], "irql_at_return"), "DISPATCH_LEVEL (2)");
+  EXPECT_NE(found[0]->message.find("work item routine"), std::string::npos);
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  EXPECT_EQ(r.stop.bugcheck->code, 0xE1u);
+  // P1 is FlushStatistics: its entry lies just before the acquiring call.
+  uint64_t acquire = r.driver.image_base + found[0]->location.offset;
+  EXPECT_LT(r.stop.bugcheck->params[0], acquire);
+  EXPECT_LT(acquire - r.stop.bugcheck->params[0], 0x40u);
+  EXPECT_EQ(r.stop.bugcheck->params[1], 2u);
+  ASSERT_GE(r.steps.size(), 5u);
+  EXPECT_TRUE(r.steps[3].expect_ok);
 }
 
 // Code and data: the PAGE routine's entry and its read of the paged table.
