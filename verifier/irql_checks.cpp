@@ -168,7 +168,7 @@ uint8_t max_irql(Engine& e, const Limit& limit, const nt::ApiCall& call) {
       auto value = timeout ? mem.try_read<int64_t>(GuestVa{timeout}) : std::nullopt;
       return value && *value == 0 ? irql_table::kDispatch : irql_table::kApc;
     }
-    case Rule::SetEventWaitArg2: return (arg(2) & 0xFF) ? irql_table::kPassive : irql_table::kDispatch;
+    case Rule::SetEventWaitArg2: return (arg(2) & 0xFF) ? irql_table::kApc : irql_table::kDispatch;
     case Rule::AccessModeArg1: return (arg(1) & 0xFF) ? irql_table::kApc : irql_table::kDispatch;
     case Rule::UserMappingArg0: return is_user_address(GuestVa{arg(0)}) ? irql_table::kApc : irql_table::kDispatch;
     case Rule::ProbedRangeArg0: {

@@ -8,6 +8,9 @@ namespace kemu::verifier::irql_table {
 namespace {
 
 // One line per routine with a handler (ntoskrnl-stubs/api/registry.h), by name.
+// The *AtDpcLevel / *FromDpcLevel lock routines require IRQL >= DISPATCH_LEVEL
+// (no maximum); KeReleaseSpinLock and KeReleaseInStackQueuedSpinLock also
+// release the locks taken by the RaiseToSynch forms, at SYNCH_LEVEL.
 constexpr Limit kLimits[] = {
     {"DbgBreakPoint", kHigh, Rule::Fixed},
     {"DbgBreakPointWithStatus", kHigh, Rule::Fixed},
@@ -141,10 +144,10 @@ constexpr Limit kLimits[] = {
     {"KeAcquireGuardedMutex", kApc, Rule::Fixed},
     {"KeAcquireGuardedMutexUnsafe", kApc, Rule::Fixed},
     {"KeAcquireInStackQueuedSpinLock", kDispatch, Rule::Fixed},
-    {"KeAcquireInStackQueuedSpinLockAtDpcLevel", kDispatch, Rule::Fixed},
+    {"KeAcquireInStackQueuedSpinLockAtDpcLevel", kHigh, Rule::Fixed},
     {"KeAcquireInStackQueuedSpinLockForDpc", kDispatch, Rule::Fixed},
     {"KeAcquireInStackQueuedSpinLockRaiseToSynch", kSynch, Rule::Fixed},
-    {"KeAcquireSpinLockAtDpcLevel", kDispatch, Rule::Fixed},
+    {"KeAcquireSpinLockAtDpcLevel", kHigh, Rule::Fixed},
     {"KeAcquireSpinLockForDpc", kDispatch, Rule::Fixed},
     {"KeAcquireSpinLockRaiseToDpc", kDispatch, Rule::Fixed},
     {"KeAcquireSpinLockRaiseToSynch", kSynch, Rule::Fixed},
@@ -200,14 +203,14 @@ constexpr Limit kLimits[] = {
     {"KeReadStateTimer", kDispatch, Rule::Fixed},
     {"KeReleaseGuardedMutex", kApc, Rule::Fixed},
     {"KeReleaseGuardedMutexUnsafe", kApc, Rule::Fixed},
-    {"KeReleaseInStackQueuedSpinLock", kDispatch, Rule::Fixed},
+    {"KeReleaseInStackQueuedSpinLock", kSynch, Rule::Fixed},
     {"KeReleaseInStackQueuedSpinLockForDpc", kDispatch, Rule::Fixed},
-    {"KeReleaseInStackQueuedSpinLockFromDpcLevel", kDispatch, Rule::Fixed},
+    {"KeReleaseInStackQueuedSpinLockFromDpcLevel", kHigh, Rule::Fixed},
     {"KeReleaseMutex", kDispatch, Rule::Fixed},
     {"KeReleaseSemaphore", kDispatch, Rule::Fixed},
-    {"KeReleaseSpinLock", kDispatch, Rule::Fixed},
+    {"KeReleaseSpinLock", kSynch, Rule::Fixed},
     {"KeReleaseSpinLockForDpc", kDispatch, Rule::Fixed},
-    {"KeReleaseSpinLockFromDpcLevel", kDispatch, Rule::Fixed},
+    {"KeReleaseSpinLockFromDpcLevel", kHigh, Rule::Fixed},
     {"KeRemoveByKeyDeviceQueue", kDispatch, Rule::Fixed},
     {"KeRemoveDeviceQueue", kDispatch, Rule::Fixed},
     {"KeRemoveEntryDeviceQueue", kDispatch, Rule::Fixed},
@@ -227,7 +230,7 @@ constexpr Limit kLimits[] = {
     {"KeStallExecutionProcessor", kHigh, Rule::Fixed},
     {"KeTestSpinLock", kHigh, Rule::Fixed},
     {"KeTryToAcquireGuardedMutex", kApc, Rule::Fixed},
-    {"KeTryToAcquireSpinLockAtDpcLevel", kDispatch, Rule::Fixed},
+    {"KeTryToAcquireSpinLockAtDpcLevel", kHigh, Rule::Fixed},
     {"KeUnstackDetachProcess", kApc, Rule::Fixed},
     {"KeWaitForMultipleObjects", kDispatch, Rule::WaitTimeoutArg6},
     {"KeWaitForSingleObject", kDispatch, Rule::WaitTimeoutArg4},

@@ -34,7 +34,7 @@ enum class Rule : uint8_t {
   // (or none) only at <= APC_LEVEL. The timeout pointer's argument index.
   WaitTimeoutArg4,
   WaitTimeoutArg6,
-  // KeSetEvent(Wait = TRUE): PASSIVE_LEVEL.
+  // KeSetEvent(Wait = TRUE): <= APC_LEVEL (the IrqlKeSetEvent rule).
   SetEventWaitArg2,
   // MmMapLockedPages*(AccessMode = UserMode): <= APC_LEVEL.
   AccessModeArg1,

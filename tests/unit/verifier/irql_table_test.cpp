@@ -29,7 +29,8 @@ TEST(IrqlTable, DocumentedLimits) {
   EXPECT_EQ(limit("IoDeleteDevice"), it::kPassive);
   EXPECT_EQ(limit("ExAcquireFastMutex"), it::kApc);
   EXPECT_EQ(limit("ProbeForRead"), it::kApc);
-  EXPECT_EQ(limit("KeReleaseSpinLock"), it::kDispatch);
+  EXPECT_EQ(limit("KeReleaseSpinLock"), it::kSynch);
+  EXPECT_EQ(limit("KeAcquireSpinLockAtDpcLevel"), it::kHigh);
   EXPECT_EQ(limit("IofCompleteRequest"), it::kDispatch);
   EXPECT_EQ(limit("KeAcquireSpinLockRaiseToSynch"), it::kSynch);
   EXPECT_EQ(limit("KeInsertQueueDpc"), it::kHigh);
