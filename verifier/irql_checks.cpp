@@ -148,6 +148,29 @@ const State::RoutineInfo& info_of(State& s, const nt::ApiCall& call) {
   return it->second;
 }
 
+// Whether a DbgPrint format converts Unicode text (%C, %S, %lc, %ls, %wc,
+// %ws, %wZ): the conversion may touch pageable code, so PASSIVE_LEVEL only.
+bool unicode_conversion(std::string_view format) {
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') continue;
+    size_t j = i + 1;
+    if (j < format.size() && format[j] == '%') {
+      i = j;
+      continue;
+    }
+    while (j < format.size() && std::strchr("-+ #0123456789.*", format[j])) ++j;
+    if (j >= format.size()) break;
+    char c = format[j];
+    if (c == 'S' || c == 'C') return true;
+    if ((c == 'l' || c == 'w') && j + 1 < format.size()) {
+      char n = format[j + 1];
+      if (n == 's' || n == 'c' || (c == 'w' && n == 'Z')) return true;
+    }
+    i = j;
+  }
+  return false;
+}
+
 // The highest IRQL `call` may be made at, with its argument rules applied.
 uint8_t max_irql(Engine& e, const Limit& limit, const nt::ApiCall& call) {
   auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
@@ -171,6 +194,19 @@ uint8_t max_irql(Engine& e, const Limit& limit, const nt::ApiCall& call) {
     case Rule::SetEventWaitArg2: return (arg(2) & 0xFF) ? irql_table::kApc : irql_table::kDispatch;
     case Rule::AccessModeArg1: return (arg(1) & 0xFF) ? irql_table::kApc : irql_table::kDispatch;
     case Rule::UserMappingArg0: return is_user_address(GuestVa{arg(0)}) ? irql_table::kApc : irql_table::kDispatch;
+    case Rule::FormatArg0:
+    case Rule::FormatArg2:
+    case Rule::FormatArg3: {
+      size_t index = limit.rule == Rule::FormatArg0 ? 0 : limit.rule == Rule::FormatArg2 ? 2 : 3;
+      if (!arg(index)) return limit.max_irql;
+      std::string format;
+      for (uint64_t i = 0; i < 1024; ++i) {
+        auto c = mem.try_read<char>(GuestVa{arg(index)} + i);
+        if (!c || *c == 0) break;
+        format.push_back(*c);
+      }
+      return unicode_conversion(format) ? irql_table::kPassive : limit.max_irql;
+    }
     case Rule::ProbedRangeArg0: {
       auto start = mem.try_read<uint64_t>(GuestVa{arg(0)} + offsetof(nt::layout::MDL, StartVa));
       bool pageable = start && (is_user_address(GuestVa{*start}) || pool.is_paged_address(GuestVa{*start}));

@@ -42,6 +42,11 @@ enum class Rule : uint8_t {
   UserMappingArg0,
   // MmProbeAndLockPages of pageable memory (user space, paged pool): <= APC_LEVEL.
   ProbedRangeArg0,
+  // The DbgPrint family: any IRQL, but a format with a Unicode conversion
+  // (%C, %S, %lc, %ls, %wc, %ws, %wZ) only at PASSIVE_LEVEL. The format's argument index.
+  FormatArg0,
+  FormatArg2,
+  FormatArg3,
 };
 
 struct Limit {

@@ -82,8 +82,8 @@ TEST_P(IrqlPairs, TheFixedTwinHasNoFinding) {
 INSTANTIATE_TEST_SUITE_P(
     Samples, IrqlPairs,
     ::testing::Values(
-        // ZwClose and ZwCreateFile under a spin lock: two calls above PASSIVE_LEVEL.
-        Pair{"zw_at_dispatch", {"irql.api-level"}, "RotateLog", 2},
+        // ZwClose, ZwCreateFile and DbgPrint("%ws") under a spin lock: three calls above PASSIVE_LEVEL.
+        Pair{"zw_at_dispatch", {"irql.api-level"}, "RotateLog", 3},
         // The error path returns with the spin lock held; the system call
         // returns to user mode at DISPATCH_LEVEL: bugcheck 0x4A.
         Pair{"spinlock_leak", {"irql.unbalanced", "crash.bugcheck"}, "UpdateFilter", 2},
@@ -105,7 +105,7 @@ TEST(IrqlPairs, ZwCallsAtDispatchCarryTheRoutineAndBothIrqls) {
     EXPECT_EQ(f->context.irql, 2);
     EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
   }
-  EXPECT_EQ(routines, (std::set<std::string>{"ZwClose", "ZwCreateFile"}));
+  EXPECT_EQ(routines, (std::set<std::string>{"ZwClose", "ZwCreateFile", "DbgPrint"}));
   // Windows without Verifier does not stop at the calls: the rotation worked.
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_TRUE(r.steps[1].expect_ok);

@@ -1,10 +1,11 @@
 /*
  * zw_at_dispatch: a driver that logs to a file and rotates the log on
  * request. The log handle is shared state, guarded by a spin lock. Bug: the
- * rotation closes the old file and creates the new one while holding the
- * spin lock, so ZwClose and ZwCreateFile run at DISPATCH_LEVEL; both are
- * system services documented for PASSIVE_LEVEL only (checks.md
- * irql.api-level). Windows without Verifier does not stop at the call; the
+ * rotation closes the old file, creates the new one and traces its name
+ * while holding the spin lock, so ZwClose and ZwCreateFile run at
+ * DISPATCH_LEVEL (system services, documented for PASSIVE_LEVEL only) and so
+ * does a DbgPrint with a %ws conversion (Unicode conversions are allowed at
+ * PASSIVE_LEVEL only) (checks.md irql.api-level). Windows without Verifier does not stop at the call; the
  * services may touch pageable code and data or wait, which at DISPATCH_LEVEL
  * crashes only when a page happens to be out. Fixed: the handles are swapped
  * under the lock, and the file work happens after it is released.
@@ -17,12 +18,13 @@ static KSPIN_LOCK g_log_lock;
 static HANDLE g_log;
 static ULONG g_generation;
 
+static const WCHAR *const g_log_names[] = {L"\\??\\C:\\kemu-log-0.txt", L"\\??\\C:\\kemu-log-1.txt"};
+
 static NTSTATUS open_log(HANDLE *handle, ULONG generation) {
-  static const WCHAR *const names[] = {L"\\??\\C:\\kemu-log-0.txt", L"\\??\\C:\\kemu-log-1.txt"};
   UNICODE_STRING name;
   OBJECT_ATTRIBUTES oa;
   IO_STATUS_BLOCK iosb;
-  RtlInitUnicodeString(&name, names[generation & 1]);
+  RtlInitUnicodeString(&name, g_log_names[generation & 1]);
   InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
   return ZwCreateFile(handle, FILE_APPEND_DATA | SYNCHRONIZE, &oa, &iosb, NULL, FILE_ATTRIBUTE_NORMAL,
                       FILE_SHARE_READ, FILE_OVERWRITE_IF, FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE,
@@ -46,11 +48,13 @@ BUG_ROUTINE NTSTATUS RotateLog(VOID) {
   g_log = fresh;
   KeReleaseSpinLock(&g_log_lock, irql);
   if (old) ZwClose(old);
+  DbgPrint("zw_at_dispatch: logging to %ws\n", g_log_names[generation & 1]);
 #else
   KeAcquireSpinLock(&g_log_lock, &irql);
   if (g_log) ZwClose(g_log);
   g_log = NULL;
   status = open_log(&g_log, ++g_generation);
+  DbgPrint("zw_at_dispatch: logging to %ws\n", g_log_names[g_generation & 1]);
   KeReleaseSpinLock(&g_log_lock, irql);
 #endif
   return status;
