@@ -26,6 +26,7 @@ std::string_view bugcheck_name(uint32_t code) {
     case 0xD4: return "SYSTEM_SCAN_AT_RAISED_IRQL_CAUGHT_IMPROPER_DRIVER_UNLOAD";
     case 0xD5: return "DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL";
     case 0xD6: return "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION";
+    case 0xE1: return "WORKER_THREAD_RETURNED_AT_BAD_IRQL";
     case 0xE2: return "MANUALLY_INITIATED_CRASH";
     case 0xE3: return "RESOURCE_NOT_OWNED";
     case 0xEF: return "CRITICAL_PROCESS_DIED";

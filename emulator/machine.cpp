@@ -792,6 +792,30 @@ uint64_t Machine::add_watch(GuestVa begin, uint64_t size, int hook_types, Access
   return id;
 }
 
+uint64_t Machine::add_block_watch(GuestVa begin, uint64_t size, BlockWatch on_block) {
+  retired_watches_.clear();
+  auto entry = std::make_unique<WriteWatchEntry>();
+  entry->machine = this;
+  entry->begin = begin;
+  entry->size = size;
+  entry->on_access = [on_block = std::move(on_block)](GuestVa address, uint32_t, GuestVa, bool) {
+    on_block(address);
+  };
+  // Every translation block already reports its entry (the machine's own
+  // block hook), so a bounded block hook costs nothing outside its range.
+  uc_hook_add(cpu_.uc(), &entry->hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Machine::hook_watched_block),
+              entry.get(), begin.value, begin.value + (size ? size - 1 : 0));
+  uint64_t id = next_watch_id_++;
+  write_watches_[id] = std::move(entry);
+  return id;
+}
+
+void Machine::hook_watched_block(uc_engine*, uint64_t address, uint32_t size, void* e) {
+  auto* entry = static_cast<WriteWatchEntry*>(e);
+  if (address < entry->begin.value || address >= entry->begin.value + entry->size) return;
+  entry->on_access(GuestVa{address}, size, GuestVa{address}, false);
+}
+
 void Machine::remove_watch(uint64_t id) {
   auto it = write_watches_.find(id);
   if (it == write_watches_.end()) return;

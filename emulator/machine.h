@@ -286,6 +286,11 @@ class Machine {
   // The same for reads and writes alike.
   using AccessWatch = std::function<void(GuestVa address, uint32_t size, GuestVa rip, bool write)>;
   uint64_t add_access_watch(GuestVa begin, uint64_t size, AccessWatch on_access);
+  // An execution watch: `on_block(address)` runs when guest code enters a
+  // basic block that starts inside [begin, begin+size) (e.g. a driver's
+  // pageable section); removed with remove_watch like the others.
+  using BlockWatch = std::function<void(GuestVa block)>;
+  uint64_t add_block_watch(GuestVa begin, uint64_t size, BlockWatch on_block);
   void remove_watch(uint64_t id);
   // A fault observer: told of every page fault of guest code (the faulting
   // instruction, the address, whether it wrote) before kemu decides what
@@ -461,6 +466,7 @@ class Machine {
     uc_hook hook = 0;
   };
   uint64_t add_watch(GuestVa begin, uint64_t size, int hook_types, AccessWatch on_access);
+  static void hook_watched_block(uc_engine* uc, uint64_t address, uint32_t size, void* entry);
   static void hook_watched_access(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
                                   void* entry);
   std::map<uint64_t, std::unique_ptr<WriteWatchEntry>> write_watches_;

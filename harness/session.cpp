@@ -649,7 +649,7 @@ bool Session::registry_key_exists(const std::string& key) const {
 bool Session::stopped() const { return impl_->machine && impl_->machine->stopped(); }
 
 template <class Fn>
-void Session::as_client(Fn fn) {
+void Session::as_client(Fn fn, std::string_view service) {
   Impl& s = *impl_;
   if (!s.loaded) throw SessionError("a client request before load");
   emu::Machine& m = *s.machine;
@@ -668,6 +668,13 @@ void Session::as_client(Fn fn) {
   m.set_irql(irql::kPassive);
   bool disarm_after = s.trigger_armed;
   s.guarded(fn);
+  // Back to user mode: a thread returning from a system call above
+  // PASSIVE_LEVEL (a driver left a spin lock held or the IRQL raised) is
+  // IRQL_GT_ZERO_AT_SYSTEM_SERVICE (P1 the service, P2 the IRQL).
+  if (!m.stopped() && m.irql() != irql::kPassive) {
+    auto address = s.kernel->modules().routine_address(service);
+    m.bugcheck(0x4A, address ? address->value : 0, m.irql(), 0, 0, GuestVa{});
+  }
   // close_during arms its trigger for one request only.
   if (disarm_after) {
     s.kernel->modules().disarm_trigger();
@@ -751,7 +758,7 @@ Session::OpenOutcome Session::open(const std::string& path, uint32_t desired_acc
       out.pending = r.pending;
       if (!r.pending) out.status = r.status;
       step.information = r.information;
-    });
+    }, "NtCreateFile");
   }
   step.status = out.status;
   step.pending = out.pending;
@@ -779,7 +786,7 @@ Session::FileOutcome Session::open_file(const std::string& path, uint32_t desire
       out.pending = r.pending;
       if (!r.pending) out.status = r.status;
       out.information = r.information;
-    });
+    }, "NtCreateFile");
   }
   step.status = out.status;
   step.pending = out.pending;
@@ -796,7 +803,7 @@ NtStatus Session::close(uint64_t handle) {
     as_client([&] {
       // NtClose from the client: PreviousMode UserMode rules (semantics.md §3).
       status = s.kernel->ob().close_handle(handle, ProcessorMode::UserMode).value_or(STATUS_INVALID_HANDLE);
-    });
+    }, "NtClose");
   }
   StepResult step;
   step.op = "close";
@@ -824,7 +831,7 @@ Session::OpenOutcome Session::open_process(std::optional<uint32_t> pid, uint32_t
       }
       out.status = nt::ps::open_process_object(*s.kernel, p->object, desired_access, 0, ProcessorMode::UserMode,
                                                &out.handle);
-    });
+    }, "NtOpenProcess");
   }
   step.status = out.status;
   step.handle = out.handle;
@@ -841,7 +848,7 @@ Session::OpenOutcome Session::duplicate(uint64_t handle, uint32_t options, uint3
       out.status = s.kernel->ob().duplicate_handle(s.client_pid, handle, s.client_pid, desired_access, 0, options,
                                                    ProcessorMode::UserMode, &target);
       out.handle = target;
-    });
+    }, "NtDuplicateObject");
   }
   StepResult step;
   step.op = "duplicate";
@@ -875,7 +882,7 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
       out.information = r.information;
       out.output.resize(request.output_length);
       if (!s.machine->memory().read(outbuf, out.output.data(), out.output.size())) out.output.clear();
-    });
+    }, "NtDeviceIoControlFile");
   }
   step.status = out.status;
   step.pending = out.pending;
@@ -896,7 +903,7 @@ uint64_t Session::client_buffer(const std::vector<uint8_t>& bytes, uint32_t leng
       at = s.place_buffer(bytes, length, placement);
       // Kept: never handed back for reuse by a later request.
       s.request_buffers.clear();
-    });
+    }, "NtAllocateVirtualMemory");
   }
   StepResult step;
   step.op = "buffer";
@@ -938,7 +945,7 @@ Session::IoctlOutcome Session::transfer(uint64_t handle, bool is_write, const st
         out.output.resize(std::min<uint64_t>(r.information, length));
         if (!s.machine->memory().read(buffer, out.output.data(), out.output.size())) out.output.clear();
       }
-    });
+    }, is_write ? "NtWriteFile" : "NtReadFile");
   }
   step.status = out.status;
   step.pending = out.pending;
@@ -960,7 +967,7 @@ Session::EventOutcome Session::create_event(bool synchronization, bool signaled,
       out.status = nt::ex::create_event(*s.kernel, {}, access,
                                         synchronization ? nt::ex::kSynchronizationEvent : nt::ex::kNotificationEvent,
                                         signaled, ProcessorMode::UserMode, &out.handle);
-    });
+    }, "NtCreateEvent");
   }
   StepResult step;
   step.op = "event";
@@ -983,7 +990,7 @@ Session::EventOutcome Session::create_section(uint64_t size, std::optional<uint6
       out.status = nt::mm::create_section(*s.kernel, ProcessorMode::UserMode, {}, access,
                                           size ? std::optional<uint64_t>(size) : std::nullopt, protect,
                                           nt::mm::kSecCommit, file.value_or(0), &out.handle, &section_size);
-    });
+    }, "NtCreateSection");
   }
   StepResult step;
   step.op = "section";
@@ -1030,7 +1037,7 @@ std::optional<NtStatus> Session::cancel(uint64_t handle) {
       nt::io::IoResult r = s.kernel->io().cancel_file_io(handle);
       step.pending = r.pending;
       if (!r.pending) step.status = r.status;
-    });
+    }, "NtCancelIoFile");
   }
   s.result.steps.push_back(step);
   s.refresh_pending_steps();

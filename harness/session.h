@@ -205,8 +205,9 @@ class Session {
 
  private:
   std::optional<NtStatus> driver_entry_unguarded();
+  // Runs fn as the client's system call `service` (NtDeviceIoControlFile...).
   template <class Fn>
-  void as_client(Fn fn);
+  void as_client(Fn fn, std::string_view service);
   IoctlOutcome transfer(uint64_t handle, bool is_write, const std::vector<uint8_t>& data, uint32_t length,
                         std::optional<int64_t> offset, Placement placement);
   void unload_unguarded();

@@ -370,20 +370,23 @@ std::vector<CheckInfo> build_catalog() {
        "Each kernel routine documents the highest IRQL it may be called at; above it the routine "
        "may touch pageable memory or wait, which is not allowed there.",
        "Call the routine at the IRQL its documentation allows: release spin locks first, or defer "
-       "the work to a work item at PASSIVE_LEVEL."},
+       "the work to a work item at PASSIVE_LEVEL.",
+       true},
       {"irql.unbalanced", kError, "IRQL or spin locks not restored on return",
        "IRQL and lock state around dispatch, DPC, completion and work routines",
        "0xC9/0x05; 0xC4/0x30–0x42 (bad IRQL arguments, lock misuse)",
        "A routine must return at the IRQL it was called at, with every spin lock it acquired "
        "released.",
        "Pair each KeRaiseIrql/KeAcquireSpinLock with its lower/release on every path, including "
-       "early returns."},
+       "early returns.",
+       true},
       {"irql.paged-at-dispatch", kError, "pageable code or paged pool touched at IRQL ≥ DISPATCH",
        "PAGE* sections and paged pool", "0xD1",
        "Page faults cannot be served at DISPATCH_LEVEL or above, so code in PAGE sections and "
        "paged pool may be used only below it.",
        "Move code that runs at raised IRQL out of #pragma alloc_text(PAGE) and allocate data it "
-       "uses from nonpaged pool."},
+       "uses from nonpaged pool.",
+       true},
       {"section.user-view-unsafe", kError,
        "section view shared with user mode created unsafely (user-supplied handle, caller-chosen "
        "offset/size, no kernel handle, view touched outside __try)",

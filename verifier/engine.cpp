@@ -33,7 +33,8 @@ Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled
     : kernel_(kernel),
       enabled_(std::move(enabled)),
       probes_(probe_checks::make_state()),
-      primitives_(primitive_checks::make_state()) {
+      primitives_(primitive_checks::make_state()),
+      irql_(irql_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -47,6 +48,7 @@ Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled
 
 Engine::~Engine() {
   kernel_.remove_listener(this);
+  irql_checks::shutdown(*this, *irql_);
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
   m.remove_hardware_observer(hardware_observer_);
@@ -102,6 +104,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   bounds_checks::on_call(*this, call);
   probe_checks::on_call(*this, *probes_, call);
   primitive_checks::on_call(*this, *primitives_, call);
+  irql_checks::on_call(*this, *irql_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -112,6 +115,15 @@ void Engine::api_returned(const nt::ApiCall& call) {
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
+  irql_checks::on_return(*this, *irql_, call);
+}
+
+void Engine::callback_started(const nt::DriverCallback& callback) {
+  irql_checks::on_callback_started(*this, *irql_, callback);
+}
+
+void Engine::callback_returned(const nt::DriverCallback& callback) {
+  irql_checks::on_callback_returned(*this, *irql_, callback);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {

@@ -40,6 +40,9 @@ struct State;
 namespace primitive_checks {
 struct State;
 }
+namespace irql_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -59,6 +62,8 @@ class Engine : public nt::KernelListener {
   void handle_created(const nt::HandleCreated& event) override;
   void handle_closed(const nt::HandleClosed& event) override;
   void memory_accessed(const nt::MemoryAccess& access) override;
+  void callback_started(const nt::DriverCallback& callback) override;
+  void callback_returned(const nt::DriverCallback& callback) override;
 
   // --- for the checks ----------------------------------------------------------
   nt::Kernel& kernel() { return kernel_; }
@@ -155,6 +160,7 @@ class Engine : public nt::KernelListener {
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
   std::shared_ptr<primitive_checks::State> primitives_;  // the dangerous-primitive checks' bookkeeping
   uint64_t hardware_observer_ = 0;
+  std::shared_ptr<irql_checks::State> irql_;     // the IRQL checks' bookkeeping
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -217,5 +223,15 @@ void on_fault(Engine& engine, State& state, GuestVa rip, GuestVa address, bool w
 void on_user_access_outside_try(Engine& engine, State& state, GuestVa site, GuestVa address, uint32_t size,
                                 bool write);
 }  // namespace primitive_checks
+// The IRQL checks (verifier/irql_checks.cpp): irql.api-level, irql.unbalanced,
+// irql.paged-at-dispatch.
+namespace irql_checks {
+std::shared_ptr<State> make_state();
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_callback_started(Engine& engine, State& state, const nt::DriverCallback& callback);
+void on_callback_returned(Engine& engine, State& state, const nt::DriverCallback& callback);
+void shutdown(Engine& engine, State& state);  // removes its machine watches
+}  // namespace irql_checks
 
 }  // namespace kemu::verifier

@@ -69,6 +69,20 @@ struct HandleClosed {
   uint64_t object = 0;
 };
 
+// A driver routine kemu's kernel calls on the driver's behalf: a dispatch
+// routine (IofCallDriver), an IoCompletion routine, a DPC (queued or a
+// timer's), a work item's routine. `irql` is the IRQL the routine starts at
+// (callback_started) or left behind when it returned (callback_returned),
+// before kemu restores anything. Routines of kemu's own (its file system's
+// dispatch routines) are reported too: listeners filter by address.
+enum class CallbackKind : uint8_t { Dispatch, Completion, Dpc, WorkItem };
+struct DriverCallback {
+  CallbackKind kind = CallbackKind::Dispatch;
+  GuestVa routine;
+  GuestVa object;  // the IRP (dispatch, completion), the KDPC, the work item
+  uint8_t irql = 0;
+};
+
 class KernelListener {
  public:
   virtual ~KernelListener() = default;
@@ -80,6 +94,8 @@ class KernelListener {
   virtual void memory_accessed(const MemoryAccess&) {}
   virtual void handle_created(const HandleCreated&) {}
   virtual void handle_closed(const HandleClosed&) {}
+  virtual void callback_started(const DriverCallback&) {}
+  virtual void callback_returned(const DriverCallback&) {}
 };
 
 }  // namespace kemu::nt

@@ -16,6 +16,7 @@
 
 #include "emulator/ntstatus.h"
 #include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/api/kernel_events.h"
 #include "ntoskrnl-stubs/api/registry.h"
 #include "ntoskrnl-stubs/io/io_manager.h"
 #include "ntoskrnl-stubs/io/irp.h"
@@ -115,7 +116,13 @@ NtStatus IofCallDriver(Kernel& k, GuestVa device, GuestVa irp) {
   GuestVa driver{mem.read<uint64_t>(device + offsetof(layout::DEVICE_OBJECT, DriverObject))};
   GuestVa dispatch{mem.read<uint64_t>(driver + offsetof(layout::DRIVER_OBJECT, MajorFunction) +
                                       8ull * (major & 0x1F))};
+  DriverCallback callback{CallbackKind::Dispatch, dispatch, irp, m.irql()};
+  if (k.observed()) k.publish([&](KernelListener& l) { l.callback_started(callback); });
   auto result = m.call(dispatch, {device.value, irp.value});
+  if (k.observed() && !m.stopped()) {
+    callback.irql = m.irql();
+    k.publish([&](KernelListener& l) { l.callback_returned(callback); });
+  }
   return result ? static_cast<NtStatus>(*result) : STATUS_UNSUCCESSFUL;
 }
 
@@ -161,7 +168,13 @@ void IofCompleteRequest(Kernel& k, GuestVa irp, int8_t boost) {
                            ? GuestVa{}
                            : GuestVa{mem.read<uint64_t>(stack + sizeof(IO_STACK_LOCATION) +
                                                         offsetof(IO_STACK_LOCATION, DeviceObject))};
+      DriverCallback callback{CallbackKind::Completion, GuestVa{sl.CompletionRoutine}, irp, m.irql()};
+      if (k.observed()) k.publish([&](KernelListener& l) { l.callback_started(callback); });
       auto r = m.call(GuestVa{sl.CompletionRoutine}, {device.value, irp.value, sl.Context});
+      if (k.observed() && !m.stopped()) {
+        callback.irql = m.irql();
+        k.publish([&](KernelListener& l) { l.callback_returned(callback); });
+      }
       if (!r) return;
       if (static_cast<NtStatus>(*r) == STATUS_MORE_PROCESSING_REQUIRED) return;
     } else if (pending && !last) {

@@ -6,6 +6,7 @@
 
 #include "emulator/machine.h"
 #include "emulator/processor_layout.h"
+#include "ntoskrnl-stubs/api/kernel_events.h"
 #include "ntoskrnl-stubs/kernel.h"
 #include "ntoskrnl-stubs/layout/nt_structs.h"
 #include "ntoskrnl-stubs/ob/object_manager.h"
@@ -17,6 +18,7 @@ namespace dt = dispatcher_type;
 using layout::DISPATCHER_HEADER;
 
 namespace {
+constexpr uint32_t kWorkerThreadReturnedAtBadIrql = 0xE1;
 constexpr int kMaxSteps = 1'000'000;  // a wait loop that makes this many steps is a livelock
 }
 
@@ -240,7 +242,22 @@ bool Scheduler::step(bool allow_time_jump) {
     m.set_irql(irql::kPassive);
     m.set_previous_mode(ProcessorMode::KernelMode);
     m.current_thread().context = emu::ExecutionContext::SystemThread;
+    DriverCallback callback{CallbackKind::WorkItem, item.routine, item.item, m.irql()};
+    if (kernel_.observed()) kernel_.publish([&](KernelListener& l) { l.callback_started(callback); });
     m.call(item.routine, item.args);
+    if (kernel_.observed() && !m.stopped()) {
+      callback.irql = m.irql();
+      kernel_.publish([&](KernelListener& l) { l.callback_returned(callback); });
+    }
+    // A worker routine must return at PASSIVE_LEVEL: the system worker thread
+    // bugchecks WORKER_THREAD_RETURNED_AT_BAD_IRQL (P1 the routine, P2 the
+    // IRQL, P3 its parameter, P4 the work item) when it is still raised.
+    if (!m.stopped() && m.irql() >= irql::kDispatch) {
+      m.bugcheck(kWorkerThreadReturnedAtBadIrql, item.routine.value, m.irql(),
+                 item.args.empty() ? 0 : item.args.back(), item.item.value, GuestVa{});
+      m.switch_to(previous);
+      return true;
+    }
     m.set_irql(irql);
     m.switch_to(previous);
     if (item.referenced_object) {
@@ -379,7 +396,13 @@ void Scheduler::run_dpcs() {
     auto exec = t.context;
     m.set_irql(irql::kDispatch);
     t.context = emu::ExecutionContext::Dpc;
+    DriverCallback callback{CallbackKind::Dpc, routine, dpc, m.irql()};
+    if (kernel_.observed()) kernel_.publish([&](KernelListener& l) { l.callback_started(callback); });
     m.call(routine, {dpc.value, context, a1, a2});
+    if (kernel_.observed() && !m.stopped()) {
+      callback.irql = m.irql();
+      kernel_.publish([&](KernelListener& l) { l.callback_returned(callback); });
+    }
     m.current_thread().context = exec;
     m.set_irql(irql);
   }
