@@ -30,7 +30,8 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
+    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()),
+      irps_(irp_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -89,6 +90,7 @@ void Engine::unwatch_read_locked(GuestVa mdl_or_mapping) {
 
 void Engine::api_called(const nt::ApiCall& call) {
   calls_.push_back(call);
+  irp_checks::on_call(*this, *irps_, call);  // before buffer_checks ends the in-flight record
   handle_checks::on_call(*this, call);
   buffer_checks::on_call(*this, call);
   mdl_checks::on_call(*this, call);
@@ -103,6 +105,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
+  irp_checks::on_return(*this, *irps_, call);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {
@@ -111,6 +114,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   end_request_buffers();
   bounds_checks::on_request_started(*this, request);
   probe_checks::on_request(*this, *probes_, request);
+  irp_checks::on_request(*this, *irps_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -119,6 +123,7 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 }
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
+  irp_checks::on_request_returned(*this, *irps_, id, status);
   if (request_ && request_->id == id) {
     probe_checks::on_request_end(*this, *probes_);
     request_.reset();

@@ -37,6 +37,9 @@ namespace kemu::verifier {
 namespace probe_checks {
 struct State;
 }
+namespace irp_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -147,6 +150,7 @@ class Engine : public nt::KernelListener {
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
+  std::shared_ptr<irp_checks::State> irps_;      // the IRP checks' dispatch frames
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -193,5 +197,15 @@ void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
 }  // namespace probe_checks
+
+// The IRP state checks (verifier/irp_checks.cpp): what each dispatch routine did
+// with its IRP when it returned, completions, whole-stack-location copies.
+namespace irp_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_returned(Engine& engine, State& state, uint64_t id, NtStatus status);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+}  // namespace irp_checks
 
 }  // namespace kemu::verifier
