@@ -190,6 +190,11 @@ void judge(Engine& e, const State::Frame& f, uint32_t returned) {
     control = *c;
   }
   bool marked = (control & kSlPendingReturned) != 0;
+  bool pending_mismatch = (returned == kStatusPending) != marked;
+  bool lost = !f.completed && !marked && returned != kStatusPending;
+  bool status_mismatch =
+      f.completed && returned != kStatusPending && returned != f.completed_status;
+  if (!pending_mismatch && !lost && !status_mismatch) return;  // the common case: nothing to build
   auto values = frame_values(f, returned);
   if (f.completed) {
     values.emplace_back("io_status", hex(f.completed_status));
@@ -218,7 +223,7 @@ void judge(Engine& e, const State::Frame& f, uint32_t returned) {
                          major_name(f.major), returned),
              values);
 
-  if (!f.completed && !marked && returned != kStatusPending)
+  if (lost)
     e.report("irp.lost", f.dispatch,
              fmt::format("the {} dispatch routine returned {:#x} without completing the IRP, "
                          "passing it on or marking "
@@ -228,7 +233,7 @@ void judge(Engine& e, const State::Frame& f, uint32_t returned) {
                          major_name(f.major), returned),
              values);
 
-  if (f.completed && returned != kStatusPending && returned != f.completed_status)
+  if (status_mismatch)
     e.report("irp.status-mismatch", f.dispatch,
              fmt::format("the {} dispatch routine completed the IRP with IoStatus.Status {:#x} but "
                          "returned {:#x}: the "
@@ -276,12 +281,15 @@ void on_complete(Engine& e, State& s, const nt::ApiCall& call) {
   auto cancel_routine = mem.try_read<uint64_t>(irp + offsetof(IRP, CancelRoutine));
   if (!status || !information || !cancel_routine) return;
 
-  std::vector<std::pair<std::string, std::string>> values{
-      {"irp", hex(irp.value)}, {"io_status", hex(*status)}, {"information", hex(*information)}};
-  const nt::RequestStart* rq = e.request_of(irp);
-  if (rq) {
-    values.emplace_back("major", major_name(rq->major));
-    if (rq->ioctl) values.emplace_back("ioctl", hex(rq->ioctl));
+  std::vector<std::pair<std::string, std::string>> values;
+  bool bad_status = *status == kStatusPending || *status == kStatusMinusOne;
+  if (bad_status || *cancel_routine) {
+    values = {
+        {"irp", hex(irp.value)}, {"io_status", hex(*status)}, {"information", hex(*information)}};
+    if (const nt::RequestStart* rq = e.request_of(irp)) {
+      values.emplace_back("major", major_name(rq->major));
+      if (rq->ioctl) values.emplace_back("ioctl", hex(rq->ioctl));
+    }
   }
   if (*status == kStatusPending || *status == kStatusMinusOne)
     e.report("irp.bad-completion-status", call.call_site,
