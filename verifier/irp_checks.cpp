@@ -408,7 +408,7 @@ void on_call(Engine& e, State& s, const nt::ApiCall& call) {
 
 void on_return(Engine& e, State& s, const nt::ApiCall& call) {
   const std::string& name = *call.name;
-  if (name == "IofCallDriver" && call.args.size() >= 2) {
+  if ((name == "IofCallDriver" || name == "PoCallDriver") && call.args.size() >= 2) {
     GuestVa irp{call.args[1]};
     close_frame(
         e, s, [irp](const State::Frame& f) { return f.request == 0 && f.irp == irp; },

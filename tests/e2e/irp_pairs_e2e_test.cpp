@@ -121,6 +121,13 @@ INSTANTIATE_TEST_SUITE_P(
         // The work item completes the waiting IRP with its cancel routine set
         // (after the dispatch routine returned: no request is being dispatched).
         Pair{"cancel_routine_set", {"irp.bad-completion-status"}, "SignalEvent", "call", "", 2},
+        // Completed with STATUS_PENDING (at IoCompleteRequest) and STATUS_PENDING
+        // returned without IoMarkIrpPending (at the routine).
+        Pair{"pending_status",
+             {"irp.bad-completion-status", "irp.pending-mismatch"},
+             "DispatchDeviceControl",
+             "",
+             "IRP_MJ_DEVICE_CONTROL"},
         // The filter copies the whole stack location of the driver's own ping IRP.
         Pair{"stack_copy", {"irp.stack-copy"}, "FilterForward", "call", "IRP_MJ_DEVICE_CONTROL"}),
     [](const ::testing::TestParamInfo<Pair>& info) { return info.param.name; });
@@ -208,6 +215,25 @@ TEST(IrpPairs, ACompletionWithTheCancelRoutineSetNamesTheRequest) {
   EXPECT_EQ(value(*f, "io_status"), "0x0");
   EXPECT_NE(value(*f, "cancel_routine"), "<none>");
   EXPECT_NE(value(*f, "cancel_routine"), "0x0");
+}
+
+// The caller of the synchronous call receives STATUS_PENDING as the outcome.
+TEST(IrpPairs, ACompletionWithStatusPendingReachesTheCaller) {
+  RunResult r = run_pair("pending_status", "bug");
+  ASSERT_GE(r.steps.size(), 3u);
+  ASSERT_TRUE(r.steps[1].status.has_value());
+  EXPECT_EQ(*r.steps[1].status, 0x103u);
+  EXPECT_FALSE(r.steps[1].pending);
+  const kemu::verifier::Finding* f = find(r, "irp.bad-completion-status");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
+  EXPECT_EQ(value(*f, "io_status"), "0x103");
+  EXPECT_EQ(value(*f, "ioctl"), "0x80002c18");
+  f = find(r, "irp.pending-mismatch");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(value(*f, "returned_status"), "0x103");
+  EXPECT_EQ(value(*f, "io_status"), "0x103");
+  EXPECT_EQ(value(*f, "stack_control"), "0x0");
 }
 
 // With the whole location copied, PingDone runs for the lower device's
