@@ -125,6 +125,16 @@ bool in_driver_image(Engine& e, GuestVa va) {
   return s && s->module != "ntoskrnl.exe" && s->module != "hal.dll";
 }
 
+// Where a finding about the driver's call goes: the call instruction, or for a
+// tail call (a jmp to the routine leaves no call instruction; the return
+// address is kemu's) the dispatch routine the IRP is in, when there is one.
+GuestVa call_site(Engine& e, const State& s, const nt::ApiCall& call, GuestVa irp) {
+  if (in_driver_image(e, call.call_site)) return call.call_site;
+  for (size_t i = s.frames.size(); i-- > 0;)
+    if (s.frames[i].irp == irp && s.frames[i].judged) return s.frames[i].dispatch;
+  return call.call_site;
+}
+
 // The dispatch routine `device`'s driver has for `major`, and whether it is
 // the driver's code (a routine inside a loaded driver's image).
 GuestVa dispatch_of(Engine& e, GuestVa device, uint8_t major, bool* driver_code) {
@@ -265,7 +275,7 @@ void on_complete(Engine& e, State& s, const nt::ApiCall& call) {
     } else {
       auto first = e.kernel().machine().symbolize(it->second);
       e.report(
-          "irp.double-completion", call.call_site,
+          "irp.double-completion", call_site(e, s, call, irp),
           fmt::format("IoCompleteRequest was called on the IRP at {:#x}, which an earlier "
                       "IoCompleteRequest already "
                       "completed and gave back to the I/O manager (it is freed): bug check 0x44 "
@@ -292,7 +302,7 @@ void on_complete(Engine& e, State& s, const nt::ApiCall& call) {
     }
   }
   if (*status == kStatusPending || *status == kStatusMinusOne)
-    e.report("irp.bad-completion-status", call.call_site,
+    e.report("irp.bad-completion-status", call_site(e, s, call, irp),
              fmt::format("IoCompleteRequest was called with IoStatus.Status {}: an IRP is "
                          "completed with its final "
                          "status, and the caller receives this one as the request's outcome.",
@@ -301,7 +311,7 @@ void on_complete(Engine& e, State& s, const nt::ApiCall& call) {
   if (*cancel_routine) {
     auto with_routine = values;
     with_routine.emplace_back("cancel_routine", hex(*cancel_routine));
-    e.report("irp.bad-completion-status", call.call_site,
+    e.report("irp.bad-completion-status", call_site(e, s, call, irp),
              fmt::format("IoCompleteRequest was called while Irp->CancelRoutine still held {:#x}: "
                          "IoCancelIrp on the "
                          "completed (freed) IRP would call it.",
@@ -350,17 +360,8 @@ void on_call_driver(Engine& e, State& s, const nt::ApiCall& call) {
     if (cur_routine && *cur_routine && next_routine && *next_routine == *cur_routine &&
         cur_context && next_context && *next_context == *cur_context) {
       auto sym = e.kernel().machine().symbolize(GuestVa{*cur_routine});
-      // A tail call (jmp to IoCallDriver) leaves no call instruction: the
-      // finding goes to the dispatch routine the IRP is in.
-      GuestVa site = call.call_site;
-      if (!in_driver_image(e, site))
-        for (size_t i = s.frames.size(); i-- > 0;)
-          if (s.frames[i].irp == irp && s.frames[i].judged) {
-            site = s.frames[i].dispatch;
-            break;
-          }
       e.report(
-          "irp.stack-copy", site,
+          "irp.stack-copy", call_site(e, s, call, irp),
           fmt::format("the IRP was passed to the next driver with a stack location that holds this "
                       "location's "
                       "completion routine {} and context {:#x}: the whole IO_STACK_LOCATION was "

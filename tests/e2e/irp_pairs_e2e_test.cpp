@@ -252,4 +252,21 @@ TEST(IrpPairs, ACopiedCompletionRoutineRunsAtTheLowerLevel) {
   EXPECT_EQ(fixed.steps[1].output_hex, "01000000");
 }
 
+// "return IoCallDriver(...)" compiled as a jmp leaves no call instruction:
+// the finding goes to the dispatch routine the IRP is in.
+TEST(IrpPairs, AStackCopyPassedOnByATailCallIsLocatedAtTheDispatchRoutine) {
+  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) +
+                                          "/samples/bugs/irps/stack_copy.yaml");
+  Session s;
+  kemu::harness::run_scenario(s, kemu::e2e::sample("stack_copy_tail_bug"), sc);
+  RunResult r = s.result();
+  ASSERT_EQ(r.findings.size(), 1u);
+  const kemu::verifier::Finding& f = r.findings[0];
+  EXPECT_EQ(f.check, "irp.stack-copy");
+  EXPECT_EQ(f.location.module, "stack_copy_tail_bug.sys");
+  EXPECT_EQ(f.location.symbol, "StackDispatch");
+  ASSERT_GE(r.steps.size(), 2u);
+  EXPECT_EQ(r.steps[1].output_hex, "02000000");
+}
+
 }  // namespace

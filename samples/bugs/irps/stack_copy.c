@@ -69,12 +69,20 @@ BUG_ROUTINE NTSTATUS FilterForward(PIRP irp) {
 #else
   *IoGetNextIrpStackLocation(irp) = *IoGetCurrentIrpStackLocation(irp);
 #endif
+#ifdef KEMU_TAIL_CALL
+  /* Optimised drivers end with "return IoCallDriver(...)", a jmp: no call
+     instruction to point at, the finding goes to the dispatch routine. */
+  UNREFERENCED_PARAMETER(status);
+  return IoCallDriver(g_lower, irp);
+#else
   status = IoCallDriver(g_lower, irp);
   InterlockedIncrement(&g_forwarded);
   return status;
+#endif
 }
 
-static NTSTATUS NTAPI Dispatch(PDEVICE_OBJECT device, PIRP irp) {
+/* Exported: findings about a tail call from FilterForward point here. */
+__declspec(dllexport) NTSTATUS NTAPI StackDispatch(PDEVICE_OBJECT device, PIRP irp) {
   if (device == g_filter) return FilterForward(irp);
   if (IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CREATE ||
       IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CLOSE)
@@ -91,10 +99,10 @@ static NTSTATUS irp_entry(PDRIVER_OBJECT driver, PDEVICE_OBJECT device) {
     return STATUS_NO_SUCH_DEVICE;
   }
   g_filter->Flags &= ~DO_DEVICE_INITIALIZING;
-  driver->MajorFunction[IRP_MJ_CREATE] = Dispatch;
-  driver->MajorFunction[IRP_MJ_CLOSE] = Dispatch;
-  driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = Dispatch;
-  driver->MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] = Dispatch;
+  driver->MajorFunction[IRP_MJ_CREATE] = StackDispatch;
+  driver->MajorFunction[IRP_MJ_CLOSE] = StackDispatch;
+  driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = StackDispatch;
+  driver->MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] = StackDispatch;
   return STATUS_SUCCESS;
 }
 
