@@ -13,8 +13,6 @@
 
 namespace kemu::verifier {
 
-namespace {
-
 const char* major_name(uint8_t major) {
   static const char* const kNames[] = {
       "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
@@ -26,8 +24,6 @@ const char* major_name(uint8_t major) {
       "IRP_MJ_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CHANGE", "IRP_MJ_QUERY_QUOTA", "IRP_MJ_SET_QUOTA", "IRP_MJ_PNP"};
   return major < std::size(kNames) ? kNames[major] : "IRP_MJ_?";
 }
-
-}  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
     : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()),

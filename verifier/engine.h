@@ -153,6 +153,9 @@ class Engine : public nt::KernelListener {
   std::shared_ptr<irp_checks::State> irps_;      // the IRP checks' dispatch frames
 };
 
+// "IRP_MJ_DEVICE_CONTROL" for 0x0E ("IRP_MJ_?" past IRP_MJ_PNP).
+const char* major_name(uint8_t major);
+
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
 // copies kemu runs as host code on the driver's behalf.
 inline bool is_copy_routine(std::string_view name) {

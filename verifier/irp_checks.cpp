@@ -55,38 +55,6 @@ constexpr uint32_t kStatusPending = 0x103;
 constexpr uint32_t kStatusMinusOne = 0xFFFFFFFF;
 constexpr uint8_t kDeviceControl = 0x0E, kInternalDeviceControl = 0x0F;
 
-const char* major_name(uint8_t major) {
-  static const char* const kNames[] = {"IRP_MJ_CREATE",
-                                       "IRP_MJ_CREATE_NAMED_PIPE",
-                                       "IRP_MJ_CLOSE",
-                                       "IRP_MJ_READ",
-                                       "IRP_MJ_WRITE",
-                                       "IRP_MJ_QUERY_INFORMATION",
-                                       "IRP_MJ_SET_INFORMATION",
-                                       "IRP_MJ_QUERY_EA",
-                                       "IRP_MJ_SET_EA",
-                                       "IRP_MJ_FLUSH_BUFFERS",
-                                       "IRP_MJ_QUERY_VOLUME_INFORMATION",
-                                       "IRP_MJ_SET_VOLUME_INFORMATION",
-                                       "IRP_MJ_DIRECTORY_CONTROL",
-                                       "IRP_MJ_FILE_SYSTEM_CONTROL",
-                                       "IRP_MJ_DEVICE_CONTROL",
-                                       "IRP_MJ_INTERNAL_DEVICE_CONTROL",
-                                       "IRP_MJ_SHUTDOWN",
-                                       "IRP_MJ_LOCK_CONTROL",
-                                       "IRP_MJ_CLEANUP",
-                                       "IRP_MJ_CREATE_MAILSLOT",
-                                       "IRP_MJ_QUERY_SECURITY",
-                                       "IRP_MJ_SET_SECURITY",
-                                       "IRP_MJ_POWER",
-                                       "IRP_MJ_SYSTEM_CONTROL",
-                                       "IRP_MJ_DEVICE_CHANGE",
-                                       "IRP_MJ_QUERY_QUOTA",
-                                       "IRP_MJ_SET_QUOTA",
-                                       "IRP_MJ_PNP"};
-  return major < std::size(kNames) ? kNames[major] : "IRP_MJ_?";
-}
-
 }  // namespace
 
 struct State {
