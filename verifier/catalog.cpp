@@ -246,33 +246,38 @@ std::vector<CheckInfo> build_catalog() {
        "An IRP belongs to the I/O manager again once IoCompleteRequest returns; completing it a "
        "second time is bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS.",
        "Complete each IRP on exactly one path, and do not touch it after IoCompleteRequest or "
-       "after passing it down with IoCallDriver."},
+       "after passing it down with IoCallDriver.",
+       true},
       {"irp.lost", kError, "dispatch returned without completing, pending or forwarding",
        "state at dispatch return", "0xC9/0x226",
        "A dispatch routine must complete the IRP, pass it to another driver, or mark it pending "
        "and return STATUS_PENDING; otherwise the request never finishes.",
        "End every path of the dispatch routine with IoCompleteRequest, IoCallDriver, or "
-       "IoMarkIrpPending plus return STATUS_PENDING."},
+       "IoMarkIrpPending plus return STATUS_PENDING.",
+       true},
       {"irp.pending-mismatch", kError,
        "STATUS_PENDING returned without IoMarkIrpPending, or the reverse",
        "state at dispatch return", "0xC9/0x23D, 0x23E; SDV MarkIrpPending, MarkIrpPending2",
        "A dispatch routine that returns STATUS_PENDING must have called IoMarkIrpPending, and one "
        "that marked the IRP pending must return STATUS_PENDING.",
        "Call IoMarkIrpPending right before queuing the IRP and return STATUS_PENDING on that path, "
-       "and only there."},
+       "and only there.",
+       true},
       {"irp.status-mismatch", kError, "returned status differs from IoStatus.Status",
        "compared at dispatch return", "0xC9/0x224",
        "A dispatch routine that completes an IRP must return the same status it stored in "
        "Irp->IoStatus.Status.",
        "Keep the status in one variable, store it in Irp->IoStatus.Status, complete, and return "
-       "that variable."},
+       "that variable.",
+       true},
       {"irp.bad-completion-status", kError,
        "completed with STATUS_PENDING or -1, or with a cancel routine set; dispatch returned -1",
        "at IoCompleteRequest and dispatch return", "0xC9/0x06, 0x07; 0xC9/0x225 (returned -1)",
        "An IRP must be completed with a final status (never STATUS_PENDING or -1) and with its "
        "cancel routine cleared.",
        "Clear the cancel routine (IoSetCancelRoutine(Irp, NULL)) and set a final status before "
-       "calling IoCompleteRequest."},
+       "calling IoCompleteRequest.",
+       true},
       {"irp.unhandled-success", kError,
        "unknown IOCTL or unsupported request answered STATUS_SUCCESS",
        "control codes no driver defines and unset major functions must fail with Information 0",
@@ -318,7 +323,8 @@ std::vector<CheckInfo> build_catalog() {
        "copying the whole structure makes the lower driver's completion call this driver's routine "
        "twice.",
        "Use IoCopyCurrentIrpStackLocationToNext (or IoSkipCurrentIrpStackLocation), which leave "
-       "the completion routine out."},
+       "the completion routine out.",
+       true},
 
       // ------------------------------------------- pool, unload, IRQL, sections
       {"pool.leak", kError, "allocations not freed at unload", "per-tag bookkeeping at unload",

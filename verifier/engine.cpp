@@ -13,8 +13,6 @@
 
 namespace kemu::verifier {
 
-namespace {
-
 const char* major_name(uint8_t major) {
   static const char* const kNames[] = {
       "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
@@ -27,14 +25,13 @@ const char* major_name(uint8_t major) {
   return major < std::size(kNames) ? kNames[major] : "IRP_MJ_?";
 }
 
-}  // namespace
-
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
     : kernel_(kernel),
       enabled_(std::move(enabled)),
       probes_(probe_checks::make_state()),
       primitives_(primitive_checks::make_state()),
-      irql_(irql_checks::make_state()) {
+      irql_(irql_checks::make_state()),
+      irps_(irp_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -98,6 +95,7 @@ void Engine::unwatch_read_locked(GuestVa mdl_or_mapping) {
 
 void Engine::api_called(const nt::ApiCall& call) {
   calls_.push_back(call);
+  irp_checks::on_call(*this, *irps_, call);  // before buffer_checks ends the in-flight record
   handle_checks::on_call(*this, call);
   buffer_checks::on_call(*this, call);
   mdl_checks::on_call(*this, call);
@@ -116,6 +114,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
   irql_checks::on_return(*this, *irql_, call);
+  irp_checks::on_return(*this, *irps_, call);
 }
 
 void Engine::callback_started(const nt::DriverCallback& callback) {
@@ -133,6 +132,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   bounds_checks::on_request_started(*this, request);
   probe_checks::on_request(*this, *probes_, request);
   primitive_checks::on_request(*this, *primitives_, request);
+  irp_checks::on_request(*this, *irps_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -141,6 +141,7 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 }
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
+  irp_checks::on_request_returned(*this, *irps_, id, status);
   if (request_ && request_->id == id) {
     probe_checks::on_request_end(*this, *probes_);
     primitive_checks::on_request_end(*this, *primitives_);

@@ -43,6 +43,9 @@ struct State;
 namespace irql_checks {
 struct State;
 }
+namespace irp_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -161,7 +164,11 @@ class Engine : public nt::KernelListener {
   std::shared_ptr<primitive_checks::State> primitives_;  // the dangerous-primitive checks' bookkeeping
   uint64_t hardware_observer_ = 0;
   std::shared_ptr<irql_checks::State> irql_;     // the IRQL checks' bookkeeping
+  std::shared_ptr<irp_checks::State> irps_;      // the IRP checks' dispatch frames
 };
+
+// "IRP_MJ_DEVICE_CONTROL" for 0x0E ("IRP_MJ_?" past IRP_MJ_PNP).
+const char* major_name(uint8_t major);
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
 // copies kemu runs as host code on the driver's behalf.
@@ -233,5 +240,14 @@ void on_callback_started(Engine& engine, State& state, const nt::DriverCallback&
 void on_callback_returned(Engine& engine, State& state, const nt::DriverCallback& callback);
 void shutdown(Engine& engine, State& state);  // removes its machine watches
 }  // namespace irql_checks
+// The IRP state checks (verifier/irp_checks.cpp): what each dispatch routine did
+// with its IRP when it returned, completions, whole-stack-location copies.
+namespace irp_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_returned(Engine& engine, State& state, uint64_t id, NtStatus status);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+}  // namespace irp_checks
 
 }  // namespace kemu::verifier

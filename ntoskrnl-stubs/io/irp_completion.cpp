@@ -173,6 +173,8 @@ bool IoManager::finish_irp(GuestVa irp) {
   view.restore();
   if (h.UserEvent) KeSetEvent(kernel_, GuestVa{h.UserEvent}, 0, false);
   if (record.threaded) dequeue_thread_irp(mem, irp);
+  // IoFreeIrp: Type cleared, so completing the freed IRP again bugchecks 0x44.
+  mem.write<int16_t>(irp + offsetof(IRP, Type), 0);
   m.pool().free(irp, std::nullopt);
   // The request's reference to its file object goes last (IRP_MJ_CLOSE may follow).
   if (record.file_reference != ob::kNoObject && kernel_.ob().get(record.file_reference))

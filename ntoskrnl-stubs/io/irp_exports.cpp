@@ -93,6 +93,9 @@ void IoFreeIrp(Kernel& k, GuestVa irp) {
     return;
   }
   k.io().threaded_irps().erase(irp.value);
+  // Windows' IoFreeIrp clears Type: a later IoCompleteRequest or IoFreeIrp on
+  // the freed IRP bugchecks 0x44.
+  k.memory().write<int16_t>(irp, 0);
   m.pool().free(irp, std::nullopt);
 }
 
