@@ -30,7 +30,8 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
+    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()),
+      request_probe_(request_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -94,6 +95,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   mdl_checks::on_call(*this, call);
   bounds_checks::on_call(*this, call);
   probe_checks::on_call(*this, *probes_, call);
+  request_checks::on_call(*this, *request_probe_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -103,6 +105,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
+  request_checks::on_return(*this, *request_probe_, call);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {
@@ -111,6 +114,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   end_request_buffers();
   bounds_checks::on_request_started(*this, request);
   probe_checks::on_request(*this, *probes_, request);
+  request_checks::on_request(*this, *request_probe_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -120,6 +124,7 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 
 void Engine::request_returned(uint64_t id, NtStatus status) {
   if (request_ && request_->id == id) {
+    request_checks::on_request_end(*this, *request_probe_, status);
     probe_checks::on_request_end(*this, *probes_);
     request_.reset();
     end_request_buffers();

@@ -37,6 +37,9 @@ namespace kemu::verifier {
 namespace probe_checks {
 struct State;
 }
+namespace request_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -111,6 +114,10 @@ class Engine : public nt::KernelListener {
   // Watches [begin, begin+size) until the dispatch routine returns.
   void watch_request_buffer(GuestVa begin, uint64_t size, emu::Machine::AccessWatch on_access);
 
+  // The unknown-request probe's state (verifier/request_checks.h): the harness
+  // announces its requests there.
+  request_checks::State& request_probe() { return *request_probe_; }
+
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
   // kind of request only counts.
@@ -147,6 +154,7 @@ class Engine : public nt::KernelListener {
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
+  std::shared_ptr<request_checks::State> request_probe_;  // the unknown-request probe's verdicts
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -193,5 +201,15 @@ void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
 }  // namespace probe_checks
+
+// The unknown-request probe's verdicts (verifier/request_checks.cpp): irp.unhandled-success,
+// irp.ioctl-code-masked, irp.insecure-open, irp.use-after-cleanup.
+namespace request_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_end(Engine& engine, State& state, NtStatus returned);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+}  // namespace request_checks
 
 }  // namespace kemu::verifier
