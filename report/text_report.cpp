@@ -197,7 +197,7 @@ void write_steps(Writer& w, const harness::RunResult& r) {
 void write_probe(Writer& w, const harness::RunResult& r) {
   if (!r.probe.ran) return;
   if (r.probe.requests == 0) {
-    w.field("probe", "no request to send (no device the run opened, no namespace open to try)");
+    w.field("probe", "nothing to send (the run opened no device)");
     return;
   }
   w.field("probe", fmt::format("{} sent on a copy of the machine (not steps of this run)",

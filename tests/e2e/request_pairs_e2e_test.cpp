@@ -13,6 +13,8 @@
 #include "e2e/e2e_paths.h"
 #include "harness/scenario.h"
 #include "harness/session.h"
+#include "report/json_report.h"
+#include "report/text_report.h"
 
 namespace {
 
@@ -166,6 +168,28 @@ TEST(RequestPairs, DisablingItsChecksTurnsTheProbeOff) {
   RunResult o2 = run_pair("unhandled_success", "bug", only);
   EXPECT_TRUE(o2.probe.ran);
   EXPECT_TRUE(o2.findings.empty());
+}
+
+// The reports say the probe ran and how many requests it sent; without
+// its checks the JSON has no "probe" key.
+TEST(RequestPairs, TheReportsSayWhatTheProbeSent) {
+  RunResult r = run_pair("unhandled_success", "fixed");
+  EXPECT_NE(kemu::report::render_json(r, false).find("\"probe\":{\"requests\":15}"), std::string::npos);
+  EXPECT_NE(kemu::report::render_text(r, false).find("\nprobe          15 requests sent on a copy of the machine"),
+            std::string::npos);
+  SessionOptions o;
+  o.disabled_checks = {"irp.unhandled-success", "irp.ioctl-code-masked", "irp.insecure-open",
+                       "irp.use-after-cleanup"};
+  RunResult off = run_pair("unhandled_success", "fixed", o);
+  EXPECT_EQ(kemu::report::render_json(off, false).find("\"probe\""), std::string::npos);
+  EXPECT_EQ(kemu::report::render_text(off, false).find("\nprobe "), std::string::npos);
+  // hello.sys handles no IRP_MJ_CREATE and its device is FILE_DEVICE_SECURE_OPEN: nothing to send.
+  Session hello;
+  RunResult h = hello.run(kemu::e2e::sample("hello"));
+  EXPECT_TRUE(h.probe.ran);
+  EXPECT_EQ(h.probe.requests, 0u);
+  EXPECT_NE(kemu::report::render_text(h, false).find("\nprobe          nothing to send (the run opened no device)\n"),
+            std::string::npos);
 }
 
 }  // namespace
