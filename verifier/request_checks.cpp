@@ -56,6 +56,12 @@ std::string describe_code(uint32_t code) {
                      method_name(code), access_name(code));
 }
 
+// A driver address as module+offset (the raw address outside any module).
+std::string where(Engine& e, GuestVa va) {
+  auto s = e.kernel().machine().symbolize(va);
+  return s ? fmt::format("{}+{:#x}", s->module, s->offset) : hex(va.value);
+}
+
 bool is_free_routine(const std::string& name) {
   return name == "ExFreePoolWithTag" || name == "ExFreePool" || name == "ExFreePool2";
 }
@@ -126,7 +132,7 @@ void report_use(Engine& e, const FreedBlock& b, GuestVa site, uint64_t address, 
             {"block_size", hex(b.size)},
             {"tag", hex(b.tag)},
             {"freed_by", b.routine},
-            {"freed_at", hex(b.freed_at.value)},
+            {"freed_at", where(e, b.freed_at)},
             {"major", rq ? fmt::format("{:#x}", rq->major) : std::string("?")}});
 }
 
@@ -248,7 +254,7 @@ void on_request_end(Engine& e, State& s, NtStatus returned) {
                {{"ioctl", fmt::format("{:#010x}", rq->ioctl)},
                 {"status", fmt::format("{:#010x}", status)},
                 {"information", hex(a.information)},
-                {"dispatch", hex(s.dispatch.value)}});
+                {"dispatch", where(e, s.dispatch)}});
       return;
     case ProbeKind::UnsupportedMajor:
       if (!nt_success(status) || !s.reported.insert({"irp.unhandled-success", site.value}).second) return;
@@ -261,7 +267,7 @@ void on_request_end(Engine& e, State& s, NtStatus returned) {
                {{"major", fmt::format("{:#x}", rq->major)},
                 {"status", fmt::format("{:#010x}", status)},
                 {"information", hex(a.information)},
-                {"dispatch", hex(s.dispatch.value)}});
+                {"dispatch", where(e, s.dispatch)}});
       return;
     case ProbeKind::OriginalControl:
       s.originals[rq->ioctl] = a;

@@ -85,6 +85,7 @@ TEST(RequestPairs, UnknownCodesAndUnsupportedRequestsAnsweredWithSuccess) {
   EXPECT_EQ(value(control, "ioctl"), "0x00223ffc");
   EXPECT_EQ(value(control, "status"), "0x00000000");
   EXPECT_EQ(value(control, "information"), "0x0");
+  EXPECT_EQ(value(control, "dispatch").rfind("unhandled_success_bug.sys+0x", 0), 0u) << value(control, "dispatch");
   EXPECT_EQ(control.count, 1u);
   const Finding& other = r.findings[1];
   EXPECT_EQ(other.location.symbol, "DispatchOther");
@@ -131,6 +132,7 @@ TEST(RequestPairs, PerFileStateFreedInCleanupIsUsedByALaterRequest) {
   EXPECT_EQ(value(f, "block_size"), "0xc");
   EXPECT_EQ(value(f, "tag"), "0x7165524b");  // 'qeRK'
   EXPECT_EQ(value(f, "freed_by"), "ExFreePoolWithTag");
+  EXPECT_EQ(value(f, "freed_at").rfind("use_after_cleanup_bug.sys+0x", 0), 0u) << value(f, "freed_at");
   EXPECT_EQ(value(f, "block"), value(f, "address"));  // session->requests, the block's first field
   EXPECT_EQ(f.count, 1u);
 }
