@@ -4,6 +4,7 @@
 #include "harness/request_probe.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -36,14 +37,24 @@ constexpr uint32_t ctl_code(uint32_t type, uint32_t function, uint32_t method, u
 // volume requests).
 bool file_system_type(uint32_t type) {
   switch (type) {
-    case 0x03: case 0x08: case 0x09: case 0x0C: case 0x11: case 0x14: case 0x20: case 0x35: return true;
-    default: return false;
+    case 0x03:
+    case 0x08:
+    case 0x09:
+    case 0x0C:
+    case 0x11:
+    case 0x14:
+    case 0x20:
+    case 0x35:
+      return true;
+    default:
+      return false;
   }
 }
 
 // A Win32 device path (\\.\X, \\?\X) as its native \??\X; native paths unchanged.
 std::u16string native_device_path(const std::string& path) {
-  if (path.rfind(R"(\\.\)", 0) == 0 || path.rfind(R"(\\?\)", 0) == 0) return nt::to_utf16(R"(\??\)" + path.substr(4));
+  if (path.rfind(R"(\\.\)", 0) == 0 || path.rfind(R"(\\?\)", 0) == 0)
+    return nt::to_utf16(R"(\??\)" + path.substr(4));
   return nt::to_utf16(path);
 }
 
@@ -89,7 +100,9 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
       NtStatus plain = STATUS_SUCCESS;
       nt::ob::ObjectId id = record->id;
       s.as_client_call([&] {
-        plain = nt::io::check_device_open(kernel, id, false, kGenericReadWrite, ProcessorMode::UserMode, 0).status;
+        plain = nt::io::check_device_open(kernel, id, false, kGenericReadWrite,
+                                          ProcessorMode::UserMode, 0)
+                    .status;
       });
       if (nt_success(plain)) continue;
       std::string path = nt::to_utf8(d.name) + "\\kemu-probe";
@@ -118,12 +131,14 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
   std::map<size_t, uint64_t> device_of_open;
   for (size_t i = 0; i < plan.opened.size(); ++i) {
     std::optional<nt::ob::LookupResult> found;
-    s.as_client_call([&] { found = kernel.ob().lookup(native_device_path(plan.opened[i].path), true); });
+    s.as_client_call(
+        [&] { found = kernel.ob().lookup(native_device_path(plan.opened[i].path), true); });
     if (!found) continue;
     const nt::ob::ObjectRecord* r = kernel.ob().get(found->object);
     if (!r || r->type != nt::ob::TypeIndex::Device) continue;
-    bool ours = std::any_of(devices.begin(), devices.end(),
-                            [&](const nt::io::DeviceView& d) { return d.device_object == r->body; });
+    bool ours = std::any_of(devices.begin(), devices.end(), [&](const nt::io::DeviceView& d) {
+      return d.device_object == r->body;
+    });
     if (!ours) continue;
     device_of_open[i] = r->body.value;
     if (first_open.emplace(r->body.value, i).second) order.push_back(r->body.value);
@@ -147,7 +162,8 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
     std::map<uint32_t, Session::IoctlRequest> own;
     for (const ProbePlan::Sent& sent_rq : plan.ioctls) {
       auto it = device_of_open.find(sent_rq.opened);
-      if (it != device_of_open.end() && it->second == device_va) own[sent_rq.request.code] = sent_rq.request;
+      if (it != device_of_open.end() && it->second == device_va)
+        own[sent_rq.request.code] = sent_rq.request;
     }
 
     // 2. irp.unhandled-success: codes no driver defines...
@@ -167,22 +183,28 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
       // ...and the requests only a file system serves, when the driver routed
       // them to a routine it installed for several major functions (a
       // catch-all); the kernel's default routine answers them itself.
-      GuestVa driver{mem.read<uint64_t>(device + offsetof(nt::layout::DEVICE_OBJECT, DriverObject))};
+      GuestVa driver{
+          mem.read<uint64_t>(device + offsetof(nt::layout::DEVICE_OBJECT, DriverObject))};
       GuestVa table = driver + offsetof(nt::layout::DRIVER_OBJECT, MajorFunction);
       uint64_t kernel_default = kernel.modules().internal_routine("IopInvalidDeviceRequest").value;
       std::map<uint64_t, int> uses;
-      for (int major = 0; major <= nt::layout::kIrpMjMaximumFunction; ++major) ++uses[mem.read<uint64_t>(table + 8 * major)];
+      for (int major = 0; major <= nt::layout::kIrpMjMaximumFunction; ++major)
+        ++uses[mem.read<uint64_t>(table + 8 * major)];
       for (uint8_t major : {kQueryVolumeInformation, kDirectoryControl}) {
         uint64_t routine = mem.read<uint64_t>(table + 8 * major);
-        if (s.stopped() || file_system_type(type) || routine == kernel_default || uses[routine] < 2) continue;
+        if (s.stopped() || file_system_type(type) || routine == kernel_default || uses[routine] < 2)
+          continue;
         uint64_t buffer = s.client_buffer({}, 256);
         verifier::request_checks::expect(verdicts, {ProbeKind::UnsupportedMajor});
         s.as_client_call([&] {
           nt::io::InformationRequest info{handle, GuestVa{buffer}, 256,
-                                          major == kQueryVolumeInformation ? kFileFsVolumeInformation
-                                                                           : kFileDirectoryInformation};
-          if (major == kQueryVolumeInformation) kernel.io().query_volume(info);
-          else kernel.io().query_directory(info, false, std::nullopt, true);
+                                          major == kQueryVolumeInformation
+                                              ? kFileFsVolumeInformation
+                                              : kFileDirectoryInformation};
+          if (major == kQueryVolumeInformation)
+            kernel.io().query_volume(info);
+          else
+            kernel.io().query_directory(info, false, std::nullopt, true);
         });
         verifier::request_checks::expect(verdicts, {});
         ++sent;
@@ -233,19 +255,20 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
       nt::ob::HandleInfo info;
       NtStatus referenced = STATUS_INVALID_HANDLE;
       s.as_client_call([&] {
-        referenced = kernel.ob().reference_by_handle(handle, 0, nt::ob::TypeIndex::File, ProcessorMode::UserMode,
-                                                     &file, &info);
+        referenced = kernel.ob().reference_by_handle(handle, 0, nt::ob::TypeIndex::File,
+                                                     ProcessorMode::UserMode, &file, &info);
       });
       s.close(handle);  // IRP_MJ_CLEANUP: the last handle is gone
       ++sent;
       if (nt_success(referenced) && !s.stopped()) {
         uint32_t input_length = rq.input_length.value_or(static_cast<uint32_t>(rq.input.size()));
         // The buffers where the run placed them.
-        uint64_t input = s.client_buffer(rq.input, static_cast<uint32_t>(rq.input.size()), rq.input_placement);
+        uint64_t input =
+            s.client_buffer(rq.input, static_cast<uint32_t>(rq.input.size()), rq.input_placement);
         uint64_t output = s.client_buffer(rq.output, rq.output_length, rq.output_placement);
         s.as_client_call([&] {
-          kernel.io().device_control_file(file, info.granted_access, rq.code, GuestVa{input}, input_length,
-                                          GuestVa{output}, rq.output_length);
+          kernel.io().device_control_file(file, info.granted_access, rq.code, GuestVa{input},
+                                          input_length, GuestVa{output}, rq.output_length);
         });
         ++sent;
       }
@@ -255,6 +278,100 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
     }
   }
   return sent;
+}
+
+namespace {
+// The probe's findings travel from its process to the run's as length-prefixed fields.
+void put_u64(std::string& out, uint64_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void put_str(std::string& out, const std::string& v) {
+  put_u64(out, v.size());
+  out += v;
+}
+
+struct Reader {
+  const std::string& in;
+  size_t at = 0;
+  bool ok = true;
+  uint64_t u64() {
+    uint64_t v = 0;
+    if (at + sizeof v > in.size()) {
+      ok = false;
+      return 0;
+    }
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::string str() {
+    uint64_t n = u64();
+    if (!ok || n > in.size() - at) {
+      ok = false;
+      return {};
+    }
+    std::string v = in.substr(at, n);
+    at += n;
+    return v;
+  }
+};
+
+}  // namespace
+
+std::string encode_probe_result(uint64_t requests, const std::vector<Finding>& findings) {
+  std::string out;
+  put_u64(out, requests);
+  put_u64(out, findings.size());
+  for (const Finding& f : findings) {
+    for (const std::string* v :
+         {&f.check, &f.severity, &f.title, &f.message, &f.microsoft, &f.location.module,
+          &f.location.symbol, &f.location.instruction, &f.context.process, &f.context.major})
+      put_str(out, *v);
+    put_u64(out, f.count);
+    put_u64(out, f.location.offset);
+    put_u64(out, f.context.thread);
+    put_u64(out, f.context.irql);
+    put_u64(out, f.context.ioctl ? 1 : 0);
+    put_u64(out, f.context.ioctl.value_or(0));
+    put_u64(out, f.stack.size());
+    for (const std::string& frame : f.stack) put_str(out, frame);
+    put_u64(out, f.values.size());
+    for (const auto& [k, v] : f.values) {
+      put_str(out, k);
+      put_str(out, v);
+    }
+  }
+  return out;
+}
+
+bool decode_probe_result(const std::string& in, uint64_t* requests,
+                         std::vector<Finding>* findings) {
+  Reader r{in};
+  *requests = r.u64();
+  uint64_t n = r.u64();
+  for (uint64_t i = 0; i < n && r.ok; ++i) {
+    Finding f;
+    for (std::string* v :
+         {&f.check, &f.severity, &f.title, &f.message, &f.microsoft, &f.location.module,
+          &f.location.symbol, &f.location.instruction, &f.context.process, &f.context.major})
+      *v = r.str();
+    f.count = r.u64();
+    f.location.offset = r.u64();
+    f.context.thread = static_cast<uint32_t>(r.u64());
+    f.context.irql = static_cast<uint32_t>(r.u64());
+    bool has_ioctl = r.u64() != 0;
+    uint32_t ioctl = static_cast<uint32_t>(r.u64());
+    if (has_ioctl) f.context.ioctl = ioctl;
+    uint64_t frames = r.u64();
+    for (uint64_t k = 0; k < frames && r.ok; ++k) f.stack.push_back(r.str());
+    uint64_t values = r.u64();
+    for (uint64_t k = 0; k < values && r.ok; ++k) {
+      std::string key = r.str();
+      f.values.emplace_back(std::move(key), r.str());
+    }
+    if (r.ok) findings->push_back(std::move(f));
+  }
+  return r.ok;
 }
 
 }  // namespace kemu::harness

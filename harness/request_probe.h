@@ -42,7 +42,8 @@ struct ProbePlan {
   };
   std::vector<Sent> ioctls;
   // Which of the probe's checks are on.
-  bool unhandled_success = false, code_masked = false, insecure_open = false, use_after_cleanup = false;
+  bool unhandled_success = false, code_masked = false, insecure_open = false,
+       use_after_cleanup = false;
 };
 
 // The control codes the probe sends a device of type `device_type`: codes no
@@ -53,5 +54,12 @@ std::vector<uint32_t> unknown_control_codes(uint32_t device_type);
 // Meant for a copy of the machine: it changes the client's token and closes
 // and opens handles as it needs.
 uint64_t send_probe_requests(Session& session, const ProbePlan& plan);
+
+// The probe's result as it travels from its process to the run's: the
+// number of requests and the findings, as length-prefixed fields.
+std::string encode_probe_result(uint64_t requests, const std::vector<Finding>& findings);
+// False when `bytes` is cut short (what was read before stays in `findings`).
+bool decode_probe_result(const std::string& bytes, uint64_t* requests,
+                         std::vector<Finding>* findings);
 
 }  // namespace kemu::harness

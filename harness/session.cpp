@@ -1094,93 +1094,6 @@ const RunResult& Session::result() {
 
 void Session::as_client_call(const std::function<void()>& fn) { as_client([&] { fn(); }); }
 
-namespace {
-// The probe's findings travel from its process to the run's as length-prefixed fields.
-void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
-void put_str(std::string& out, const std::string& v) {
-  put_u64(out, v.size());
-  out += v;
-}
-
-struct Reader {
-  const std::string& in;
-  size_t at = 0;
-  bool ok = true;
-  uint64_t u64() {
-    uint64_t v = 0;
-    if (at + sizeof v > in.size()) {
-      ok = false;
-      return 0;
-    }
-    std::memcpy(&v, in.data() + at, sizeof v);
-    at += sizeof v;
-    return v;
-  }
-  std::string str() {
-    uint64_t n = u64();
-    if (!ok || n > in.size() - at) {
-      ok = false;
-      return {};
-    }
-    std::string v = in.substr(at, n);
-    at += n;
-    return v;
-  }
-};
-
-std::string encode_probe(uint64_t requests, const std::vector<Finding>& findings) {
-  std::string out;
-  put_u64(out, requests);
-  put_u64(out, findings.size());
-  for (const Finding& f : findings) {
-    for (const std::string* v : {&f.check, &f.severity, &f.title, &f.message, &f.microsoft, &f.location.module,
-                                 &f.location.symbol, &f.location.instruction, &f.context.process, &f.context.major})
-      put_str(out, *v);
-    put_u64(out, f.count);
-    put_u64(out, f.location.offset);
-    put_u64(out, f.context.thread);
-    put_u64(out, f.context.irql);
-    put_u64(out, f.context.ioctl ? 1 : 0);
-    put_u64(out, f.context.ioctl.value_or(0));
-    put_u64(out, f.stack.size());
-    for (const std::string& frame : f.stack) put_str(out, frame);
-    put_u64(out, f.values.size());
-    for (const auto& [k, v] : f.values) {
-      put_str(out, k);
-      put_str(out, v);
-    }
-  }
-  return out;
-}
-
-bool decode_probe(const std::string& in, uint64_t* requests, std::vector<Finding>* findings) {
-  Reader r{in};
-  *requests = r.u64();
-  uint64_t n = r.u64();
-  for (uint64_t i = 0; i < n && r.ok; ++i) {
-    Finding f;
-    for (std::string* v : {&f.check, &f.severity, &f.title, &f.message, &f.microsoft, &f.location.module,
-                           &f.location.symbol, &f.location.instruction, &f.context.process, &f.context.major})
-      *v = r.str();
-    f.count = r.u64();
-    f.location.offset = r.u64();
-    f.context.thread = static_cast<uint32_t>(r.u64());
-    f.context.irql = static_cast<uint32_t>(r.u64());
-    bool has_ioctl = r.u64() != 0;
-    uint32_t ioctl = static_cast<uint32_t>(r.u64());
-    if (has_ioctl) f.context.ioctl = ioctl;
-    uint64_t frames = r.u64();
-    for (uint64_t k = 0; k < frames && r.ok; ++k) f.stack.push_back(r.str());
-    uint64_t values = r.u64();
-    for (uint64_t k = 0; k < values && r.ok; ++k) {
-      std::string key = r.str();
-      f.values.emplace_back(std::move(key), r.str());
-    }
-    if (r.ok) findings->push_back(std::move(f));
-  }
-  return r.ok;
-}
-}  // namespace
 
 void Session::probe_unknown_requests() {
   Impl& s = *impl_;
@@ -1253,7 +1166,7 @@ void Session::probe_unknown_requests() {
       }
       found.insert(found.begin(), std::move(crash));
     }
-    std::string bytes = encode_probe(requests, found);
+    std::string bytes = encode_probe_result(requests, found);
     for (size_t at = 0; at < bytes.size();) {
       ssize_t n = ::write(fds[1], bytes.data() + at, bytes.size() - at);
       if (n <= 0) break;
@@ -1276,7 +1189,7 @@ void Session::probe_unknown_requests() {
   }
   uint64_t requests = 0;
   std::vector<Finding> found;
-  if (decode_probe(bytes, &requests, &found)) {
+  if (decode_probe_result(bytes, &requests, &found)) {
     s.result.probe.requests = requests;
     s.probe_findings = std::move(found);
   }

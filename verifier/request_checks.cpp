@@ -52,8 +52,8 @@ const char* access_name(uint32_t code) {
 }
 
 std::string describe_code(uint32_t code) {
-  return fmt::format("{:#010x} (device type {:#x}, function {:#x}, {}, {})", code, code >> 16, (code >> 2) & 0xFFF,
-                     method_name(code), access_name(code));
+  return fmt::format("{:#010x} (device type {:#x}, function {:#x}, {}, {})", code, code >> 16,
+                     (code >> 2) & 0xFFF, method_name(code), access_name(code));
 }
 
 // A driver address as module+offset (the raw address outside any module).
@@ -86,8 +86,9 @@ struct Answer {
 
   // The same answer by the same path through the driver.
   bool same_as(const Answer& o) const {
-    return io_status == o.io_status && information == o.information && completion_site == o.completion_site &&
-           call_sites == o.call_sites && returned == o.returned;
+    return io_status == o.io_status && information == o.information &&
+           completion_site == o.completion_site && call_sites == o.call_sites &&
+           returned == o.returned;
   }
 };
 
@@ -99,41 +100,52 @@ struct State {
   ProbeRequest probe;
   GuestVa irp, file, device, dispatch;
   Answer answer;
-  std::vector<FreedBlock> watched;  // freed in this file's CLEANUP, watched now
+  std::vector<FreedBlock> watched;     // freed in this file's CLEANUP, watched now
   std::set<uint64_t> blocks_reported;  // in this request: one finding per freed block
   // Reference answers of re-sent scenario codes (by code), and the answers
   // of unknown codes (by device): a variant answered like its original
   // proves nothing when unknown codes get that answer too.
   std::map<uint32_t, Answer> originals;
   std::map<uint64_t, std::vector<Answer>> unknown_answers;
-  std::set<std::pair<std::string, uint64_t>> reported;  // (check, completion site): one finding per place
-  std::map<uint64_t, GuestVa> created_at;                   // DEVICE_OBJECT -> IoCreateDevice call
+  std::set<std::pair<std::string, uint64_t>>
+      reported;                            // (check, completion site): one finding per place
+  std::map<uint64_t, GuestVa> created_at;  // DEVICE_OBJECT -> IoCreateDevice call
   std::map<uint64_t, std::vector<FreedBlock>> freed_in_cleanup;  // FILE_OBJECT -> blocks
 };
 
-std::shared_ptr<State> make_state() { return std::make_shared<State>(); }
+std::shared_ptr<State> make_state() {
+  return std::make_shared<State>();
+}
 
-void expect(State& state, ProbeRequest request) { state.next = std::move(request); }
+void expect(State& state, ProbeRequest request) {
+  state.next = std::move(request);
+}
 
-std::optional<LastRequest> last_request(const State& state) { return state.last; }
+std::optional<LastRequest> last_request(const State& state) {
+  return state.last;
+}
 
 namespace {
 
-void report_use(Engine& e, const FreedBlock& b, GuestVa site, uint64_t address, uint64_t size, const char* how) {
+void report_use(Engine& e, const FreedBlock& b, GuestVa site, uint64_t address, uint64_t size,
+                const char* how) {
   const nt::RequestStart* rq = e.request();
-  e.report("irp.use-after-cleanup", site,
-           fmt::format("{} {:#x} bytes at {:#x}, inside the {:#x}-byte pool block at {:#x} that {} freed while "
-                       "handling IRP_MJ_CLEANUP of this file object: CLEANUP means the last handle is gone, not the "
-                       "last reference, and this request arrived before IRP_MJ_CLOSE.",
-                       how, size, address, b.size, b.address, b.routine),
-           {{"address", hex(address)},
-            {"size", hex(size)},
-            {"block", hex(b.address)},
-            {"block_size", hex(b.size)},
-            {"tag", hex(b.tag)},
-            {"freed_by", b.routine},
-            {"freed_at", where(e, b.freed_at)},
-            {"major", rq ? fmt::format("{:#x}", rq->major) : std::string("?")}});
+  e.report(
+      "irp.use-after-cleanup", site,
+      fmt::format(
+          "{} {:#x} bytes at {:#x}, inside the {:#x}-byte pool block at {:#x} that {} freed while "
+          "handling IRP_MJ_CLEANUP of this file object: CLEANUP means the last handle is gone, not "
+          "the "
+          "last reference, and this request arrived before IRP_MJ_CLOSE.",
+          how, size, address, b.size, b.address, b.routine),
+      {{"address", hex(address)},
+       {"size", hex(size)},
+       {"block", hex(b.address)},
+       {"block_size", hex(b.size)},
+       {"tag", hex(b.tag)},
+       {"freed_by", b.routine},
+       {"freed_at", where(e, b.freed_at)},
+       {"major", rq ? fmt::format("{:#x}", rq->major) : std::string("?")}});
 }
 
 }  // namespace
@@ -148,14 +160,17 @@ void on_request(Engine& e, State& s, const nt::RequestStart& rq) {
   s.watched.clear();
   s.blocks_reported.clear();
   s.file = GuestVa{mem.try_read<uint64_t>(rq.irp + offsetof(IRP, OriginalFileObject)).value_or(0)};
-  s.device = s.file ? GuestVa{mem.try_read<uint64_t>(s.file + offsetof(FILE_OBJECT, DeviceObject)).value_or(0)}
+  s.device = s.file ? GuestVa{mem.try_read<uint64_t>(s.file + offsetof(FILE_OBJECT, DeviceObject))
+                                  .value_or(0)}
                     : GuestVa{};
   s.dispatch = GuestVa{};
   if (s.device) {
-    GuestVa driver{mem.try_read<uint64_t>(s.device + offsetof(DEVICE_OBJECT, DriverObject)).value_or(0)};
+    GuestVa driver{
+        mem.try_read<uint64_t>(s.device + offsetof(DEVICE_OBJECT, DriverObject)).value_or(0)};
     if (driver && rq.major <= nt::layout::kIrpMjMaximumFunction)
       s.dispatch = GuestVa{
-          mem.try_read<uint64_t>(driver + offsetof(DRIVER_OBJECT, MajorFunction) + 8 * rq.major).value_or(0)};
+          mem.try_read<uint64_t>(driver + offsetof(DRIVER_OBJECT, MajorFunction) + 8 * rq.major)
+              .value_or(0)};
   }
   if (!s.file) return;
   // A new CLEANUP starts a new record; CLOSE ends the file object's life.
@@ -189,16 +204,20 @@ void on_call(Engine& e, State& s, const nt::ApiCall& call) {
   const std::string& name = *call.name;
   s.answer.call_sites.push_back(call.call_site.value);
   auto& mem = e.kernel().memory();
-  if (name == "IofCompleteRequest" && !call.args.empty() && call.args[0] == s.irp.value && !s.answer.completed) {
+  if (name == "IofCompleteRequest" && !call.args.empty() && call.args[0] == s.irp.value &&
+      !s.answer.completed) {
     s.answer.completed = true;
     s.answer.completion_site = call.call_site;
     s.answer.io_status = mem.try_read<uint32_t>(s.irp + offsetof(IRP, IoStatus)).value_or(0);
     s.answer.information = mem.try_read<uint64_t>(s.irp + offsetof(IRP, IoStatus) + 8).value_or(0);
-    // What a METHOD_BUFFERED control request hands back (the system buffer's first Information bytes).
-    if ((rq->major == 0x0E || rq->major == 0x0F) && (rq->ioctl & 3) == 0 && s.answer.information <= 0x10000) {
+    // What a METHOD_BUFFERED control request hands back (the system buffer's first Information
+    // bytes).
+    if ((rq->major == 0x0E || rq->major == 0x0F) && (rq->ioctl & 3) == 0 &&
+        s.answer.information <= 0x10000) {
       GuestVa system{mem.try_read<uint64_t>(s.irp + offsetof(IRP, AssociatedIrp)).value_or(0)};
       s.answer.returned.resize(s.answer.information);
-      if (!system || !mem.read(system, s.answer.returned.data(), s.answer.returned.size())) s.answer.returned.clear();
+      if (!system || !mem.read(system, s.answer.returned.data(), s.answer.returned.size()))
+        s.answer.returned.clear();
     }
   }
   if (is_free_routine(name) && !call.args.empty()) {
@@ -223,7 +242,8 @@ void on_call(Engine& e, State& s, const nt::ApiCall& call) {
 
 void on_return(Engine& e, State& s, const nt::ApiCall& call) {
   // Which call made each device (irp.insecure-open is located there).
-  if (*call.name == "IoCreateDevice" && call.args.size() >= 7 && nt_success(static_cast<NtStatus>(call.result))) {
+  if (*call.name == "IoCreateDevice" && call.args.size() >= 7 &&
+      nt_success(static_cast<NtStatus>(call.result))) {
     auto device = e.kernel().memory().try_read<uint64_t>(GuestVa{call.args[6]});
     if (device && *device) s.created_at[*device] = call.call_site;
   }
@@ -245,29 +265,37 @@ void on_request_end(Engine& e, State& s, NtStatus returned) {
   switch (probe.kind) {
     case ProbeKind::UnknownControl:
       s.unknown_answers[s.device.value].push_back(a);
-      if (!nt_success(status) || !s.reported.insert({"irp.unhandled-success", site.value}).second) return;
-      e.report("irp.unhandled-success", site,
-               fmt::format("the control code {}, which no driver defines, was answered {:#010x} with Information "
-                           "{:#x}: a request the driver does not implement must fail (STATUS_INVALID_DEVICE_REQUEST "
-                           "or STATUS_NOT_SUPPORTED) with Information 0, or the caller believes it happened.",
-                           describe_code(rq->ioctl), status, a.information),
-               {{"ioctl", fmt::format("{:#010x}", rq->ioctl)},
-                {"status", fmt::format("{:#010x}", status)},
-                {"information", hex(a.information)},
-                {"dispatch", where(e, s.dispatch)}});
+      if (!nt_success(status) || !s.reported.insert({"irp.unhandled-success", site.value}).second)
+        return;
+      e.report(
+          "irp.unhandled-success", site,
+          fmt::format(
+              "the control code {}, which no driver defines, was answered {:#010x} with "
+              "Information "
+              "{:#x}: a request the driver does not implement must fail "
+              "(STATUS_INVALID_DEVICE_REQUEST "
+              "or STATUS_NOT_SUPPORTED) with Information 0, or the caller believes it happened.",
+              describe_code(rq->ioctl), status, a.information),
+          {{"ioctl", fmt::format("{:#010x}", rq->ioctl)},
+           {"status", fmt::format("{:#010x}", status)},
+           {"information", hex(a.information)},
+           {"dispatch", where(e, s.dispatch)}});
       return;
     case ProbeKind::UnsupportedMajor:
-      if (!nt_success(status) || !s.reported.insert({"irp.unhandled-success", site.value}).second) return;
-      e.report("irp.unhandled-success", site,
-               fmt::format("a request only a file system serves (major function {:#x}) reached the routine the "
-                           "driver installed for several major functions and was answered {:#010x} with "
-                           "Information {:#x}: a request the driver does not implement must fail with "
-                           "STATUS_INVALID_DEVICE_REQUEST and Information 0.",
-                           rq->major, status, a.information),
-               {{"major", fmt::format("{:#x}", rq->major)},
-                {"status", fmt::format("{:#010x}", status)},
-                {"information", hex(a.information)},
-                {"dispatch", where(e, s.dispatch)}});
+      if (!nt_success(status) || !s.reported.insert({"irp.unhandled-success", site.value}).second)
+        return;
+      e.report(
+          "irp.unhandled-success", site,
+          fmt::format(
+              "a request only a file system serves (major function {:#x}) reached the routine the "
+              "driver installed for several major functions and was answered {:#010x} with "
+              "Information {:#x}: a request the driver does not implement must fail with "
+              "STATUS_INVALID_DEVICE_REQUEST and Information 0.",
+              rq->major, status, a.information),
+          {{"major", fmt::format("{:#x}", rq->major)},
+           {"status", fmt::format("{:#010x}", status)},
+           {"information", hex(a.information)},
+           {"dispatch", where(e, s.dispatch)}});
       return;
     case ProbeKind::OriginalControl:
       s.originals[rq->ioctl] = a;
@@ -278,23 +306,29 @@ void on_request_end(Engine& e, State& s, NtStatus returned) {
       const Answer& o = it->second;
       if (!a.same_as(o)) return;
       for (const Answer& unknown : s.unknown_answers[s.device.value])
-        if (unknown.same_as(o)) return;  // unknown codes get this answer too: nothing shows a shared handler
+        if (unknown.same_as(o))
+          return;  // unknown codes get this answer too: nothing shows a shared handler
       if (!s.reported.insert({"irp.ioctl-code-masked", site.value}).second) return;
       uint32_t changed = rq->ioctl ^ probe.original_code;
-      std::string what = (changed & 0xFFFF0000) ? fmt::format("device type {:#x} instead of {:#x}", rq->ioctl >> 16,
-                                                              probe.original_code >> 16)
-                                                : fmt::format("{} instead of {}", access_name(rq->ioctl),
-                                                              access_name(probe.original_code));
-      e.report("irp.ioctl-code-masked", site,
-               fmt::format("the control code {:#010x} ({}) was answered exactly as the driver's own {:#010x} "
-                           "(status {:#010x}, Information {:#x}, the same path through the driver): the dispatch "
-                           "compares only part of IoControlCode, so a caller can choose the transfer method, the "
-                           "access the I/O manager checks and the device type.",
-                           rq->ioctl, what, probe.original_code, status, a.information),
-               {{"ioctl", fmt::format("{:#010x}", rq->ioctl)},
-                {"original_ioctl", fmt::format("{:#010x}", probe.original_code)},
-                {"status", fmt::format("{:#010x}", status)},
-                {"information", hex(a.information)}});
+      std::string what = (changed & 0xFFFF0000)
+                             ? fmt::format("device type {:#x} instead of {:#x}", rq->ioctl >> 16,
+                                           probe.original_code >> 16)
+                             : fmt::format("{} instead of {}", access_name(rq->ioctl),
+                                           access_name(probe.original_code));
+      e.report(
+          "irp.ioctl-code-masked", site,
+          fmt::format(
+              "the control code {:#010x} ({}) was answered exactly as the driver's own {:#010x} "
+              "(status {:#010x}, Information {:#x}, the same path through the driver): the "
+              "dispatch "
+              "compares only part of IoControlCode, so a caller can choose the transfer method, "
+              "the "
+              "access the I/O manager checks and the device type.",
+              rq->ioctl, what, probe.original_code, status, a.information),
+          {{"ioctl", fmt::format("{:#010x}", rq->ioctl)},
+           {"original_ioctl", fmt::format("{:#010x}", probe.original_code)},
+           {"status", fmt::format("{:#010x}", status)},
+           {"information", hex(a.information)}});
       return;
     }
     case ProbeKind::NamespaceOpen: {
@@ -302,20 +336,27 @@ void on_request_end(Engine& e, State& s, NtStatus returned) {
       auto made = s.created_at.find(s.device.value);
       GuestVa where = made != s.created_at.end() ? made->second : s.dispatch;
       uint32_t characteristics =
-          e.kernel().memory().try_read<uint32_t>(s.device + offsetof(DEVICE_OBJECT, Characteristics)).value_or(0);
-      e.report("irp.insecure-open", where,
-               fmt::format("a standard user opened {} with access {:#x}, which the device's security descriptor "
-                           "refuses that user for the device itself ({:#010x}): without FILE_DEVICE_SECURE_OPEN the "
-                           "I/O manager checks the descriptor only when nothing follows the device's name.",
-                           probe.path, probe.desired_access, probe.plain_open_status),
-               {{"path", probe.path},
-                {"desired_access", hex(probe.desired_access)},
-                {"device_open_status", fmt::format("{:#010x}", probe.plain_open_status)},
-                {"characteristics", fmt::format("{:#010x}", characteristics)},
-                {"status", fmt::format("{:#010x}", status)}});
+          e.kernel()
+              .memory()
+              .try_read<uint32_t>(s.device + offsetof(DEVICE_OBJECT, Characteristics))
+              .value_or(0);
+      e.report(
+          "irp.insecure-open", where,
+          fmt::format(
+              "a standard user opened {} with access {:#x}, which the device's security descriptor "
+              "refuses that user for the device itself ({:#010x}): without FILE_DEVICE_SECURE_OPEN "
+              "the "
+              "I/O manager checks the descriptor only when nothing follows the device's name.",
+              probe.path, probe.desired_access, probe.plain_open_status),
+          {{"path", probe.path},
+           {"desired_access", hex(probe.desired_access)},
+           {"device_open_status", fmt::format("{:#010x}", probe.plain_open_status)},
+           {"characteristics", fmt::format("{:#010x}", characteristics)},
+           {"status", fmt::format("{:#010x}", status)}});
       return;
     }
-    case ProbeKind::None: return;
+    case ProbeKind::None:
+      return;
   }
 }
 

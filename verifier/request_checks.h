@@ -24,8 +24,9 @@ enum class ProbeKind {
   UnknownControl,    // a control code no driver defines: must fail, Information 0
   UnsupportedMajor,  // a file-system request sent to a catch-all routine of a device: must fail
   OriginalControl,   // a scenario control code re-sent: the reference answer for its variants
-  AlteredControl,    // the same code with other device-type or access bits: must not be answered like it
-  NamespaceOpen,     // \Device\X\<name> opened as a standard user whom the device's descriptor refuses
+  AlteredControl,  // the same code with other device-type or access bits: must not be answered like
+                   // it
+  NamespaceOpen,  // \Device\X\<name> opened as a standard user whom the device's descriptor refuses
 };
 
 struct ProbeRequest {

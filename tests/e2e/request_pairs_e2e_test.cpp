@@ -23,8 +23,10 @@ using kemu::harness::Session;
 using kemu::harness::SessionOptions;
 using kemu::verifier::Finding;
 
-RunResult run_pair(const std::string& name, const std::string& variant, SessionOptions options = {}) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/requests/" + name + ".yaml");
+RunResult run_pair(const std::string& name, const std::string& variant,
+                   SessionOptions options = {}) {
+  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/requests/" +
+                                          name + ".yaml");
   Session s(options);
   kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
   return s.result();
@@ -57,7 +59,8 @@ class RequestPairs : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RequestPairs, TheFixedTwinHasNoFinding) {
   RunResult r = run_pair(GetParam(), "fixed");
-  for (const auto& f : r.findings) ADD_FAILURE() << f.check << " at " << f.location.symbol << ": " << f.message;
+  for (const auto& f : r.findings)
+    ADD_FAILURE() << f.check << " at " << f.location.symbol << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
   EXPECT_TRUE(r.probe.ran);
@@ -65,7 +68,8 @@ TEST_P(RequestPairs, TheFixedTwinHasNoFinding) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, RequestPairs,
-                         ::testing::Values("unhandled_success", "masked_ioctl", "use_after_cleanup", "insecure_open"));
+                         ::testing::Values("unhandled_success", "masked_ioctl", "use_after_cleanup",
+                                           "insecure_open"));
 
 // The IOCTL switch's default keeps STATUS_SUCCESS, and the routine installed
 // for every other major function completes a volume query with success:
@@ -78,14 +82,17 @@ TEST(RequestPairs, UnknownCodesAndUnsupportedRequestsAnsweredWithSuccess) {
   const Finding& control = r.findings[0];
   EXPECT_EQ(control.location.module, "unhandled_success_bug.sys");
   EXPECT_EQ(control.location.symbol, "DispatchDeviceControl");
-  EXPECT_NE(control.location.instruction.find("call"), std::string::npos) << control.location.instruction;
+  EXPECT_NE(control.location.instruction.find("call"), std::string::npos)
+      << control.location.instruction;
   EXPECT_EQ(control.context.major, "IRP_MJ_DEVICE_CONTROL");
   ASSERT_TRUE(control.context.ioctl.has_value());
-  EXPECT_EQ(*control.context.ioctl, 0x00223FFCu);  // CTL_CODE(FILE_DEVICE_UNKNOWN, 0xFFF, METHOD_BUFFERED, FILE_ANY_ACCESS)
+  EXPECT_EQ(*control.context.ioctl,
+            0x00223FFCu);  // CTL_CODE(FILE_DEVICE_UNKNOWN, 0xFFF, METHOD_BUFFERED, FILE_ANY_ACCESS)
   EXPECT_EQ(value(control, "ioctl"), "0x00223ffc");
   EXPECT_EQ(value(control, "status"), "0x00000000");
   EXPECT_EQ(value(control, "information"), "0x0");
-  EXPECT_EQ(value(control, "dispatch").rfind("unhandled_success_bug.sys+0x", 0), 0u) << value(control, "dispatch");
+  EXPECT_EQ(value(control, "dispatch").rfind("unhandled_success_bug.sys+0x", 0), 0u)
+      << value(control, "dispatch");
   EXPECT_EQ(control.count, 1u);
   const Finding& other = r.findings[1];
   EXPECT_EQ(other.location.symbol, "DispatchOther");
@@ -132,7 +139,8 @@ TEST(RequestPairs, PerFileStateFreedInCleanupIsUsedByALaterRequest) {
   EXPECT_EQ(value(f, "block_size"), "0xc");
   EXPECT_EQ(value(f, "tag"), "0x7165524b");  // 'qeRK'
   EXPECT_EQ(value(f, "freed_by"), "ExFreePoolWithTag");
-  EXPECT_EQ(value(f, "freed_at").rfind("use_after_cleanup_bug.sys+0x", 0), 0u) << value(f, "freed_at");
+  EXPECT_EQ(value(f, "freed_at").rfind("use_after_cleanup_bug.sys+0x", 0), 0u)
+      << value(f, "freed_at");
   EXPECT_EQ(value(f, "block"), value(f, "address"));  // session->requests, the block's first field
   EXPECT_EQ(f.count, 1u);
 }
@@ -176,8 +184,10 @@ TEST(RequestPairs, DisablingItsChecksTurnsTheProbeOff) {
 // its checks the JSON has no "probe" key.
 TEST(RequestPairs, TheReportsSayWhatTheProbeSent) {
   RunResult r = run_pair("unhandled_success", "fixed");
-  EXPECT_NE(kemu::report::render_json(r, false).find("\"probe\":{\"requests\":15}"), std::string::npos);
-  EXPECT_NE(kemu::report::render_text(r, false).find("\nprobe          15 requests sent on a copy of the machine"),
+  EXPECT_NE(kemu::report::render_json(r, false).find("\"probe\":{\"requests\":15}"),
+            std::string::npos);
+  EXPECT_NE(kemu::report::render_text(r, false).find(
+                "\nprobe          15 requests sent on a copy of the machine"),
             std::string::npos);
   SessionOptions o;
   o.disabled_checks = {"irp.unhandled-success", "irp.ioctl-code-masked", "irp.insecure-open",
@@ -190,7 +200,8 @@ TEST(RequestPairs, TheReportsSayWhatTheProbeSent) {
   RunResult h = hello.run(kemu::e2e::sample("hello"));
   EXPECT_TRUE(h.probe.ran);
   EXPECT_EQ(h.probe.requests, 0u);
-  EXPECT_NE(kemu::report::render_text(h, false).find("\nprobe          nothing to send (the run opened no device)\n"),
+  EXPECT_NE(kemu::report::render_text(h, false).find(
+                "\nprobe          nothing to send (the run opened no device)\n"),
             std::string::npos);
 }
 
