@@ -158,12 +158,15 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
     std::vector<uint32_t> unknown;
     for (uint32_t code : unknown_control_codes(type))
       if (!scenario_codes.contains(code)) unknown.push_back(code);
-    // The run's last request of each code on this device.
+    // The run's last request of each code on this device, and its last request.
     std::map<uint32_t, Session::IoctlRequest> own;
+    std::optional<Session::IoctlRequest> last;
     for (const ProbePlan::Sent& sent_rq : plan.ioctls) {
       auto it = device_of_open.find(sent_rq.opened);
-      if (it != device_of_open.end() && it->second == device_va)
+      if (it != device_of_open.end() && it->second == device_va) {
         own[sent_rq.request.code] = sent_rq.request;
+        last = sent_rq.request;
+      }
     }
 
     // 2. irp.unhandled-success: codes no driver defines...
@@ -244,8 +247,8 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
     // its completion drops the last reference (IRP_MJ_CLOSE follows).
     if (plan.use_after_cleanup && !s.stopped()) {
       Session::IoctlRequest rq;
-      if (!own.empty()) {
-        rq = own.rbegin()->second;
+      if (last) {
+        rq = *last;
       } else {
         rq.code = unknown.empty() ? unknown_control_codes(type).front() : unknown.front();
         rq.input = probe_bytes(16);
