@@ -97,6 +97,14 @@ struct RunStats {
   uint64_t wall_ms = 0;
 };
 
+// The unknown-request probe (harness/request_probe.cpp): whether it ran and
+// how many client requests it sent (on a copy of the machine; they are not
+// steps of the run).
+struct ProbeInfo {
+  bool ran = false;
+  uint64_t requests = 0;
+};
+
 struct RunResult {
   std::string kemu_version;
   DriverInfo driver;
@@ -111,6 +119,7 @@ struct RunResult {
   std::vector<UnimplementedCall> unimplemented;
   std::vector<ExplainLine> explain;  // only with SessionOptions::explain
   RunStats stats;
+  ProbeInfo probe;
 };
 
 }  // namespace kemu::harness

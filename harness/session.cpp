@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -28,9 +33,11 @@
 #include "ntoskrnl-stubs/ps/process_manager.h"
 #include "ntoskrnl-stubs/ps/process_security.h"
 #include "ntoskrnl-stubs/se/token.h"
+#include "harness/request_probe.h"
 #include "report/format.h"
 #include "verifier/catalog.h"
 #include "verifier/engine.h"
+#include "verifier/request_checks.h"
 #include "report/sha256.h"
 
 #ifndef KEMU_VERSION
@@ -174,6 +181,13 @@ struct Session::Impl {
   };
   std::map<size_t, Expectation> expectations;  // by step index
 
+  // What the run opened and sent, for the unknown-request probe.
+  std::vector<ProbePlan::Opened> opened_paths;
+  std::map<uint64_t, size_t> handle_paths;  // client handle -> index into opened_paths
+  std::vector<ProbePlan::Sent> sent_ioctls;
+  bool probed = false;
+  std::vector<Finding> probe_findings;  // found on the probe's copy of the machine
+
   void check_expectation(size_t index) {
     auto e = expectations.find(index);
     if (e == expectations.end()) return;
@@ -284,6 +298,7 @@ struct Session::Impl {
     }
     if (engine)
       for (const Finding& f : engine->findings()) result.findings.push_back(f);
+    for (const Finding& f : probe_findings) result.findings.push_back(f);
     // Checks the user turned off report nothing (--enable/--disable); a
     // bugcheck still ends the run, so the stop reason stays.
     std::erase_if(result.findings,
@@ -555,6 +570,7 @@ std::optional<NtStatus> Session::driver_entry_unguarded() {
 void Session::unload() {
   Impl& s = *impl_;
   if (!s.loaded || s.unloaded) return;
+  probe_unknown_requests();
   s.guarded([&] { unload_unguarded(); });
 }
 
@@ -764,6 +780,10 @@ Session::OpenOutcome Session::open(const std::string& path, uint32_t desired_acc
   step.pending = out.pending;
   step.handle = out.handle;
   s.result.steps.push_back(step);
+  if (out.status && nt_success(*out.status) && out.handle) {
+    s.handle_paths[out.handle] = s.opened_paths.size();
+    s.opened_paths.push_back({path, desired_access});
+  }
   return out;
 }
 
@@ -805,6 +825,7 @@ NtStatus Session::close(uint64_t handle) {
       status = s.kernel->ob().close_handle(handle, ProcessorMode::UserMode).value_or(STATUS_INVALID_HANDLE);
     }, "NtClose");
   }
+  if (nt_success(status)) s.handle_paths.erase(handle);
   StepResult step;
   step.op = "close";
   step.target = fmt::format("{:#x}", handle);
@@ -889,6 +910,8 @@ Session::IoctlOutcome Session::ioctl(const IoctlRequest& request) {
   step.information = out.information;
   step.output_hex = report::hex_bytes(out.output);
   s.result.steps.push_back(std::move(step));
+  if (auto it = s.handle_paths.find(request.handle); it != s.handle_paths.end())
+    s.sent_ioctls.push_back({it->second, request});
   s.release_request_buffers(out.pending);
   s.track_pending(request_id, GuestVa{out.output_address}, request.output_length, false);
   s.refresh_pending_steps();
@@ -1081,6 +1104,109 @@ const RunResult& Session::result() {
   impl_->refresh_pending_steps();
   impl_->finalize();
   return impl_->result;
+}
+
+void Session::as_client_call(const std::function<void()>& fn) { as_client([&] { fn(); }); }
+
+
+void Session::probe_unknown_requests() {
+  Impl& s = *impl_;
+  if (s.probed || !s.loaded || s.unloaded || !s.entry_succeeded || !s.machine || s.machine->stopped()) return;
+  s.probed = true;
+  ProbePlan plan;
+  plan.unhandled_success = check_enabled(s.options, "irp.unhandled-success");
+  plan.code_masked = check_enabled(s.options, "irp.ioctl-code-masked");
+  plan.insecure_open = check_enabled(s.options, "irp.insecure-open");
+  plan.use_after_cleanup = check_enabled(s.options, "irp.use-after-cleanup");
+  if (!plan.unhandled_success && !plan.code_masked && !plan.insecure_open && !plan.use_after_cleanup) return;
+  plan.machine = s.machine.get();
+  plan.kernel = s.kernel.get();
+  plan.engine = s.engine.get();
+  plan.driver_object = s.driver_object.value;
+  plan.token = s.client_token;
+  plan.opened = s.opened_paths;
+  plan.ioctls = s.sent_ioctls;
+  s.result.probe.ran = true;
+  // Nothing to send (no device opened, no namespace open to try): no copy needed.
+  bool namespace_candidate = false;
+  if (plan.insecure_open)
+    for (const nt::io::DeviceView& d : s.kernel->io().devices_of(s.driver_object))
+      if (!d.name.empty() && !(d.characteristics & nt::io::kFileDeviceSecureOpen)) namespace_candidate = true;
+  if (plan.opened.empty() && !namespace_candidate) return;
+
+  // The probe runs on a copy of the machine: a forked process holds the
+  // emulated machine, the kernel's bookkeeping and the verifier as they are
+  // now, sends its requests there and hands back only its findings, so
+  // nothing it does (driver state, pool, handles, debug output, a crash)
+  // reaches the run the scenario showed.
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t child = fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return;
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    size_t before = s.engine->findings().size();
+    uint64_t requests = 0;
+    try {
+      requests = send_probe_requests(*this, plan);
+    } catch (const std::exception&) {
+      // A host-side failure ends the probe; what it found so far still counts.
+    }
+    // The probe's own verdicts. Other checks' findings on its synthetic
+    // requests (replays carrying inputs the scenario's later steps made
+    // stale, other placements) are not what the run showed: left out.
+    std::vector<Finding> found;
+    for (size_t i = before; i < s.engine->findings().size(); ++i) {
+      const Finding& f = s.engine->findings()[i];
+      if (f.check == "irp.unhandled-success" || f.check == "irp.ioctl-code-masked" ||
+          f.check == "irp.insecure-open" || f.check == "irp.use-after-cleanup")
+        found.push_back(f);
+    }
+    // A request that crashed the copy is the crash Windows would have.
+    if (s.machine->stop() && s.machine->stop()->bugcheck) {
+      const emu::BugcheckRecord& b = *s.machine->stop()->bugcheck;
+      Finding crash = s.bugcheck_finding(b, s.describe(b), s.machine->stop()->message);
+      if (auto rq = verifier::request_checks::last_request(s.engine->request_probe())) {
+        if (rq->ioctl) crash.context.ioctl = rq->ioctl;
+        crash.message += fmt::format(" (kemu's unknown-request probe, on a copy of the machine after the run: the "
+                                     "request of major function {:#x}{})",
+                                     rq->major, rq->ioctl ? fmt::format(", control code {:#010x}", rq->ioctl) : "");
+      }
+      found.insert(found.begin(), std::move(crash));
+    }
+    std::string bytes = encode_probe_result(requests, found);
+    for (size_t at = 0; at < bytes.size();) {
+      ssize_t n = ::write(fds[1], bytes.data() + at, bytes.size() - at);
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    ::close(fds[1]);
+    _exit(0);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n > 0) bytes.append(chunk, static_cast<size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(fds[0]);
+  int wstatus = 0;
+  while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  uint64_t requests = 0;
+  std::vector<Finding> found;
+  if (decode_probe_result(bytes, &requests, &found)) {
+    s.result.probe.requests = requests;
+    s.probe_findings = std::move(found);
+  }
 }
 
 }  // namespace kemu::harness

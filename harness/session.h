@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -196,6 +197,18 @@ class Session {
 
   // True once the run has stopped (bugcheck, limit, unimplemented with Stop, ...).
   bool stopped() const;
+
+  // The unknown-request probe (checks.md irp.unhandled-success and friends,
+  // harness/request_probe.cpp): on a copy of the machine, sends each device
+  // the run opened control codes no driver defines, the scenario's codes with
+  // other bits, a namespace open as a standard user and a request after
+  // IRP_MJ_CLEANUP; its findings join the run's. Runs once, from unload(),
+  // when one of its checks is enabled.
+  void probe_unknown_requests();
+  // Runs `fn` as a system call of the client's thread (PreviousMode UserMode,
+  // PASSIVE_LEVEL), guarded as every client request: for the probe's
+  // requests that have no method here. Records no step.
+  void as_client_call(const std::function<void()>& fn);
 
   // load + driver_entry + unload, as `kemu run` without a scenario.
   const RunResult& run(const std::string& path);

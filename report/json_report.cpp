@@ -160,6 +160,11 @@ nlohmann::ordered_json to_json(const harness::RunResult& r) {
   j["stop"] = stop_json(r.stop);
   j["unimplemented"] = unimplemented_json(r.unimplemented);
   j["stats"] = stats_json(r.stats);
+  if (r.probe.ran) {  // extension: the unknown-request probe ran (on a copy of the machine)
+    Json probe;
+    probe["requests"] = r.probe.requests;
+    j["probe"] = probe;
+  }
   if (!r.breakpoints.empty()) j["breakpoints"] = r.breakpoints;  // extension
   if (!r.explain.empty()) {  // extension: --explain
     Json lines = Json::array();

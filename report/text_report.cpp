@@ -193,6 +193,17 @@ void write_steps(Writer& w, const harness::RunResult& r) {
   }
 }
 
+// The unknown-request probe: it ran on a copy of the machine, its requests are not steps.
+void write_probe(Writer& w, const harness::RunResult& r) {
+  if (!r.probe.ran) return;
+  if (r.probe.requests == 0) {
+    w.field("probe", "nothing to send (the run opened no device)");
+    return;
+  }
+  w.field("probe", fmt::format("{} sent on a copy of the machine (not steps of this run)",
+                               plural(r.probe.requests, "request", "requests")));
+}
+
 void write_unload(Writer& w, const harness::RunResult& r) {
   const auto& u = r.unload;
   std::string what;
@@ -402,6 +413,7 @@ std::string render_text(const harness::RunResult& r, bool color) {
   write_debug_output(w, r);
   write_unimplemented(w, r);
   write_steps(w, r);
+  write_probe(w, r);
   write_unload(w, r);
   write_stop(w, r);
   write_findings(w, r);

@@ -286,7 +286,8 @@ std::vector<CheckInfo> build_catalog() {
        "(STATUS_INVALID_DEVICE_REQUEST or STATUS_NOT_SUPPORTED) with Information 0, not report "
        "success.",
        "Give the IOCTL switch a default case that completes with STATUS_INVALID_DEVICE_REQUEST and "
-       "Information 0."},
+       "Information 0.",
+       true},
       {"irp.ioctl-code-masked", kError, "dispatch ignores method/access bits of the control code",
        "the same function code with other method, access or device-type bits reaches the same "
        "handler",
@@ -295,7 +296,8 @@ std::vector<CheckInfo> build_catalog() {
        "matches only the function bits lets a caller pick METHOD_NEITHER or FILE_ANY_ACCESS for "
        "the same operation.",
        "Compare IoControlCode with the whole CTL_CODE constant, never with the function number "
-       "extracted from it."},
+       "extracted from it.",
+       true},
       {"irp.any-access-dangerous", kError, "FILE_ANY_ACCESS IOCTL reaches a dangerous primitive",
        "access bits 0 and a primitive.* finding in the handler", "\"Defining I/O control codes\"",
        "The I/O manager checks the handle's granted access only for the access bits of the control "
@@ -309,13 +311,17 @@ std::vector<CheckInfo> build_catalog() {
        "IRP_MJ_CLEANUP means the last handle is gone, not the last reference: requests can still "
        "arrive for the file object until IRP_MJ_CLOSE.",
        "Cancel outstanding work in IRP_MJ_CLEANUP but free per-file state (FsContext) only in "
-       "IRP_MJ_CLOSE."},
+       "IRP_MJ_CLOSE.",
+       true},
       {"irp.insecure-open", kError, "namespace open succeeds without FILE_DEVICE_SECURE_OPEN",
-       "open of \\Device\\X\\junk as an unprivileged user succeeds", "DevCtl sub-open tests",
+       "open of \\Device\\X\\junk as an unprivileged user succeeds while the device's descriptor refuses "
+       "that user \\Device\\X itself",
+       "DevCtl sub-open tests",
        "Without FILE_DEVICE_SECURE_OPEN the I/O manager checks the device's security descriptor "
        "only for an open of the device itself, so \\Device\\X\\anything opens it past the ACL.",
        "Create the device with FILE_DEVICE_SECURE_OPEN in DeviceCharacteristics, or fail "
-       "IRP_MJ_CREATE when FileObject->FileName is not empty."},
+       "IRP_MJ_CREATE when FileObject->FileName is not empty.",
+       true},
       {"irp.stack-copy", kWarning, "next stack location filled by copying the whole current one",
        "copy of IO_STACK_LOCATION including the completion routine",
        "\"Creating reliable kernel-mode drivers\"",

@@ -31,7 +31,8 @@ Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled
       probes_(probe_checks::make_state()),
       primitives_(primitive_checks::make_state()),
       irql_(irql_checks::make_state()),
-      irps_(irp_checks::make_state()) {
+      irps_(irp_checks::make_state()),
+      request_probe_(request_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
@@ -103,6 +104,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   probe_checks::on_call(*this, *probes_, call);
   primitive_checks::on_call(*this, *primitives_, call);
   irql_checks::on_call(*this, *irql_, call);
+  request_checks::on_call(*this, *request_probe_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -115,6 +117,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   bounds_checks::on_return(*this, call);
   irql_checks::on_return(*this, *irql_, call);
   irp_checks::on_return(*this, *irps_, call);
+  request_checks::on_return(*this, *request_probe_, call);
 }
 
 void Engine::callback_started(const nt::DriverCallback& callback) {
@@ -133,6 +136,7 @@ void Engine::request_started(const nt::RequestStart& request) {
   probe_checks::on_request(*this, *probes_, request);
   primitive_checks::on_request(*this, *primitives_, request);
   irp_checks::on_request(*this, *irps_, request);
+  request_checks::on_request(*this, *request_probe_, request);
 }
 
 const nt::RequestStart* Engine::request_of(GuestVa irp) const {
@@ -143,6 +147,7 @@ const nt::RequestStart* Engine::request_of(GuestVa irp) const {
 void Engine::request_returned(uint64_t id, NtStatus status) {
   irp_checks::on_request_returned(*this, *irps_, id, status);
   if (request_ && request_->id == id) {
+    request_checks::on_request_end(*this, *request_probe_, status);
     probe_checks::on_request_end(*this, *probes_);
     primitive_checks::on_request_end(*this, *primitives_);
     request_.reset();

@@ -46,6 +46,9 @@ struct State;
 namespace irp_checks {
 struct State;
 }
+namespace request_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -124,6 +127,9 @@ class Engine : public nt::KernelListener {
 
   // The probe checks saw driver code touch user memory outside every __try.
   void user_access_outside_try(GuestVa site, GuestVa address, uint32_t size, bool write);
+  // The unknown-request probe's state (verifier/request_checks.h): the harness
+  // announces its requests there.
+  request_checks::State& request_probe() { return *request_probe_; }
 
   // Reports a finding of `check` at `site` (the driver's call instruction or
   // the offending instruction); a second one at the same place in the same
@@ -165,6 +171,7 @@ class Engine : public nt::KernelListener {
   uint64_t hardware_observer_ = 0;
   std::shared_ptr<irql_checks::State> irql_;     // the IRQL checks' bookkeeping
   std::shared_ptr<irp_checks::State> irps_;      // the IRP checks' dispatch frames
+  std::shared_ptr<request_checks::State> request_probe_;  // the unknown-request probe's verdicts
 };
 
 // "IRP_MJ_DEVICE_CONTROL" for 0x0E ("IRP_MJ_?" past IRP_MJ_PNP).
@@ -249,5 +256,14 @@ void on_request_returned(Engine& engine, State& state, uint64_t id, NtStatus sta
 void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 }  // namespace irp_checks
+// The unknown-request probe's verdicts (verifier/request_checks.cpp): irp.unhandled-success,
+// irp.ioctl-code-masked, irp.insecure-open, irp.use-after-cleanup.
+namespace request_checks {
+std::shared_ptr<State> make_state();
+void on_request(Engine& engine, State& state, const nt::RequestStart& request);
+void on_request_end(Engine& engine, State& state, NtStatus returned);
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+}  // namespace request_checks
 
 }  // namespace kemu::verifier

@@ -342,13 +342,22 @@ IoResult IoManager::open(const OpenRequest& request, uint64_t* handle) {
 IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input, uint32_t input_length,
                                    GuestVa output, uint32_t output_length, bool internal) {
   auto& ob = kernel_.ob();
-  auto& mem = kernel_.memory();
-  emu::Machine& m = kernel_.machine();
-  ProcessorMode mode = m.previous_mode();
+  ProcessorMode mode = kernel_.machine().previous_mode();
   ob::ObjectId file_id = ob::kNoObject;
   ob::HandleInfo info;
   NtStatus status = ob.reference_by_handle(handle, 0, ob::TypeIndex::File, mode, &file_id, &info);
   if (!nt_success(status)) return {status, 0, false};
+  return device_control_file(file_id, info.granted_access, code, input, input_length, output, output_length,
+                             internal);
+}
+
+IoResult IoManager::device_control_file(ob::ObjectId file_id, uint32_t granted_access, uint32_t code, GuestVa input,
+                                        uint32_t input_length, GuestVa output, uint32_t output_length,
+                                        bool internal) {
+  auto& ob = kernel_.ob();
+  auto& mem = kernel_.memory();
+  emu::Machine& m = kernel_.machine();
+  ProcessorMode mode = m.previous_mode();
   GuestVa file = ob.get(file_id)->body;
   auto done = [&](IoResult r) {
     if (ob.get(file_id)) ob.dereference(file_id);
@@ -358,7 +367,7 @@ IoResult IoManager::device_control(uint64_t handle, uint32_t code, GuestVa input
   // handle needs at least one of the rights they name (FILE_READ_DATA 1,
   // FILE_WRITE_DATA 2), for UserMode callers.
   uint32_t required = (code >> 14) & 3;
-  if (mode == ProcessorMode::UserMode && required != 0 && (info.granted_access & required) == 0)
+  if (mode == ProcessorMode::UserMode && required != 0 && (granted_access & required) == 0)
     return done({STATUS_ACCESS_DENIED, 0, false});
 
   uint32_t method = code & 3;

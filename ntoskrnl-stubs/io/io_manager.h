@@ -121,6 +121,13 @@ class IoManager {
   IoResult device_control(uint64_t handle, uint32_t code, GuestVa input, uint32_t input_length,
                           GuestVa output, uint32_t output_length, bool internal = false);
 
+  // The same on a file object the caller has referenced (with `granted_access`,
+  // the handle's access when it referenced it): the request consumes that
+  // reference. A request that reaches the driver after the last handle is
+  // closed (an in-flight call, a filter's request) comes this way.
+  IoResult device_control_file(ob::ObjectId file, uint32_t granted_access, uint32_t code, GuestVa input,
+                               uint32_t input_length, GuestVa output, uint32_t output_length, bool internal = false);
+
   // NtReadFile / NtWriteFile: buffered or neither transfers per the device's
   // DO_BUFFERED_IO / DO_DIRECT_IO flags; without an offset a synchronous
   // handle uses (and advances) the file position.

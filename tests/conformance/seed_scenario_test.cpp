@@ -30,7 +30,21 @@ TEST(SeedScenario, TheDriverUsesTheClientsFileHandleTheWayWindowsRequires) {
   EXPECT_EQ(r.steps[9].information, 15u);
   EXPECT_EQ(r.steps[9].output_hex.substr(0, 30), "636c69656e743a647269766572210a");  // "client:driver!\n"
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
-  EXPECT_TRUE(r.findings.empty());
+  EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed);
+  EXPECT_TRUE(r.unload.called);
+  // A true positive of kemu's unknown-request probe (on a copy of the
+  // machine, after the scenario): DispatchIoctl reads the SEED_REQUEST from
+  // Irp->AssociatedIrp.SystemBuffer before looking at the control code, and a
+  // METHOD_NEITHER code has no system buffer: the NULL read is bug check 0x3B
+  // for any caller who can open the device.
+  ASSERT_EQ(r.findings.size(), 1u);
+  const auto& crash = r.findings[0];
+  EXPECT_EQ(crash.check, "crash.bugcheck");
+  EXPECT_EQ(crash.location.module, "seed.sys");
+  ASSERT_TRUE(crash.context.ioctl.has_value());
+  EXPECT_EQ(*crash.context.ioctl, 0x00225FFBu);  // CTL_CODE(FILE_DEVICE_UNKNOWN, 0x7FE, METHOD_NEITHER, FILE_READ_ACCESS)
+  ASSERT_FALSE(crash.values.empty());
+  EXPECT_EQ(crash.values[0], (std::pair<std::string, std::string>{"p1", "0xc0000005"}));
 }
 
 }  // namespace

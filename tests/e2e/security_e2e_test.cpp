@@ -351,11 +351,30 @@ std::vector<std::string> step_statuses(const nlohmann::json& j, const std::strin
   return out;
 }
 
+// \Device\KemuSecAdmin has the administrators-only descriptor without
+// FILE_DEVICE_SECURE_OPEN: kemu's unknown-request probe opens
+// \Device\KemuSecAdmin\kemu-probe as a standard user, which the driver's
+// IRP_MJ_CREATE accepts (a true positive, the hole the sample shows).
+// \Device\KemuSecDefault lacks the flag too, but its default descriptor
+// grants a user the open of the device itself: nothing to report.
+void expect_only_the_admin_namespace_open(const nlohmann::json& j) {
+  ASSERT_EQ(j["findings"].size(), 1u) << j["findings"].dump();
+  const auto& f = j["findings"][0];
+  EXPECT_EQ(f["check"], "irp.insecure-open");
+  EXPECT_EQ(f["values"]["path"], "\\Device\\KemuSecAdmin\\kemu-probe");
+  EXPECT_EQ(f["values"]["device_open_status"], "0xc0000022");
+  EXPECT_EQ(f["context"]["major"], "IRP_MJ_CREATE");
+  EXPECT_EQ(j["probe"]["requests"].get<int>() > 0, true);
+}
+
 TEST(E2eSecurityCli, TheDemoScenarioHoldsForItsUser) {
   Outcome o = run_kemu({"run", kemu::e2e::sample("secure"), "--scenario",
                         source_path("samples/secure/demo.yaml"), "--json", "-"});
-  ASSERT_EQ(o.exit_code, 0) << o.err;
+  // Every expect holds; the exit status is 1 for the probe's true positive.
+  ASSERT_EQ(o.exit_code, 1) << o.err;
   auto j = nlohmann::json::parse(o.out);
+  for (const auto& s : j["steps"]) EXPECT_TRUE(s["expect_ok"].get<bool>()) << s.dump();
+  expect_only_the_admin_namespace_open(j);
   EXPECT_THAT(
       step_statuses(j, "open"),
       ::testing::ElementsAre("STATUS_SUCCESS", "STATUS_ACCESS_DENIED", "STATUS_ACCESS_DENIED",
@@ -373,12 +392,15 @@ TEST(E2eSecurityCli, AsAdminOnTheCommandLineOverridesTheScenario) {
 
 TEST(E2eSecurityCli, AsAdminWithoutAScenarioOpensEveryDevice) {
   Outcome user = run_kemu({"run", kemu::e2e::sample("secure"), "--json", "-"});
-  ASSERT_EQ(user.exit_code, 0) << user.err;
+  ASSERT_EQ(user.exit_code, 1) << user.err;  // the probe's irp.insecure-open
+  expect_only_the_admin_namespace_open(nlohmann::json::parse(user.out));
   EXPECT_THAT(step_statuses(nlohmann::json::parse(user.out), "open"),
               ::testing::ElementsAre("STATUS_SUCCESS", "STATUS_SUCCESS", "STATUS_ACCESS_DENIED",
                                      "STATUS_ACCESS_DENIED"));
   Outcome admin = run_kemu({"run", kemu::e2e::sample("secure"), "--as", "admin", "--json", "-"});
-  ASSERT_EQ(admin.exit_code, 0) << admin.err;
+  // The probe's namespace open is a standard user's whatever --as says.
+  ASSERT_EQ(admin.exit_code, 1) << admin.err;
+  expect_only_the_admin_namespace_open(nlohmann::json::parse(admin.out));
   EXPECT_THAT(step_statuses(nlohmann::json::parse(admin.out), "open"),
               ::testing::Each("STATUS_SUCCESS"));
 }
