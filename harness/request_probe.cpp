@@ -99,7 +99,7 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
       if (!record) continue;
       NtStatus plain = STATUS_SUCCESS;
       nt::ob::ObjectId id = record->id;
-      s.as_client_call([&] {
+      s.as_client_call("NtCreateFile", [&] {
         plain = nt::io::check_device_open(kernel, id, false, kGenericReadWrite,
                                           ProcessorMode::UserMode, 0)
                     .status;
@@ -131,7 +131,7 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
   std::map<size_t, uint64_t> device_of_open;
   for (size_t i = 0; i < plan.opened.size(); ++i) {
     std::optional<nt::ob::LookupResult> found;
-    s.as_client_call(
+    s.as_client_call("NtCreateFile", 
         [&] { found = kernel.ob().lookup(native_device_path(plan.opened[i].path), true); });
     if (!found) continue;
     const nt::ob::ObjectRecord* r = kernel.ob().get(found->object);
@@ -199,7 +199,7 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
           continue;
         uint64_t buffer = s.client_buffer({}, 256);
         verifier::request_checks::expect(verdicts, {ProbeKind::UnsupportedMajor});
-        s.as_client_call([&] {
+        s.as_client_call(major == kQueryVolumeInformation ? "NtQueryVolumeInformationFile" : "NtQueryDirectoryFile", [&] {
           nt::io::InformationRequest info{handle, GuestVa{buffer}, 256,
                                           major == kQueryVolumeInformation
                                               ? kFileFsVolumeInformation
@@ -257,7 +257,7 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
       nt::ob::ObjectId file = nt::ob::kNoObject;
       nt::ob::HandleInfo info;
       NtStatus referenced = STATUS_INVALID_HANDLE;
-      s.as_client_call([&] {
+      s.as_client_call("NtDeviceIoControlFile", [&] {
         referenced = kernel.ob().reference_by_handle(handle, 0, nt::ob::TypeIndex::File,
                                                      ProcessorMode::UserMode, &file, &info);
       });
@@ -269,7 +269,7 @@ uint64_t send_probe_requests(Session& s, const ProbePlan& plan) {
         uint64_t input =
             s.client_buffer(rq.input, static_cast<uint32_t>(rq.input.size()), rq.input_placement);
         uint64_t output = s.client_buffer(rq.output, rq.output_length, rq.output_placement);
-        s.as_client_call([&] {
+        s.as_client_call("NtDeviceIoControlFile", [&] {
           kernel.io().device_control_file(file, info.granted_access, rq.code, GuestVa{input},
                                           input_length, GuestVa{output}, rq.output_length);
         });

@@ -1106,8 +1106,9 @@ const RunResult& Session::result() {
   return impl_->result;
 }
 
-void Session::as_client_call(const std::function<void()>& fn) { as_client([&] { fn(); }); }
-
+void Session::as_client_call(std::string_view service, const std::function<void()>& fn) {
+  as_client([&] { fn(); }, service);
+}
 
 void Session::probe_unknown_requests() {
   Impl& s = *impl_;

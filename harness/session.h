@@ -207,8 +207,9 @@ class Session {
   void probe_unknown_requests();
   // Runs `fn` as a system call of the client's thread (PreviousMode UserMode,
   // PASSIVE_LEVEL), guarded as every client request: for the probe's
-  // requests that have no method here. Records no step.
-  void as_client_call(const std::function<void()>& fn);
+  // requests that have no method here. Records no step. `service` names the
+  // Nt service it stands for (bugcheck 0x4A's first parameter).
+  void as_client_call(std::string_view service, const std::function<void()>& fn);
 
   // load + driver_entry + unload, as `kemu run` without a scenario.
   const RunResult& run(const std::string& path);
