@@ -30,12 +30,20 @@ const char* major_name(uint8_t major) {
 }  // namespace
 
 Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled)
-    : kernel_(kernel), enabled_(std::move(enabled)), probes_(probe_checks::make_state()) {
+    : kernel_(kernel),
+      enabled_(std::move(enabled)),
+      probes_(probe_checks::make_state()),
+      pool_(pool_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
         mdl_checks::on_fault(*this, rip, address, write);
         bounds_checks::on_fault(*this, rip, address, write);
+        pool_checks::on_fault(*this, rip, address, write);
+      });
+  kernel_.machine().set_pool_guard_observer(
+      [this](const emu::Pool::GuardFault& hit, GuestVa rip, GuestVa address, bool write) {
+        pool_checks::on_guard_fault(*this, *pool_, hit, rip, address, write);
       });
 }
 
@@ -43,6 +51,7 @@ Engine::~Engine() {
   kernel_.remove_listener(this);
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
+  m.set_pool_guard_observer(nullptr);
   for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
   for (uint64_t watch : request_buffer_watches_) m.remove_watch(watch);
 }
@@ -94,6 +103,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   mdl_checks::on_call(*this, call);
   bounds_checks::on_call(*this, call);
   probe_checks::on_call(*this, *probes_, call);
+  pool_checks::on_call(*this, *pool_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -103,6 +113,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   // After the routine: the mapping it made is the driver's to use.
   mdl_checks::on_return(*this, call);
   bounds_checks::on_return(*this, call);
+  pool_checks::on_return(*this, *pool_, call);
 }
 
 void Engine::request_started(const nt::RequestStart& request) {
@@ -167,7 +178,8 @@ void Engine::note_reference(GuestVa object, int delta, GuestVa site, const std::
   r.count += delta;
 }
 
-void Engine::driver_unloaded() {
+void Engine::driver_unloaded(bool unload_routine_ran) {
+  if (unload_routine_ran) pool_checks::on_unload(*this, *pool_);
   // References the driver took and never dropped keep their objects alive.
   for (const auto& [body, r] : driver_references_) {
     if (r.count <= 0 || !kernel_.ob().by_body(GuestVa{body})) continue;

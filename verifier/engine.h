@@ -37,6 +37,9 @@ namespace kemu::verifier {
 namespace probe_checks {
 struct State;
 }
+namespace pool_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -45,7 +48,9 @@ class Engine : public nt::KernelListener {
   ~Engine() override;
 
   // The driver is gone (after DriverUnload): the leak checks run.
-  void driver_unloaded();
+  // `unload_routine_ran`: DriverUnload was called (a driver without one is
+  // never unloaded on Windows, so nothing it left is a leftover).
+  void driver_unloaded(bool unload_routine_ran = true);
   const std::vector<Finding>& findings() const { return findings_; }
 
   // nt::KernelListener
@@ -147,6 +152,7 @@ class Engine : public nt::KernelListener {
   std::vector<Finding> findings_;
   std::map<std::string, size_t> by_key_;  // de-duplication key -> index in findings_
   std::shared_ptr<probe_checks::State> probes_;  // the user-pointer checks' bookkeeping
+  std::shared_ptr<pool_checks::State> pool_;     // the pool and unload checks' bookkeeping
 };
 
 // memcpy, memmove, RtlCopyMemory, RtlMoveMemory: (Destination, Source, Length),
@@ -193,5 +199,16 @@ void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 void on_access(Engine& engine, State& state, const nt::MemoryAccess& access);
 }  // namespace probe_checks
+
+// The pool and unload checks (verifier/pool_checks.cpp): pool.*, unload.leftovers.
+namespace pool_checks {
+std::shared_ptr<State> make_state();
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_guard_fault(Engine& engine, State& state, const emu::Pool::GuardFault& hit, GuestVa rip, GuestVa address,
+                    bool write);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+void on_unload(Engine& engine, State& state);
+}  // namespace pool_checks
 
 }  // namespace kemu::verifier
