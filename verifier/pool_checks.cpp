@@ -54,7 +54,11 @@ struct Made {  // something the driver started or created that must be undone be
 
 struct State {
   std::map<uint64_t, Allocation> allocations;  // the driver's live ExAllocatePool* blocks, by address
-  std::map<uint64_t, GuestVa> freed;           // address -> the driver's ExFreePool* call
+  struct Freed {
+    GuestVa site;        // the driver's ExFreePool* call
+    GuestVa alloc_site;  // the driver's allocating call, when it was one
+  };
+  std::map<uint64_t, Freed> freed;  // by address
   std::map<uint64_t, Made> timers, dpcs, work_items;  // by object address
   std::map<uint32_t, Made> threads;                   // by thread id
   std::set<uint32_t> threads_before;                  // live threads when PsCreateSystemThread was called
@@ -107,15 +111,21 @@ void report_guard_hit(Engine& e, State& st, const emu::Pool::GuardFault& hit, Gu
   int64_t offset = static_cast<int64_t>(address.value - b.address.value);
   std::string access = by_copy ? fmt::format("the copy routine called here {} {} byte(s)", write ? "writes" : "reads", size)
                                : fmt::format("the driver {}", mode_of(write));
+  // The driver's allocating call (the block's caller is its return address).
   GuestVa alloc_site = b.caller;
+  if (auto a = st.allocations.find(b.address.value); a != st.allocations.end()) alloc_site = a->second.site;
+  auto freed = st.freed.find(b.address.value);
+  if (freed != st.freed.end() && freed->second.alloc_site) alloc_site = freed->second.alloc_site;
   std::string allocated = where(e, alloc_site);
   if (hit.hit == emu::Pool::GuardHit::Overrun) {
+    uint64_t past = address.value - (b.address.value + b.size);
     e.report("pool.overrun", site,
-             fmt::format("{} at offset {:#x} of a {}-byte pool block (tag {}, allocated at {}): {} byte(s) past its "
-                         "end, into memory that is not the block's. On Windows this silently corrupts the next "
-                         "allocation (special pool: bugcheck 0xD6). Keep every access inside the size that was "
-                         "allocated.",
-                         access, offset, b.size, tag_text(b.tag), allocated, address.value - (b.address.value + b.size)),
+             fmt::format("{} at offset {:#x} of a {}-byte pool block (tag {}, allocated at {}): {}, into memory that "
+                         "is not the block's. On Windows this silently corrupts the next allocation (special pool: "
+                         "bugcheck 0xD6). Keep every access inside the size that was allocated.",
+                         access, offset, b.size, tag_text(b.tag), allocated,
+                         past == 0 ? std::string("the first byte after its end")
+                                   : fmt::format("{} byte(s) beyond its end", past)),
              {{"address", address.hex()},
               {"block", b.address.hex()},
               {"block_size", std::to_string(b.size)},
@@ -125,8 +135,7 @@ void report_guard_hit(Engine& e, State& st, const emu::Pool::GuardFault& hit, Gu
               {"access", write ? "write" : "read"}});
     return;
   }
-  auto freed = st.freed.find(b.address.value);
-  std::string freed_at = freed != st.freed.end() ? where(e, freed->second) : "?";
+  std::string freed_at = freed != st.freed.end() ? where(e, freed->second.site) : "?";
   e.report("pool.use-after-free", site,
            fmt::format("{} at offset {:#x} of a {}-byte pool block (tag {}, allocated at {}) that was already freed "
                        "(at {}). Freed pool may already belong to another allocation (special pool: bugcheck 0xD5). "
@@ -198,8 +207,10 @@ void check_free(Engine& e, State& st, const nt::ApiCall& call) {
     return;
   }
   if (block) {
+    GuestVa alloc_site;
+    if (auto a = st.allocations.find(p.value); a != st.allocations.end()) alloc_site = a->second.site;
     st.allocations.erase(p.value);
-    if (st.freed.size() < kFreedMemory || st.freed.contains(p.value)) st.freed[p.value] = call.call_site;
+    if (st.freed.size() < kFreedMemory || st.freed.contains(p.value)) st.freed[p.value] = {call.call_site, alloc_site};
     return;
   }
   auto earlier = st.freed.find(p.value);
@@ -207,8 +218,8 @@ void check_free(Engine& e, State& st, const nt::ApiCall& call) {
     e.report("pool.bad-free", call.call_site,
              fmt::format("{} of {}, a block this driver already freed at {}: a double free (bugcheck 0xC2/0x07). "
                          "Free each block once and clear the pointer that held it.",
-                         name, p.hex(), where(e, earlier->second)),
-             {{"address", p.hex()}, {"first_freed_at", where(e, earlier->second)}, {"routine", name}});
+                         name, p.hex(), where(e, earlier->second.site)),
+             {{"address", p.hex()}, {"first_freed_at", where(e, earlier->second.site)}, {"routine", name}});
     return;
   }
   const emu::PoolBlock* inside = pool.block_containing(p);

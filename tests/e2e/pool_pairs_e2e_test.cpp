@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <vector>
 #include <ostream>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include "e2e/e2e_paths.h"
 #include "harness/scenario.h"
 #include "harness/session.h"
+#include "verifier/finding.h"
 
 namespace {
 
@@ -126,6 +128,8 @@ TEST(PoolPairValues, TheOverrunNamesTheByteOnTheGuardPageAndTheRunGoesOn) {
   EXPECT_EQ(value(*f, "offset"), "0x20");
   EXPECT_EQ(value(*f, "access"), "write");
   EXPECT_EQ(value(*f, "tag"), "'Name' (0x656d614e)");
+  EXPECT_EQ(value(*f, "allocated_at").rfind("overrun_bug.sys+", 0), 0u);
+  EXPECT_NE(f->message.find("the first byte after its end"), std::string::npos) << f->message;
   EXPECT_EQ(f->context.major, "IRP_MJ_DEVICE_CONTROL");
   EXPECT_NE(f->location.instruction.find("mov byte ptr"), std::string::npos) << f->location.instruction;
   // The write went through as on Windows: the request succeeded.
@@ -144,6 +148,35 @@ TEST(PoolPairValues, TheUseAfterFreeReadsTheOldBytesAsWindowsWould) {
   // Freed pool keeps its bytes on Windows: 2 -> 202 (0xCA).
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_EQ(r.steps[1].output_hex, "ca000000");
+}
+
+TEST(PoolPairValues, TheDoubleFreeNamesTheFirstFreeAndWindowsBugchecks0xC2_07) {
+  RunResult r = run_pair({"pool", "double_free", {}, "", 0}, "bug");
+  const auto* f = find(r, "pool.bad-free");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(value(*f, "routine"), "ExFreePoolWithTag");
+  EXPECT_EQ(value(*f, "first_freed_at").rfind("double_free_bug.sys+", 0), 0u);
+  EXPECT_NE(value(*f, "first_freed_at"), "double_free_bug.sys+" + kemu::verifier::hex(f->location.offset));
+  EXPECT_EQ(f->context.ioctl, std::optional<uint32_t>(0x80002C94));
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  EXPECT_EQ(r.stop.bugcheck->params[0], 0x07u);  // BAD_POOL_CALLER: already freed
+}
+
+TEST(PoolPairValues, TagZeroAndMustSucceedAreTwoFindingsThenBugcheck0xC2_9A) {
+  RunResult r = run_pair({"pool", "must_succeed", {}, "", 0}, "bug");
+  std::vector<const kemu::verifier::Finding*> found;
+  for (const auto& f : r.findings)
+    if (f.check == "pool.must-succeed") found.push_back(&f);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(value(*found[0], "tag"), "0x0");
+  EXPECT_EQ(value(*found[0], "size"), "64");
+  EXPECT_EQ(value(*found[1], "pool_type"), "0x2");
+  EXPECT_EQ(value(*found[1], "size"), "8");
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  EXPECT_EQ(r.stop.bugcheck->params[0], 0x9Au);
+  EXPECT_EQ(r.stop.bugcheck->params[1], 2u);            // the pool type
+  EXPECT_EQ(r.stop.bugcheck->params[2], 8u);            // the size
+  EXPECT_EQ(r.stop.bugcheck->params[3], 0x796C7052u);   // 'Rply'
 }
 
 TEST(PoolPairValues, TheNullUncheckedFindingNamesTheFailedCall) {
