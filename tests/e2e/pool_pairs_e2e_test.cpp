@@ -104,7 +104,11 @@ INSTANTIATE_TEST_SUITE_P(
         // A periodic timer still queued in the image it unmaps: TIMER_OR_DPC_INVALID.
         Pair{"unload", "timer_left", {"unload.leftovers", "crash.bugcheck"}, "StartPolling", 0xC7},
         // A worker thread still waiting on an event in the unmapped image: its timeout faults (0x50).
-        Pair{"unload", "thread_left", {"unload.leftovers", "crash.bugcheck"}, "StartWorker", 0x50}),
+        Pair{"unload", "thread_left", {"unload.leftovers", "crash.bugcheck"}, "StartWorker", 0x50},
+        // The symbolic link outlives the driver: a stale name, no bugcheck.
+        Pair{"unload", "link_left", {"unload.leftovers"}, "PublishDevice", 0},
+        // The load-image notify routine stays registered: nothing loads an image afterwards here.
+        Pair{"unload", "notify_left", {"unload.leftovers"}, "WatchImageLoads", 0}),
     [](const auto& info) { return info.param.name; });
 
 TEST(PoolPairValues, TheLeakNamesBlockSizeTagAndCount) {
