@@ -101,6 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
         Pair{"pool", "overrun", {"pool.overrun"}, "SaveName", 0},
         // The error path's second free: BAD_POOL_CALLER 0x07.
         Pair{"pool", "double_free", {"pool.bad-free", "crash.bugcheck"}, "ParseHeader", 0xC2},
+        // The payload freed with the header's tag: BAD_POOL_CALLER 0x0A.
+        Pair{"pool", "wrong_tag", {"pool.bad-free", "crash.bugcheck"}, "PackRecord", 0xC2},
         // A periodic timer still queued in the image it unmaps: TIMER_OR_DPC_INVALID.
         Pair{"unload", "timer_left", {"unload.leftovers", "crash.bugcheck"}, "StartPolling", 0xC7},
         // A worker thread still waiting on an event in the unmapped image: its timeout faults (0x50).
@@ -164,6 +166,18 @@ TEST(PoolPairValues, TheDoubleFreeNamesTheFirstFreeAndWindowsBugchecks0xC2_07) {
   EXPECT_EQ(f->context.ioctl, std::optional<uint32_t>(0x80002C94));
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x07u);  // BAD_POOL_CALLER: already freed
+}
+
+TEST(PoolPairValues, TheWrongTagNamesBothTags) {
+  RunResult r = run_pair({"pool", "wrong_tag", {}, "", 0}, "bug");
+  const auto* f = find(r, "pool.bad-free");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(value(*f, "tag"), "'HdrW' (0x57726448)");
+  EXPECT_EQ(value(*f, "allocation_tag"), "'PayW' (0x57796150)");
+  ASSERT_TRUE(r.stop.bugcheck.has_value());
+  EXPECT_EQ(r.stop.bugcheck->params[0], 0x0Au);
+  EXPECT_EQ(r.stop.bugcheck->params[2], 0x57796150u);  // the allocator's tag
+  EXPECT_EQ(r.stop.bugcheck->params[3], 0x57726448u);  // the tag given
 }
 
 TEST(PoolPairValues, TagZeroAndMustSucceedAreTwoFindingsThenBugcheck0xC2_9A) {
