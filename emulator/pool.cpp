@@ -156,6 +156,10 @@ std::optional<GuestVa> Pool::allocate_guarded(uint64_t size, uint32_t type, uint
   // the guard page.
   GuestVa address = base + footprint - capacity;
   if (address - kHeaderSize >= base) write_header(address - kHeaderSize, capacity, type, tag);
+  if (capacity > size) {
+    std::vector<uint8_t> pattern(capacity - size, kSlackPattern);
+    space_.write(address + size, pattern.data(), pattern.size());
+  }
   guarded_next_ = base + footprint + kPageSize;  // the guard page stays unmapped
   reserved_ += footprint;
   in_use_ += footprint;
@@ -177,6 +181,16 @@ std::optional<GuestVa> Pool::allocate_guarded(uint64_t size, uint32_t type, uint
   slot.block = block;
   guarded_slots_[base.value] = slot;
   return address;
+}
+
+std::optional<uint64_t> Pool::slack_overwritten(GuestVa block) const {
+  const PoolBlock* b = block_at(block);
+  if (!b || !b->guarded || b->capacity <= b->size) return std::nullopt;
+  std::vector<uint8_t> slack(b->capacity - b->size);
+  if (!space_.read(block + b->size, slack.data(), slack.size())) return std::nullopt;
+  for (size_t i = 0; i < slack.size(); ++i)
+    if (slack[i] != kSlackPattern) return b->size + i;
+  return std::nullopt;
 }
 
 Pool::GuardedSlot* Pool::slot_containing(GuestVa va) {

@@ -88,6 +88,11 @@ class Pool {
   // (a copy routine): every guard page or freed block [va, va+size) meets.
   std::vector<GuardFault> resolve_guard_range(GuestVa va, uint64_t size);
   bool in_guarded_arena(GuestVa va) const { return va >= kGuardedBase && va < guarded_next_; }
+  // A guarded block's bytes between its size and the next 16-byte boundary
+  // (before the guard page) hold kSlackPattern from allocation on, as special
+  // pool fills them; the offset of the first one changed since, if any.
+  static constexpr uint8_t kSlackPattern = 0xA5;
+  std::optional<uint64_t> slack_overwritten(GuestVa block) const;
 
   enum class FreeResult { Ok, NotAllocated, TagMismatch };
   // tag: the tag ExFreePoolWithTag was given (nullopt for ExFreePool).

@@ -190,6 +190,30 @@ void check_allocation_arguments(Engine& e, const nt::ApiCall& call) {
              {{"tag", "0x0"}, {"size", std::to_string(arg(1))}, {"routine", name}});
 }
 
+// Bytes past a guarded block's end (its rounding slack) overwritten: seen only
+// now, when it is freed or the driver unloads (special pool: 0xC1).
+void check_slack(Engine& e, State& st, GuestVa block, GuestVa site, const char* when) {
+  emu::Pool& pool = e.kernel().machine().pool();
+  auto offset = pool.slack_overwritten(block);
+  const emu::PoolBlock* b = pool.block_at(block);
+  if (!offset || !b) return;
+  GuestVa alloc_site = b->caller;
+  if (auto a = st.allocations.find(block.value); a != st.allocations.end()) alloc_site = a->second.site;
+  e.report("pool.overrun", site,
+           fmt::format("the bytes after the end of a {}-byte pool block (tag {}, allocated at {}) were overwritten "
+                       "(first at offset {:#x}), found {}: some instruction wrote past the size that was allocated. "
+                       "On Windows this corrupts the next allocation (special pool: bugcheck 0xC1). Keep every "
+                       "access inside the size that was allocated.",
+                       b->size, tag_text(b->tag), where(e, alloc_site), *offset, when),
+           {{"address", (block + *offset).hex()},
+            {"block", block.hex()},
+            {"block_size", std::to_string(b->size)},
+            {"offset", hex(*offset)},
+            {"tag", tag_text(b->tag)},
+            {"allocated_at", where(e, alloc_site)},
+            {"access", "write"}});
+}
+
 void check_free(Engine& e, State& st, const nt::ApiCall& call) {
   const std::string& name = *call.name;
   GuestVa p{call.args.empty() ? 0 : call.args[0]};
@@ -207,6 +231,7 @@ void check_free(Engine& e, State& st, const nt::ApiCall& call) {
     return;
   }
   if (block) {
+    check_slack(e, st, p, call.call_site, "when it was freed here");
     GuestVa alloc_site;
     if (auto a = st.allocations.find(p.value); a != st.allocations.end()) alloc_site = a->second.site;
     st.allocations.erase(p.value);
@@ -350,6 +375,7 @@ void on_unload(Engine& e, State& st) {
   for (const auto& [address, a] : st.allocations) {
     const emu::PoolBlock* block = pool.block_at(GuestVa{address});
     if (!block || block->serial != a.serial) continue;
+    check_slack(e, st, GuestVa{address}, a.site, "at unload (the block was never freed; reported at its allocation)");
     e.report("pool.leak", a.site,
              fmt::format("{} bytes of pool (tag {}) that {} allocated here were never freed: the driver unloaded "
                          "and the memory is lost until reboot (Driver Verifier: bugcheck 0xC4/0x62). Free every "

@@ -129,7 +129,7 @@ TEST(PoolPairValues, TheOverrunNamesTheByteOnTheGuardPageAndTheRunGoesOn) {
   RunResult r = run_pair({"pool", "overrun", {}, "", 0}, "bug");
   const auto* f = find(r, "pool.overrun");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->count, 1u);
+  EXPECT_EQ(f->count, 2u);  // the 32-byte and the 16-byte names, one store
   EXPECT_EQ(value(*f, "block_size"), "32");
   EXPECT_EQ(value(*f, "offset"), "0x20");
   EXPECT_EQ(value(*f, "access"), "write");
@@ -141,6 +141,17 @@ TEST(PoolPairValues, TheOverrunNamesTheByteOnTheGuardPageAndTheRunGoesOn) {
   // The write went through as on Windows: the request succeeded.
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_EQ(r.steps[1].status, std::optional<uint32_t>(0));
+  // The 20-byte name's NUL in the rounding bytes: found when SaveName frees it.
+  std::vector<const kemu::verifier::Finding*> overruns;
+  for (const auto& o : r.findings)
+    if (o.check == "pool.overrun") overruns.push_back(&o);
+  ASSERT_EQ(overruns.size(), 2u);
+  const auto& slack = *overruns[1];
+  EXPECT_EQ(value(slack, "block_size"), "20");
+  EXPECT_EQ(value(slack, "offset"), "0x14");
+  EXPECT_NE(slack.message.find("when it was freed here"), std::string::npos) << slack.message;
+  EXPECT_NE(slack.location.instruction.find("call"), std::string::npos) << slack.location.instruction;
+  EXPECT_EQ(slack.location.symbol, "SaveName");
 }
 
 TEST(PoolPairValues, TheUseAfterFreeReadsTheOldBytesAsWindowsWould) {

@@ -342,3 +342,25 @@ TEST_F(GuardedPoolTest, QuarantinedBlocksAreUnmappedAndTheLiveBytesAreBounded) {
 
 }  // namespace
 }  // namespace kemu::emu
+
+namespace kemu::emu {
+namespace {
+
+TEST(GuardedPoolSlack, TheBytesPastTheSizeHoldThePatternUntilOverwritten) {
+  AddressSpace space;
+  Pool pool{space};
+  pool.enable_guarded_placement(true);
+  GuestVa a = *pool.allocate(17, pool_type::kNonPaged, 1, GuestVa{}, true);
+  EXPECT_EQ(space.read<uint8_t>(a + 17), Pool::kSlackPattern);
+  EXPECT_EQ(space.read<uint8_t>(a + 31), Pool::kSlackPattern);
+  EXPECT_FALSE(pool.slack_overwritten(a).has_value());
+  space.write<uint8_t>(a + 16, 0);  // inside the block: fine
+  EXPECT_FALSE(pool.slack_overwritten(a).has_value());
+  space.write<uint8_t>(a + 18, 0);
+  EXPECT_EQ(pool.slack_overwritten(a), std::optional<uint64_t>(18));
+  GuestVa b = *pool.allocate(32, pool_type::kNonPaged, 1, GuestVa{}, true);  // no slack
+  EXPECT_FALSE(pool.slack_overwritten(b).has_value());
+}
+
+}  // namespace
+}  // namespace kemu::emu
