@@ -61,10 +61,12 @@ class Pool {
   static constexpr GuestVa kGuardedBase{0xFFFF'C800'0000'0000ull};
   // Guarded placement stops (allocations take the normal arenas again, as
   // special pool falls back to normal pool) while this many bytes of guarded
-  // pages are live, so a driver allocating in a loop stays bounded.
-  static constexpr uint64_t kGuardedLiveBytes = 64ull << 20;
+  // pages are live, so a driver allocating in a loop stays bounded and fast:
+  // every guarded block is an engine region, and Unicorn's map/protect cost
+  // grows with their number (64 MiB of them made a 100,000-block loop 50x slower).
+  static constexpr uint64_t kGuardedLiveBytes = 1ull << 20;
   // Freed guarded blocks keep their (inaccessible) pages this long, then are unmapped.
-  static constexpr size_t kGuardedQuarantineBlocks = 512;
+  static constexpr size_t kGuardedQuarantineBlocks = 64;
   // How many unmapped freed blocks are still remembered (older ones: an access is a plain fault).
   static constexpr size_t kGuardedForgetAfter = 1u << 16;
 

@@ -252,4 +252,15 @@ TEST(PoolPairValues, DisablingTheGuardChecksRestoresThePlainPlacement) {
   EXPECT_EQ(r.stop.reason, StopReason::Completed);
 }
 
+// A driver allocating in a loop: guarded placement covers the first 1 MiB of
+// live blocks, then the normal arenas take over (no early NULL, no findings).
+TEST(PoolLoop, GuardedPlacementFallsBackAndTheLoopCompletes) {
+  Session s;
+  RunResult r = s.run(kemu::e2e::sample("poolloop"));
+  EXPECT_EQ(r.stop.reason, StopReason::Completed) << r.stop.message;
+  ASSERT_EQ(r.debug_output.size(), 1u);
+  EXPECT_EQ(r.debug_output[0], "poolloop: 100000 blocks");
+  EXPECT_TRUE(r.findings.empty());
+}
+
 }  // namespace
