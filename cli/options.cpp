@@ -233,8 +233,7 @@ std::variant<RunOptions, std::string> parse_run_options(int argc, const char* co
 }
 
 std::optional<std::string> first_unimplemented_option(const RunOptions& o) {
-  if (o.fail_alloc) return "--fail-alloc";
-  if (o.fail_alloc_rate) return "--fail-alloc-rate";
+  (void)o;  // every run option is implemented
   return std::nullopt;
 }
 
@@ -243,6 +242,8 @@ harness::SessionOptions to_session_options(const RunOptions& o) {
   s.max_instructions = o.max_instructions;
   s.timeout_seconds = o.timeout_seconds;
   s.seed = o.seed;
+  s.fail_alloc = o.fail_alloc;
+  s.fail_alloc_rate = o.fail_alloc_rate;
   s.unimplemented = o.unimplemented == "stop" ? harness::UnimplementedPolicy::Stop
                                               : harness::UnimplementedPolicy::Fail;
   s.strict_imports = o.strict_imports;

@@ -31,8 +31,8 @@ struct RunOptions {
   std::string unimplemented = "fail";  // fail | stop
   bool strict_imports = false;
   std::string files;                      // --files DIR: seeds the sandbox volume (\??\C:)
-  std::optional<uint64_t> fail_alloc;     // --fail-alloc N (not implemented yet)
-  std::optional<double> fail_alloc_rate;  // --fail-alloc-rate P (not implemented yet)
+  std::optional<uint64_t> fail_alloc;     // --fail-alloc N
+  std::optional<double> fail_alloc_rate;  // --fail-alloc-rate P (drawn from --seed)
   std::vector<std::string> enable;        // --enable A,B: only these checks (ids of the catalog)
   std::vector<std::string> disable;       // --disable A,B: every check but these
 };

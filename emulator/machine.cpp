@@ -856,6 +856,12 @@ void Machine::handle_fault(uc_err err) {
       GuestVa address{last_fault_ ? last_fault_->address : 0};
       if (fetch && !last_fault_) address = rip;
       if (!fetch) {
+        // A guard page or freed block of the pool's guarded placement: mapped
+        // memory on Windows, so the access goes through (and is reported).
+        if (auto hit = pool_.resolve_guard_fault(address)) {
+          if (pool_guard_observer_) pool_guard_observer_(*hit, rip, address, write);
+          return;
+        }
         // Copied: an observer may remove itself.
         std::vector<FaultObserver> observers;
         for (const auto& [id, o] : fault_observers_) observers.push_back(o);

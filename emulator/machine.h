@@ -298,6 +298,13 @@ class Machine {
   using FaultObserver = std::function<void(GuestVa rip, GuestVa address, bool write)>;
   uint64_t add_fault_observer(FaultObserver observer);
   void remove_fault_observer(uint64_t id);
+  // Told when a guest access faulted on a guard page or a freed block of the
+  // pool's guarded placement (Pool::resolve_guard_fault); the access was then
+  // made possible and the instruction runs again, as on plain Windows, where
+  // that memory is mapped.
+  using PoolGuardObserver = std::function<void(const Pool::GuardFault& hit, GuestVa rip, GuestVa address, bool write)>;
+  void set_pool_guard_observer(PoolGuardObserver observer) { pool_guard_observer_ = std::move(observer); }
+
   // A hardware observer: told of every rdmsr/wrmsr and in/out a guest
   // instruction executes (emulator/hardware.cpp), before its effect.
   using HardwareObserver = std::function<void(const HardwareAccess&)>;
@@ -475,6 +482,7 @@ class Machine {
   std::vector<std::unique_ptr<WriteWatchEntry>> retired_watches_;
   std::map<uint64_t, FaultObserver> fault_observers_;
   std::map<uint64_t, HardwareObserver> hardware_observers_;
+  PoolGuardObserver pool_guard_observer_;
   uint64_t next_watch_id_ = 1;
   std::map<uint32_t, uint64_t> msrs_;  // the MSRs the emulated CPU has
 

@@ -64,6 +64,15 @@ struct UnloadInfo {
   std::vector<std::string> threads_left;
 };
 
+// A call the low-resources simulation failed (--fail-alloc): which one, where.
+struct FailedAllocationInfo {
+  uint64_t number = 0;  // among the driver's allocation-like calls, from 1
+  std::string routine;  // "ExAllocatePoolWithTag"
+  std::string module;   // the driver's call instruction
+  uint64_t offset = 0;
+  std::string symbol;
+};
+
 struct DriverInfo {
   std::string path;
   std::string sha256;
@@ -117,6 +126,7 @@ struct RunResult {
   UnloadInfo unload;
   StopInfo stop;
   std::vector<UnimplementedCall> unimplemented;
+  std::vector<FailedAllocationInfo> failed_allocations;  // --fail-alloc / --fail-alloc-rate
   std::vector<ExplainLine> explain;  // only with SessionOptions::explain
   RunStats stats;
   ProbeInfo probe;

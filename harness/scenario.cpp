@@ -126,6 +126,15 @@ Scenario parse_scenario(const std::string& path) {
       if (as != "user" && as != "admin") fail(path, root["as"], "'as' is user or admin");
       sc.as = as;
     }
+    if (root["fail_alloc"]) {
+      uint64_t n = 0;
+      try {
+        n = root["fail_alloc"].as<uint64_t>();
+      } catch (const YAML::Exception&) {
+      }
+      if (n == 0) fail(path, root["fail_alloc"], "'fail_alloc' is a number from 1");
+      sc.fail_alloc = n;
+    }
     if (root["registry"]) sc.registry = parse_registry_seeds(path, root["registry"]);
     const YAML::Node steps = root["steps"];
     if (!steps || !steps.IsSequence()) fail(path, root, "'steps' must be a list");
@@ -233,6 +242,8 @@ const RunResult& run_scenario(Session& session, const std::string& driver, const
   // The scenario's `as:` picks the client's token unless the command line did (--as wins).
   if (sc.as && !session.options().client_token)
     session.set_client_token(*sc.as == "admin" ? ClientToken::Admin : ClientToken::User);
+  // The scenario's `fail_alloc:` unless the command line chose --fail-alloc(-rate).
+  if (sc.fail_alloc) session.set_fail_alloc(*sc.fail_alloc);
   // The registry the driver finds: seeded before it loads.
   for (const RegistrySeed& seed : sc.registry) {
     if (seed.name) session.set_registry_value(seed.key, *seed.name, seed.value);

@@ -62,6 +62,7 @@ struct ScenarioStep {
 struct Scenario {
   std::string path;
   std::optional<std::string> as;  // user | admin
+  std::optional<uint64_t> fail_alloc;  // `fail_alloc: N`: the N-th allocation-like call fails
   std::vector<RegistrySeed> registry;  // `registry:` values, written before DriverEntry
   std::vector<ScenarioStep> steps;
 };

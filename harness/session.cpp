@@ -272,6 +272,12 @@ struct Session::Impl {
       for (const nt::UnimplementedRecord& u : kernel->modules().unimplemented())
         result.unimplemented.push_back({u.api, u.calls, u.unknown_export});
     }
+    result.failed_allocations.clear();
+    if (kernel) {
+      for (const nt::FailedAllocation& f : kernel->modules().failed_allocations()) {
+        result.failed_allocations.push_back({f.number, f.routine, f.module, f.offset, f.symbol});
+      }
+    }
     if (machine) {
       result.stats.instructions = machine->instructions();
       result.stats.api_calls = machine->api_calls();
@@ -433,6 +439,11 @@ nt::se::TokenKind token_kind(ClientToken token) {
 }
 }  // namespace
 
+void Session::set_fail_alloc(uint64_t nth) {
+  if (impl_->loaded) throw SessionError("fail_alloc is set before the driver loads");
+  if (!impl_->options.fail_alloc && !impl_->options.fail_alloc_rate) impl_->options.fail_alloc = nth;
+}
+
 void Session::set_client_token(ClientToken token) {
   Impl& s = *impl_;
   s.client_token = token;
@@ -482,6 +493,11 @@ void Session::load(std::span<const uint8_t> bytes, std::string name) {
                   [&s](const verifier::CheckInfo& c) { return check_enabled(s.options, c.id); }))
     s.engine = std::make_unique<verifier::Engine>(
         *s.kernel, [options = s.options](std::string_view id) { return check_enabled(options, id); });
+  // Driver allocations against guard pages (pool.overrun, pool.use-after-free).
+  if (check_enabled(s.options, "pool.overrun") || check_enabled(s.options, "pool.use-after-free"))
+    s.machine->pool().enable_guarded_placement(true);
+  if (s.options.fail_alloc || s.options.fail_alloc_rate)
+    s.kernel->modules().simulate_low_resources(s.options.fail_alloc, s.options.fail_alloc_rate, s.options.seed);
   if (!s.options.files_dir.empty()) {
     // --files: the sandbox volume starts as a copy of the host folder.
     if (auto error = s.kernel->fs().seed_from(s.options.files_dir)) throw SessionError(*error);
@@ -601,7 +617,7 @@ void Session::unload_unguarded() {
   }
   if (!m.stopped()) s.kernel->scheduler().run_pending();
   s.record_leftovers();
-  if (s.engine && !m.stopped()) s.engine->driver_unloaded();
+  if (s.engine && !m.stopped()) s.engine->driver_unloaded(s.result.unload.called);
   // Windows unmaps the image now; whatever the driver left queued runs later
   // (virtual time moves on to every pending timer) and finds it gone.
   if (s.entry_succeeded && !m.stopped()) {

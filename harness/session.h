@@ -41,6 +41,12 @@ struct SessionOptions {
   // --enable / --disable (cli.md): check ids of verifier/catalog.h. Empty
   // `enabled_checks` means every check; `disabled_checks` removes from that.
   std::vector<std::string> enabled_checks, disabled_checks;
+  // --fail-alloc N / --fail-alloc-rate P (cli.md): the low-resources
+  // simulation over the driver's allocation-like calls (see
+  // nt::KernelModules::simulate_low_resources); a scenario's `fail_alloc:`
+  // sets the first when the command line did not.
+  std::optional<uint64_t> fail_alloc;
+  std::optional<double> fail_alloc_rate;
 };
 
 // Whether the check `id` runs under these options: every check by default,
@@ -63,6 +69,8 @@ class Session {
   // administrator. Takes effect for the next client request (an existing
   // client process gets the new token).
   void set_client_token(ClientToken token);
+  // A scenario's `fail_alloc: N` (before load; the command line's options win).
+  void set_fail_alloc(uint64_t nth);
   ClientToken client_token() const;
   const SessionOptions& options() const;
 

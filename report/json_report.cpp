@@ -166,6 +166,21 @@ nlohmann::ordered_json to_json(const harness::RunResult& r) {
     j["probe"] = probe;
   }
   if (!r.breakpoints.empty()) j["breakpoints"] = r.breakpoints;  // extension
+  if (!r.failed_allocations.empty()) {  // --fail-alloc / --fail-alloc-rate: the calls made to fail
+    Json failed = Json::array();
+    for (const harness::FailedAllocationInfo& f : r.failed_allocations) {
+      Json one;
+      one["call"] = f.number;
+      one["routine"] = f.routine;
+      Json loc;
+      loc["module"] = f.module;
+      loc["offset"] = hex_addr(f.offset);
+      loc["symbol"] = f.symbol;
+      one["location"] = std::move(loc);
+      failed.push_back(std::move(one));
+    }
+    j["failed_allocations"] = std::move(failed);
+  }
   if (!r.explain.empty()) {  // extension: --explain
     Json lines = Json::array();
     for (const harness::ExplainLine& l : r.explain) {

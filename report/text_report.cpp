@@ -179,6 +179,16 @@ void write_unimplemented(Writer& w, const harness::RunResult& r) {
   }
 }
 
+// --fail-alloc / --fail-alloc-rate: which calls the simulation failed.
+void write_failed_allocations(Writer& w, const harness::RunResult& r) {
+  if (r.failed_allocations.empty()) return;
+  w.field("low resources", fmt::format("{} made to fail", plural(r.failed_allocations.size(), "call", "calls")));
+  for (const harness::FailedAllocationInfo& f : r.failed_allocations)
+    w.indented(1, fmt::format("allocation-like call #{}: {} from {}+{:#x}{}", f.number, printable(f.routine),
+                              printable(f.module), f.offset,
+                              f.symbol.empty() ? std::string() : " (" + printable(f.symbol) + ")"));
+}
+
 void write_steps(Writer& w, const harness::RunResult& r) {
   if (r.steps.empty()) return;
   w.field("requests", plural(r.steps.size(), "request", "requests"));
@@ -412,6 +422,7 @@ std::string render_text(const harness::RunResult& r, bool color) {
   write_devices(w, r);
   write_debug_output(w, r);
   write_unimplemented(w, r);
+  write_failed_allocations(w, r);
   write_steps(w, r);
   write_probe(w, r);
   write_unload(w, r);

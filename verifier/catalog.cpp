@@ -338,37 +338,43 @@ std::vector<CheckInfo> build_catalog() {
        "Pool a driver allocates stays allocated after it unloads; everything must be freed by "
        "DriverUnload.",
        "Free each allocation on every path (error paths too) and everything still owned in "
-       "DriverUnload; the tag in the finding names the allocation."},
+       "DriverUnload; the tag in the finding names the allocation.",
+       true},
       {"pool.overrun", kError, "access before/after an allocation",
        "allocations against guard pages and shadow bounds", "special pool 0xC1, 0xD6",
        "A driver may touch only the bytes it allocated; reading or writing past either end "
        "corrupts or leaks neighbouring allocations.",
        "Allocate the size the data needs (checked for overflow) and bound every index and copy by "
-       "it."},
+       "it.",
+       true},
       {"pool.use-after-free", kError, "access to freed pool", "freed ranges quarantined", "0xD5",
        "Memory returned with ExFreePool belongs to the pool again and may already hold another "
        "allocation.",
        "Clear pointers when freeing, and free only when no other path (DPC, work item, completion "
-       "routine) can still use the allocation."},
+       "routine) can still use the allocation.",
+       true},
       {"pool.bad-free", kError, "double free, wrong tag, free of non-pool", "allocator metadata",
        "0xC2, 0xC4/0x10–0x14",
        "ExFreePool(WithTag) accepts only a live pool allocation, once, with the tag it was "
        "allocated with.",
        "Free each allocation exactly once with its own tag, and never free stack, image or mapped "
-       "memory."},
+       "memory.",
+       true},
       {"pool.must-succeed", kError, "NonPagedPoolMustSucceed or tag 0", "allocation arguments",
        "0xC2/0x9A, 0x9B",
        "NonPagedPoolMustSucceed is obsolete and drivers may not use it, and every allocation needs "
        "a non-zero tag to be accounted.",
        "Allocate from NonPagedPoolNx (or POOL_FLAG_NON_PAGED), handle a NULL result, and pass a "
-       "four-letter tag."},
+       "four-letter tag.",
+       true},
       {"pool.null-unchecked", kError, "allocation failure not handled",
        "low-resources simulation fails the Nth allocation; the NULL is dereferenced",
        "Verifier low resources simulation",
        "Pool and other allocations can fail at any time; the routines return NULL (or a failure "
        "status) and the driver must cope.",
        "Check every allocation's result and fail the operation with "
-       "STATUS_INSUFFICIENT_RESOURCES."},
+       "STATUS_INSUFFICIENT_RESOURCES.",
+       true},
       {"unload.leftovers", kError,
        "devices, symbolic links, timers, DPCs, work items, threads, callbacks still live at unload",
        "object registry diffed at unload; a later callback into unloaded code", "0xCE, 0xC7, 0xD4",
@@ -376,7 +382,8 @@ std::vector<CheckInfo> build_catalog() {
        "(timers, DPCs, work items, threads, callbacks) must be gone, and its devices and links "
        "deleted.",
        "In DriverUnload cancel timers (KeCancelTimer), flush DPCs (KeFlushQueuedDpcs), wait for "
-       "work items and threads, unregister callbacks, and delete links and devices."},
+       "work items and threads, unregister callbacks, and delete links and devices.",
+       true},
       {"irql.api-level", kError, "routine called above its allowed IRQL",
        "per-API maximum IRQL table", "0xC4/0xE5, 0xE6",
        "Each kernel routine documents the highest IRQL it may be called at; above it the routine "

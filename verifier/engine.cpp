@@ -32,13 +32,19 @@ Engine::Engine(nt::Kernel& kernel, std::function<bool(std::string_view)> enabled
       primitives_(primitive_checks::make_state()),
       irql_(irql_checks::make_state()),
       irps_(irp_checks::make_state()),
-      request_probe_(request_checks::make_state()) {
+      request_probe_(request_checks::make_state()),
+      pool_(pool_checks::make_state()) {
   kernel_.add_listener(this);
   fault_observer_ = kernel_.machine().add_fault_observer(
       [this](GuestVa rip, GuestVa address, bool write) {
         mdl_checks::on_fault(*this, rip, address, write);
         bounds_checks::on_fault(*this, rip, address, write);
         primitive_checks::on_fault(*this, *primitives_, rip, address, write);
+        pool_checks::on_fault(*this, rip, address, write);
+      });
+  kernel_.machine().set_pool_guard_observer(
+      [this](const emu::Pool::GuardFault& hit, GuestVa rip, GuestVa address, bool write) {
+        pool_checks::on_guard_fault(*this, *pool_, hit, rip, address, write);
       });
   hardware_observer_ = kernel_.machine().add_hardware_observer(
       [this](const emu::HardwareAccess& access) { primitive_checks::on_hardware(*this, *primitives_, access); });
@@ -50,6 +56,7 @@ Engine::~Engine() {
   emu::Machine& m = kernel_.machine();
   m.remove_fault_observer(fault_observer_);
   m.remove_hardware_observer(hardware_observer_);
+  m.set_pool_guard_observer(nullptr);
   for (const auto& [watch, mapping] : read_locked_) m.remove_watch(watch);
   for (uint64_t watch : request_buffer_watches_) m.remove_watch(watch);
 }
@@ -105,6 +112,7 @@ void Engine::api_called(const nt::ApiCall& call) {
   primitive_checks::on_call(*this, *primitives_, call);
   irql_checks::on_call(*this, *irql_, call);
   request_checks::on_call(*this, *request_probe_, call);
+  pool_checks::on_call(*this, *pool_, call);
 }
 
 void Engine::api_returned(const nt::ApiCall& call) {
@@ -118,6 +126,7 @@ void Engine::api_returned(const nt::ApiCall& call) {
   irql_checks::on_return(*this, *irql_, call);
   irp_checks::on_return(*this, *irps_, call);
   request_checks::on_return(*this, *request_probe_, call);
+  pool_checks::on_return(*this, *pool_, call);
 }
 
 void Engine::callback_started(const nt::DriverCallback& callback) {
@@ -200,7 +209,8 @@ void Engine::note_reference(GuestVa object, int delta, GuestVa site, const std::
   r.count += delta;
 }
 
-void Engine::driver_unloaded() {
+void Engine::driver_unloaded(bool unload_routine_ran) {
+  if (unload_routine_ran) pool_checks::on_unload(*this, *pool_);
   // References the driver took and never dropped keep their objects alive.
   for (const auto& [body, r] : driver_references_) {
     if (r.count <= 0 || !kernel_.ob().by_body(GuestVa{body})) continue;

@@ -49,6 +49,9 @@ struct State;
 namespace request_checks {
 struct State;
 }
+namespace pool_checks {
+struct State;
+}
 
 class Engine : public nt::KernelListener {
  public:
@@ -57,7 +60,9 @@ class Engine : public nt::KernelListener {
   ~Engine() override;
 
   // The driver is gone (after DriverUnload): the leak checks run.
-  void driver_unloaded();
+  // `unload_routine_ran`: DriverUnload was called (a driver without one is
+  // never unloaded on Windows, so nothing it left is a leftover).
+  void driver_unloaded(bool unload_routine_ran = true);
   const std::vector<Finding>& findings() const { return findings_; }
 
   // nt::KernelListener
@@ -172,6 +177,7 @@ class Engine : public nt::KernelListener {
   std::shared_ptr<irql_checks::State> irql_;     // the IRQL checks' bookkeeping
   std::shared_ptr<irp_checks::State> irps_;      // the IRP checks' dispatch frames
   std::shared_ptr<request_checks::State> request_probe_;  // the unknown-request probe's verdicts
+  std::shared_ptr<pool_checks::State> pool_;     // the pool and unload checks' bookkeeping
 };
 
 // "IRP_MJ_DEVICE_CONTROL" for 0x0E ("IRP_MJ_?" past IRP_MJ_PNP).
@@ -265,5 +271,15 @@ void on_request_end(Engine& engine, State& state, NtStatus returned);
 void on_call(Engine& engine, State& state, const nt::ApiCall& call);
 void on_return(Engine& engine, State& state, const nt::ApiCall& call);
 }  // namespace request_checks
+// The pool and unload checks (verifier/pool_checks.cpp): pool.*, unload.leftovers.
+namespace pool_checks {
+std::shared_ptr<State> make_state();
+void on_call(Engine& engine, State& state, const nt::ApiCall& call);
+void on_return(Engine& engine, State& state, const nt::ApiCall& call);
+void on_guard_fault(Engine& engine, State& state, const emu::Pool::GuardFault& hit, GuestVa rip, GuestVa address,
+                    bool write);
+void on_fault(Engine& engine, GuestVa rip, GuestVa address, bool write);
+void on_unload(Engine& engine, State& state);
+}  // namespace pool_checks
 
 }  // namespace kemu::verifier

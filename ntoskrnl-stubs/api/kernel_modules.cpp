@@ -303,6 +303,7 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     fire();
     if (machine.stopped()) return;
   }
+  bool fail = (fail_nth_ || fail_rate_) && should_fail(machine, e);
   std::optional<ApiCall> event;
   uint64_t raises = kernel_.raises();
   if (kernel_.observed()) {
@@ -310,7 +311,9 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     kernel_.publish([&](KernelListener& l) { l.api_called(*event); });
   }
   try {
-    if (e.handler) {
+    if (fail) {
+      machine.set_return(0);  // the routine's documented failure: NULL, nothing allocated
+    } else if (e.handler) {
       e.handler(kernel_);
     } else {
       unimplemented_call(machine, e);
@@ -330,6 +333,67 @@ void KernelModules::on_trap(emu::Machine& machine, uint32_t id) {
     kernel_.publish([&](KernelListener& l) { l.api_returned(*event); });
   }
   if (kernel_.options().trace) trace_call(machine, e, false);
+}
+
+namespace {
+// Whether a call of `name` with these arguments is allocation-like for the
+// low-resources simulation: the routine returns NULL when it cannot get the
+// memory (a variant that raises or bugchecks instead does not count).
+bool allocation_like(std::string_view name, emu::Machine& m) {
+  if (name == "ExAllocatePool" || name == "ExAllocatePoolWithTag" || name == "ExAllocatePoolWithTagPriority")
+    return (m.arg(0) & 3) != 2;  // a MustSucceed type never returns NULL (BAD_POOL_CALLER 0x9A)
+  if (name == "ExAllocatePool2" || name == "ExAllocatePool3")
+    return (m.arg(0) & 0x20) == 0;  // POOL_FLAG_RAISE_ON_FAILURE raises instead
+  if (name == "IoAllocateIrp" || name == "IoAllocateMdl" || name == "IoAllocateWorkItem") return true;
+  // MmGetSystemAddressForMdlSafe (a wdm.h macro) calls it with KernelMode and
+  // BugCheckOnFailure FALSE: only that form returns NULL.
+  if (name == "MmMapLockedPagesSpecifyCache") return m.arg(1) == 0 && (m.arg(4) & 0xFFFFFFFF) == 0;
+  return false;
+}
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+void KernelModules::simulate_low_resources(std::optional<uint64_t> nth, std::optional<double> rate, uint64_t seed) {
+  fail_nth_ = nth;
+  fail_rate_ = rate;
+  fail_state_ = seed;
+}
+
+bool KernelModules::should_fail(emu::Machine& machine, const ApiEntry& e) {
+  // Only the driver's own calls: the return address is in a driver image
+  // (kemu's nested calls, e.g. a lookaside list's Allocate, return to kemu).
+  const emu::Region* caller = machine.memory().find(machine.return_address());
+  if (!caller || caller->kind != emu::RegionKind::DriverImage) return false;
+  try {
+    if (!allocation_like(e.name, machine)) return false;
+  } catch (const emu::GuestAccessError&) {
+    return false;
+  }
+  uint64_t number = ++allocation_calls_;
+  bool fail = false;
+  if (fail_nth_) {
+    fail = number == *fail_nth_;
+  } else if (fail_rate_) {
+    // A 53-bit uniform draw in [0, 1) per counted call.
+    double draw = static_cast<double>(splitmix64(fail_state_) >> 11) * 0x1.0p-53;
+    fail = draw < *fail_rate_;
+  }
+  if (fail) {
+    FailedAllocation f{number, e.name, machine.call_site(), {}, 0, {}};
+    if (auto s = machine.symbolize(f.call_site)) {
+      f.module = s->module;
+      f.offset = s->offset;
+      f.symbol = s->symbol;
+    }
+    failed_.push_back(std::move(f));
+  }
+  return fail;
 }
 
 ApiCall KernelModules::describe_call(emu::Machine& machine, const ApiEntry& e) const {

@@ -38,6 +38,16 @@ struct ApiEntry {
   uint64_t calls = 0;
 };
 
+// One allocation-like call the low-resources simulation failed.
+struct FailedAllocation {
+  uint64_t number = 0;   // its place among the driver's allocation-like calls (1-based)
+  std::string routine;   // "ExAllocatePoolWithTag"
+  GuestVa call_site;     // the driver's call instruction
+  std::string module;    // ... symbolised when it failed (the driver may be gone later)
+  uint64_t offset = 0;
+  std::string symbol;
+};
+
 struct UnimplementedRecord {
   std::string api;  // "ntoskrnl.exe!Name"
   uint64_t calls = 0;
@@ -79,6 +89,15 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   void disarm_trigger() { trigger_ = nullptr; }
   // The routine a driver called that is running now (innermost), or null.
   const ApiEntry* current_call() const { return calls_.empty() ? nullptr : calls_.back(); }
+
+  // Low-resources simulation (cli.md --fail-alloc N / --fail-alloc-rate P):
+  // the driver's allocation-like calls are counted from the start of the run
+  // and the N-th fails (or each fails with probability P, drawn from `seed`),
+  // returning NULL without doing anything. See allocation_like() for which
+  // calls count. kemu's own allocations never fail.
+  void simulate_low_resources(std::optional<uint64_t> nth, std::optional<double> rate, uint64_t seed);
+  const std::vector<FailedAllocation>& failed_allocations() const { return failed_; }
+  uint64_t allocation_calls() const { return allocation_calls_; }
   const std::vector<ApiEntry>& entries() const { return entries_; }
   bool has_handler(std::string_view module, std::string_view name) const;
 
@@ -117,6 +136,12 @@ class KernelModules : public emu::TrapTarget, public loader::ExportResolver {
   std::vector<const ApiEntry*> calls_;  // routines running now, outermost first
   std::string trigger_routine_;
   std::function<void()> trigger_;
+  bool should_fail(emu::Machine& machine, const ApiEntry& e);
+  std::optional<uint64_t> fail_nth_;
+  std::optional<double> fail_rate_;
+  uint64_t fail_state_ = 0;  // splitmix64 state (from --seed)
+  uint64_t allocation_calls_ = 0;
+  std::vector<FailedAllocation> failed_;
 };
 
 }  // namespace kemu::nt

@@ -20,9 +20,24 @@ constexpr uint64_t kPoolFlagNonPagedExecute = 0x80;
 constexpr uint64_t kPoolFlagPaged = 0x100;
 constexpr uint64_t kPoolFlagsRequiredMask = kPoolFlagNonPaged | kPoolFlagNonPagedExecute | kPoolFlagPaged;
 
+// A call made by driver code itself (not by kemu on its behalf, e.g. a
+// lookaside list's Allocate): the return address is in a driver image.
+bool called_by_driver(emu::Machine& m) {
+  const emu::Region* r = m.memory().find(m.return_address());
+  return r && r->kind == emu::RegionKind::DriverImage;
+}
+
 GuestVa allocate(Kernel& k, uint32_t type, uint64_t size, uint32_t tag, bool zero) {
   auto& m = k.machine();
-  auto block = m.pool().allocate(size, type, tag, m.return_address());
+  // NonPagedPoolMustSucceed (and its cache-aligned and session variants) is
+  // no longer supported: BAD_POOL_CALLER 0x9A (P2 pool type, P3 size, P4 tag).
+  if ((type & 3) == emu::pool_type::kNonPagedMustSucceed) {
+    m.bugcheck(0xC2, 0x9A, type, size, tag, m.call_site());
+    return GuestVa{};
+  }
+  // The driver's own allocations take the guarded placement when the
+  // verifier asked for it (Pool::enable_guarded_placement).
+  auto block = m.pool().allocate(size, type, tag, m.return_address(), called_by_driver(m));
   if (!block) return GuestVa{};
   if (zero) {
     std::vector<uint8_t> zeros(std::min<uint64_t>(size, 1 << 20), 0);

@@ -385,5 +385,34 @@ TEST(E2eScenario, AnUnboundHandleNameIsAScenarioError) {
   EXPECT_THAT(o.err, HasSubstr("no handle named 'nothing'")) << describe(o);
 }
 
+// --fail-alloc (cli.md): the report names the call made to fail; the command
+// line wins over the scenario's `fail_alloc: 1`.
+TEST(E2eCli, FailAllocNamesTheFailedCallAndOverridesTheScenario) {
+  const std::string scenario = std::string(KEMU_SOURCE_DIR) + "/samples/bugs/pool/null_unchecked.yaml";
+  Outcome o = run_kemu({"run", sample("null_unchecked_bug"), "--scenario", scenario, "--json", "-"});
+  EXPECT_EQ(o.exit_code, 1) << describe(o);
+  nlohmann::json j = parse_json(o);
+  ASSERT_EQ(j["failed_allocations"].size(), 1u) << describe(o);
+  EXPECT_EQ(j["failed_allocations"][0]["call"], 1);
+  EXPECT_EQ(j["failed_allocations"][0]["routine"], "ExAllocatePoolWithTag");
+  EXPECT_EQ(j["failed_allocations"][0]["location"]["module"], "null_unchecked_bug.sys");
+  EXPECT_EQ(j["failed_allocations"][0]["location"]["symbol"], "StoreRecord");
+  EXPECT_EQ(j["stop"]["reason"], "bugcheck");
+
+  // The second request's allocation fails instead: the first completes.
+  Outcome second = run_kemu({"run", sample("null_unchecked_bug"), "--scenario", scenario, "--fail-alloc", "2",
+                             "--json", "-"});
+  nlohmann::json j2 = parse_json(second);
+  ASSERT_EQ(j2["failed_allocations"].size(), 1u) << describe(second);
+  EXPECT_EQ(j2["failed_allocations"][0]["call"], 2);
+  EXPECT_EQ(j2["steps"][1]["status"], "0x00000000");
+
+  // Text summary: one line per failed call.
+  Outcome text = run_kemu({"run", sample("null_unchecked_fixed"), "--scenario", scenario});
+  EXPECT_EQ(text.exit_code, 0) << describe(text);  // the fixed driver copes: no finding, every expect holds
+  EXPECT_THAT(text.out, HasSubstr("allocation-like call #1: ExAllocatePoolWithTag from null_unchecked_fixed.sys+0x"))
+      << describe(text);
+}
+
 }  // namespace
 }  // namespace kemu::e2e

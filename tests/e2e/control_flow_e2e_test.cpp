@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -327,6 +328,16 @@ TEST(E2eSchedLeakTimer, PoolTimerFiringAfterUnloadIs0xCE) {
   EXPECT_THAT(r.unload.dpcs_left, IsEmpty());
   EXPECT_THAT(r.unload.work_items_left, IsEmpty());
   EXPECT_THAT(r.unload.threads_left, IsEmpty());
+
+  // True positives of the pool and unload checks: the KTIMER and KDPC blocks
+  // are never freed, and the timer is still queued at unload.
+  std::set<std::string> checks;
+  for (const auto& f : r.findings) checks.insert(f.check);
+  EXPECT_EQ(checks, (std::set<std::string>{"crash.bugcheck", "pool.leak", "unload.leftovers"}));
+  size_t leaks = 0;
+  for (const auto& f : r.findings)
+    if (f.check == "pool.leak") ++leaks;
+  EXPECT_EQ(leaks, 2u);  // the timer's block and the DPC's, two allocation sites
 }
 
 // 0xC7 TIMER_OR_DPC_INVALID (Microsoft, bug-check-0xc7), P1 = 0: a timer
@@ -356,6 +367,10 @@ TEST(E2eSchedLeakTimerInImage, QueuedTimerInTheImageIs0xC7AtUnload) {
   EXPECT_THAT(r.unload.timers_left[0],
               StartsWith("timer at " + module + "+" + hex(b.params[1] - r.driver.image_base) + " "));
   EXPECT_THAT(r.unload.timers_left[0], MatchesRegex(".*, DPC routine " + frame_regex(module)));
+  // True positive of unload.leftovers (the queued timer), before the 0xC7.
+  std::set<std::string> checks;
+  for (const auto& f : r.findings) checks.insert(f.check);
+  EXPECT_EQ(checks, (std::set<std::string>{"crash.bugcheck", "unload.leftovers"}));
 }
 
 // KEMU BUG (0xC7 location): the check runs in kemu after DriverUnload

@@ -87,19 +87,16 @@ TEST(RunOptions, BadArgumentsAreErrors) {
   EXPECT_THAT(error({"d.sys", "--json", ""}), HasSubstr("--json"));
 }
 
-TEST(RunOptions, NotYetImplementedOptionsAreAcceptedThenNamed) {
-  struct Case {
-    std::vector<std::string> args;
-    const char* name;
-  };
-  const Case cases[] = {
-      {{"d.sys", "--fail-alloc", "3"}, "--fail-alloc"},
-      {{"d.sys", "--fail-alloc-rate", "0.25"}, "--fail-alloc-rate"},
-  };
-  for (const auto& c : cases) {
-    RunOptions o = ok(c.args);
-    EXPECT_EQ(first_unimplemented_option(o), std::string(c.name)) << c.name;
-  }
+TEST(RunOptions, EveryOptionIsImplemented) {
+  // --fail-alloc and --fail-alloc-rate reach the session with the seed.
+  RunOptions nth = ok({"d.sys", "--fail-alloc", "3"});
+  EXPECT_EQ(first_unimplemented_option(nth), std::nullopt);
+  EXPECT_EQ(to_session_options(nth).fail_alloc, std::optional<uint64_t>(3));
+  EXPECT_FALSE(to_session_options(nth).fail_alloc_rate.has_value());
+  RunOptions rate = ok({"d.sys", "--fail-alloc-rate", "0.25", "--seed", "7"});
+  EXPECT_EQ(first_unimplemented_option(rate), std::nullopt);
+  EXPECT_EQ(to_session_options(rate).fail_alloc_rate, std::optional<double>(0.25));
+  EXPECT_EQ(to_session_options(rate).seed, 7u);
   // --scenario, --explain, --files, --sarif, --enable and --disable are implemented.
   EXPECT_EQ(first_unimplemented_option(ok({"d.sys", "--scenario", "s.yaml"})), std::nullopt);
   EXPECT_EQ(first_unimplemented_option(ok({"d.sys", "--explain"})), std::nullopt);

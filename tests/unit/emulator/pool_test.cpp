@@ -255,3 +255,112 @@ TEST_F(PoolTest, SizesThatWrapReturnNulloptAfterEarlierAllocationsToo) {
 
 }  // namespace
 }  // namespace kemu::emu
+
+namespace kemu::emu {
+namespace {
+
+// Guarded placement (the verifier's pool.overrun / pool.use-after-free).
+class GuardedPoolTest : public ::testing::Test {
+ protected:
+  GuardedPoolTest() { pool.enable_guarded_placement(true); }
+  AddressSpace space;
+  Pool pool{space};
+};
+
+TEST_F(GuardedPoolTest, ADriverBlockEndsAgainstAnUnmappedGuardPage) {
+  GuestVa a = *pool.allocate(32, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000}, true);
+  EXPECT_EQ(a.value, Pool::kGuardedBase.value + kPageSize - 32);
+  EXPECT_TRUE(space.accessible(a, 32, Prot::ReadWrite));
+  EXPECT_FALSE(space.is_mapped(a + 32));  // the guard page
+  ASSERT_NE(pool.block_at(a), nullptr);
+  EXPECT_TRUE(pool.block_at(a)->guarded);
+  EXPECT_TRUE(pool.in_pool(a));
+  // A 17-byte block starts 16-byte aligned: its 15 rounding bytes precede the guard.
+  GuestVa b = *pool.allocate(17, pool_type::kPaged, 0x656D614E, GuestVa{0x1000}, true);
+  EXPECT_EQ(b.value, Pool::kGuardedBase.value + 3 * kPageSize - 32);
+  EXPECT_TRUE(pool.is_paged_address(b));
+  EXPECT_FALSE(pool.is_paged_address(a));
+  // Without the request (kemu's own allocations) nothing changes.
+  GuestVa c = *pool.allocate(32, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000});
+  EXPECT_EQ(c.value, Pool::kNonPagedBase.value + Pool::kHeaderSize);
+}
+
+TEST_F(GuardedPoolTest, AFaultOnTheGuardIsAnOverrunAndMapsAZeroPage) {
+  GuestVa a = *pool.allocate(64, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000}, true);
+  auto hit = pool.resolve_guard_fault(a + 64);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->hit, Pool::GuardHit::Overrun);
+  EXPECT_EQ(hit->block.address, a);
+  EXPECT_EQ(hit->block.size, 64u);
+  EXPECT_FALSE(hit->freed);
+  EXPECT_TRUE(space.accessible(a + 64, kPageSize, Prot::ReadWrite));
+  EXPECT_EQ(space.read<uint64_t>(a + 64), 0u);
+  EXPECT_FALSE(pool.resolve_guard_fault(a + 64).has_value());  // once per block
+  EXPECT_FALSE(pool.resolve_guard_fault(a).has_value());       // a live block's bytes never fault
+}
+
+TEST_F(GuardedPoolTest, FreedBlocksLoseAccessKeepTheirBytesAndAreNeverReused) {
+  GuestVa a = *pool.allocate(16, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000}, true);
+  space.write<uint64_t>(a, 0xCA);
+  ASSERT_EQ(pool.free(a, 0x656D614E), Pool::FreeResult::Ok);
+  EXPECT_FALSE(space.accessible(a, 16, Prot::Read));
+  EXPECT_EQ(pool.free(a, std::nullopt), Pool::FreeResult::NotAllocated);
+  GuestVa b = *pool.allocate(16, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000}, true);
+  EXPECT_NE(b, a);
+  auto hit = pool.resolve_guard_fault(a + 8);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->hit, Pool::GuardHit::UseAfterFree);
+  EXPECT_EQ(hit->block.address, a);
+  EXPECT_TRUE(space.accessible(a, 16, Prot::ReadWrite));
+  EXPECT_EQ(space.read<uint64_t>(a), 0xCAu);  // as on Windows, the old bytes are still there
+  // A host copy's range: every guard page or freed block it meets.
+  ASSERT_EQ(pool.free(b, std::nullopt), Pool::FreeResult::Ok);
+  auto hits = pool.resolve_guard_range(b, 32);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].hit, Pool::GuardHit::UseAfterFree);
+  EXPECT_EQ(hits[1].hit, Pool::GuardHit::Overrun);
+}
+
+TEST_F(GuardedPoolTest, QuarantinedBlocksAreUnmappedAndTheLiveBytesAreBounded) {
+  std::vector<GuestVa> blocks;
+  for (size_t i = 0; i < Pool::kGuardedQuarantineBlocks + 2; ++i)
+    blocks.push_back(*pool.allocate(16, pool_type::kNonPaged, 0x656D614E, GuestVa{0x1000}, true));
+  for (GuestVa b : blocks) ASSERT_EQ(pool.free(b, std::nullopt), Pool::FreeResult::Ok);
+  EXPECT_FALSE(space.is_mapped(blocks[0]));  // left the quarantine
+  EXPECT_TRUE(space.is_mapped(blocks.back()));
+  auto hit = pool.resolve_guard_fault(blocks[0]);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->hit, Pool::GuardHit::UseAfterFree);
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  // Past kGuardedLiveBytes of live guarded pages, blocks go to the normal arenas.
+  uint64_t pages = Pool::kGuardedLiveBytes / kPageSize;
+  for (uint64_t i = 0; i < pages; ++i) ASSERT_TRUE(pool.allocate(16, 0, 1, GuestVa{}, true).has_value());
+  GuestVa spill = *pool.allocate(16, 0, 1, GuestVa{}, true);
+  EXPECT_FALSE(pool.block_at(spill)->guarded);
+  EXPECT_FALSE(pool.in_guarded_arena(spill));
+}
+
+}  // namespace
+}  // namespace kemu::emu
+
+namespace kemu::emu {
+namespace {
+
+TEST(GuardedPoolSlack, TheBytesPastTheSizeHoldThePatternUntilOverwritten) {
+  AddressSpace space;
+  Pool pool{space};
+  pool.enable_guarded_placement(true);
+  GuestVa a = *pool.allocate(17, pool_type::kNonPaged, 1, GuestVa{}, true);
+  EXPECT_EQ(space.read<uint8_t>(a + 17), Pool::kSlackPattern);
+  EXPECT_EQ(space.read<uint8_t>(a + 31), Pool::kSlackPattern);
+  EXPECT_FALSE(pool.slack_overwritten(a).has_value());
+  space.write<uint8_t>(a + 16, 0);  // inside the block: fine
+  EXPECT_FALSE(pool.slack_overwritten(a).has_value());
+  space.write<uint8_t>(a + 18, 0);
+  EXPECT_EQ(pool.slack_overwritten(a), std::optional<uint64_t>(18));
+  GuestVa b = *pool.allocate(32, pool_type::kNonPaged, 1, GuestVa{}, true);  // no slack
+  EXPECT_FALSE(pool.slack_overwritten(b).has_value());
+}
+
+}  // namespace
+}  // namespace kemu::emu
