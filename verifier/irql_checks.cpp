@@ -284,6 +284,9 @@ void scan_modules(Engine& e, State& s) {
   s.modules_scanned = modules.size();
 }
 
+// The guarded arena's addresses are never reused: a span no run reaches.
+constexpr uint64_t kGuardedArenaSpan = 1ull << 40;
+
 // From the driver's first paged-pool allocation on, its instructions' accesses
 // to the paged arena are looked at (only those at DISPATCH_LEVEL or above count).
 void watch_paged_pool(Engine& e, State& s) {
@@ -297,6 +300,17 @@ void watch_paged_pool(Engine& e, State& s) {
                                            if (!m.pool().block_containing(address)) return;
                                            if (driver_code(*engine, rip)) report_paged(*engine, rip, address, false);
                                          }));
+  // With guarded placement (pool.overrun / pool.use-after-free) the driver's
+  // own blocks, paged ones included, live in the guarded arena instead.
+  if (m.pool().guarded_placement())
+    s.watches.push_back(m.add_access_watch(emu::Pool::kGuardedBase, kGuardedArenaSpan,
+                                           [engine, &m](GuestVa address, uint32_t, GuestVa rip, bool) {
+                                             if (m.irql() < irql_table::kDispatch) return;
+                                             if (!m.pool().is_paged_address(address)) return;
+                                             if (!m.pool().block_containing(address)) return;
+                                             if (driver_code(*engine, rip))
+                                               report_paged(*engine, rip, address, false);
+                                           }));
 }
 
 bool is_paged_allocation(const nt::ApiCall& call) {
