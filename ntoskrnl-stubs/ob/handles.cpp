@@ -267,6 +267,12 @@ NtStatus ObjectManager::duplicate_handle(uint32_t source_pid, uint64_t source_ha
   sync_header(r);
   uint64_t value = static_cast<uint64_t>(index) * 4;
   *target_handle = kernel ? (value | kKernelHandleFlag) : value;
+  if (kernel_.observed()) {
+    // A duplicate is a new handle like any other (a driver's leaks count).
+    HandleCreated event{*target_handle, *target_pid, handle_attributes | (kernel ? kObjKernelHandle : 0u),
+                        source.object, kernel_.modules().current_call() != nullptr};
+    kernel_.publish([&](KernelListener& l) { l.handle_created(event); });
+  }
   if (kernel_.explainer().enabled())
     kernel_.explainer().say(fmt::format(
         "{}: handle {:#x} of {}, looked up with {} ({} granted access {:#x}), duplicated as handle {:#x} in {}, "

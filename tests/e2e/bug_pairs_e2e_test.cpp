@@ -69,6 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
         Pair{"handles", "kernel_handle_user_mode", {"handle.kernel-handle-user-mode"}, "SignalOwnEvent"},
         Pair{"handles", "handle_leak", {"handle.leak"}, "OpenServiceKey"},
         Pair{"handles", "reference_leak", {"handle.leak"}, "SignalUnlessDryRun"},
+        // The ZwDuplicateObject's kernel handle is never closed.
+        Pair{"handles", "duplicate_leak", {"handle.leak"}, "ShareChangedEvent"},
         Pair{"handles", "force_access_check", {"handle.force-access-check-missing"}, "OpenCallerNamedKey"},
         // Completion-time checks point at the IoCompleteRequest of the dispatch routine.
         Pair{"output", "information_too_large", {"buffer.information-too-large"}, "BugDeviceControl"},
