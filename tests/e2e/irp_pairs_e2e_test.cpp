@@ -145,8 +145,15 @@ TEST(IrpPairs, DoubleCompletionBugchecks0x44AtTheSecondCompletion) {
   EXPECT_EQ(
       value(*f, "first_completion").rfind("double_completion_bug.sys!ValidateLevelRequest+", 0), 0u)
       << value(*f, "first_completion");
-  ASSERT_GE(r.steps.size(), 2u);
+  ASSERT_EQ(r.steps.size(), 3u);
   EXPECT_TRUE(r.steps[1].expect_ok);  // the well-formed request went through
+  EXPECT_FALSE(r.steps[1].never_returned);
+  EXPECT_TRUE(r.steps[2].never_returned);  // the short request: the system stopped inside it
+  const kemu::verifier::Finding* crash = find(r, "crash.bugcheck");
+  ASSERT_NE(crash, nullptr);
+  EXPECT_EQ(crash->message,
+            "Windows would stop with bug check 0x00000044 here. Bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS "
+            "means a driver completed an IRP that had already been completed.");
 }
 
 // The short request is never completed: its step never gets a status and
