@@ -92,6 +92,9 @@ struct StepResult {
   uint64_t handle = 0;  // for a successful open
   std::string output_hex;
   bool expect_ok = true;
+  // The run stopped (a bug check, a timeout) while this request was running:
+  // it never returned to the client. Text report only (docs/cli.md's JSON keeps `status`).
+  bool never_returned = false;
 };
 
 // One --explain sentence: a handle-table or previous-mode decision.

@@ -180,6 +180,7 @@ struct Session::Impl {
     std::optional<uint64_t> information;
   };
   std::map<size_t, Expectation> expectations;  // by step index
+  std::optional<size_t> stopped_in_step;        // the step whose request was running when the run stopped
 
   // What the run opened and sent, for the unknown-request probe.
   std::vector<ProbePlan::Opened> opened_paths;
@@ -297,6 +298,8 @@ struct Session::Impl {
         case emu::StopKind::Unimplemented: result.stop.reason = StopReason::Unimplemented; break;
         case emu::StopKind::Error: result.stop.reason = StopReason::Error; break;
       }
+      if (stopped_in_step && *stopped_in_step < result.steps.size())
+        result.steps[*stopped_in_step].never_returned = true;
       if (s.bugcheck) {
         result.stop.bugcheck = describe(*s.bugcheck);
         result.findings.push_back(bugcheck_finding(*s.bugcheck, *result.stop.bugcheck, s.message));
@@ -327,6 +330,11 @@ struct Session::Impl {
     f.title = fmt::format("the driver crashed the emulated system: bug check {:#x} {}", info.code,
                           info.name.empty() ? "(unnamed)" : info.name);
     f.message = why.empty() ? fmt::format("Windows would stop with bug check {:#010x} here.", info.code) : why;
+    // The catalog's rule is every bug check's; the message says what this one means.
+    if (std::string_view meaning = emu::bugcheck_meaning(info.code); !meaning.empty()) {
+      if (!f.message.empty() && f.message.back() != '.') f.message += '.';
+      f.message += fmt::format(" Bug check {:#x} {} means {}.", info.code, info.name, meaning);
+    }
     f.microsoft = fmt::format("bug check {:#x}", info.code);
     f.location = {info.module, info.offset, info.symbol, info.instruction};
     f.stack = info.stack;
@@ -699,6 +707,7 @@ void Session::as_client(Fn fn, std::string_view service) {
   m.switch_to(s.client_thread);
   m.set_irql(irql::kPassive);
   bool disarm_after = s.trigger_armed;
+  bool running = !m.stopped();
   s.guarded(fn);
   // Back to user mode: a thread returning from a system call above
   // PASSIVE_LEVEL (a driver left a spin lock held or the IRQL raised) is
@@ -707,6 +716,8 @@ void Session::as_client(Fn fn, std::string_view service) {
     auto address = s.kernel->modules().routine_address(service);
     m.bugcheck(0x4A, address ? address->value : 0, m.irql(), 0, 0, GuestVa{});
   }
+  // Every step records itself after its request ran: it is the next one.
+  if (running && m.stopped()) s.stopped_in_step = s.result.steps.size();
   // close_during arms its trigger for one request only.
   if (disarm_after) {
     s.kernel->modules().disarm_trigger();
@@ -1042,7 +1053,10 @@ Session::EventOutcome Session::create_section(uint64_t size, std::optional<uint6
 
 void Session::run_pending() {
   Impl& s = *impl_;
-  if (s.machine && !s.machine->stopped()) s.guarded([&] { s.kernel->scheduler().run_pending(); });
+  if (s.machine && !s.machine->stopped()) {
+    s.guarded([&] { s.kernel->scheduler().run_pending(); });
+    if (s.machine->stopped()) s.stopped_in_step = s.result.steps.size();
+  }
   StepResult step;
   step.op = "run_pending";
   step.status = STATUS_SUCCESS;
@@ -1052,11 +1066,13 @@ void Session::run_pending() {
 
 void Session::advance_time_ms(uint64_t ms) {
   Impl& s = *impl_;
-  if (s.machine && !s.machine->stopped())
+  if (s.machine && !s.machine->stopped()) {
     s.guarded([&] {
       s.kernel->scheduler().advance_time(ms * 10'000);
       s.kernel->scheduler().run_pending();
     });
+    if (s.machine->stopped()) s.stopped_in_step = s.result.steps.size();
+  }
   StepResult step;
   step.op = "advance_time";
   step.target = fmt::format("{} ms", ms);

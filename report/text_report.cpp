@@ -195,6 +195,11 @@ void write_steps(Writer& w, const harness::RunResult& r) {
   for (const harness::StepResult& st : r.steps) {
     std::string status = st.status ? status_label(*st.status) + " (" + hex32(*st.status) + ")"
                                    : (st.pending ? std::string("pending") : std::string("not triggered"));
+    // The run stopped inside the request: any status recorded is not the driver's.
+    if (st.never_returned)
+      status = r.stop.bugcheck
+                   ? fmt::format("did not return: the system stopped (bug check {:#x})", r.stop.bugcheck->code)
+                   : fmt::format("did not return: the run stopped ({})", stop_reason_name(r.stop.reason));
     std::string what = printable(st.op);
     if (!st.target.empty()) what += " " + printable(st.target);
     if (st.code) what += " " + hex32(*st.code);

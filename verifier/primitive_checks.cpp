@@ -35,6 +35,7 @@ namespace {
 
 constexpr uint32_t kObjForceAccessCheck = 0x400;
 constexpr uint8_t kIrpMjDeviceControl = 0x0E;
+constexpr uint32_t kPageReadWrite = 0x04;
 constexpr uint64_t kKernelHalf = 0xFFFF'8000'0000'0000ull;
 // A caller's pointer is watched over this many bytes: the fields of a
 // structure it names.
@@ -79,6 +80,17 @@ const char* access_name(uint32_t ioctl) {
   }
 }
 
+// What a primitive check's finding gives the caller, in words (its id stays
+// in the `primitive` value).
+std::string_view primitive_description(std::string_view check) {
+  if (check == "primitive.physical-memory") return "a caller-controlled physical memory mapping";
+  if (check == "primitive.msr-write") return "a caller-controlled MSR write";
+  if (check == "primitive.port-io") return "caller-controlled port I/O";
+  if (check == "primitive.arbitrary-rw") return "a caller-controlled kernel memory access";
+  if (check == "primitive.process-access") return "kernel-mode access to a process the caller chose";
+  return check;
+}
+
 // Reports `check` and, when the running request is an IOCTL defined with
 // FILE_ANY_ACCESS, irp.any-access-dangerous at the same place.
 void report_primitive(Engine& e, std::string_view check, GuestVa site, const std::string& message, Values values) {
@@ -95,13 +107,26 @@ void report_primitive(Engine& e, std::string_view check, GuestVa site, const std
            fmt::format("the control code {:#x} is defined with FILE_ANY_ACCESS, so the I/O manager checked no "
                        "right of the caller's handle before the request reached {}: anyone who can open the "
                        "device gets it.",
-                       rq->ioctl, check),
+                       rq->ioctl, primitive_description(check)),
            std::move(values));
 }
 
 // Whether a 16-bit port number came from the caller: a 4- or 8-byte value
 // anywhere (engine.h), or a USHORT field at an even offset (two bytes alone
 // match too easily anywhere in a large buffer).
+// Whether a PAGE_* protection allows writing (the modifiers PAGE_GUARD,
+// PAGE_NOCACHE and PAGE_WRITECOMBINE in bits 8-10 change nothing here).
+bool writable(uint32_t protect) {
+  uint32_t base = protect & 0xFF;
+  return base == kPageReadWrite || base == 0x08 || base == 0x40 || base == 0x80;  // RW, WRITECOPY, EXECUTE_RW/WC
+}
+
+// What a physical mapping with this protection allows, in words.
+const char* mapping_access(uint32_t protect) {
+  return writable(protect) ? "the mapping is readable and writable" : "the mapping is read-only";
+}
+const char* caller_access(uint32_t protect) { return writable(protect) ? "can read and write" : "can read"; }
+
 bool port_from_request(const Engine& e, uint32_t port) {
   const nt::RequestStart* rq = e.request();
   if (!rq || port == 0) return false;
@@ -116,17 +141,22 @@ bool port_from_request(const Engine& e, uint32_t port) {
 void physical_mapping(Engine& e, const nt::ApiCall& call) {
   uint64_t physical = call.args.size() > 0 ? call.args[0] : 0;
   uint64_t bytes = call.args.size() > 1 ? call.args[1] : 0;
+  // MmMapIoSpace maps read/write; MmMapIoSpaceEx(..., Protect) maps as Protect says.
+  uint32_t protect = *call.name == "MmMapIoSpaceEx" && call.args.size() > 2 ? static_cast<uint32_t>(call.args[2])
+                                                                              : kPageReadWrite;
   bool address = e.from_request(physical), size = e.from_request(bytes);
   if (!address && !size) return;
   report_primitive(
       e, "primitive.physical-memory", call.call_site,
-      fmt::format("{} mapped {:#x} bytes of physical memory at {:#x}, {} taken from the request: the caller "
-                  "reads and writes whatever physical memory it names, the kernel's included.",
+      fmt::format("{} mapped {:#x} bytes of physical memory at {:#x}, {} taken from the request: {}, so the "
+                  "caller {} whatever physical memory it names, the kernel's included.",
                   *call.name, bytes, physical,
-                  address && size ? "an address and a size" : address ? "an address" : "a size"),
+                  address && size ? "an address and a size" : address ? "an address" : "a size",
+                  mapping_access(protect), caller_access(protect)),
       {{"routine", *call.name},
        {"physical_address", hex(physical)},
        {"size", hex(bytes)},
+       {"protect", hex(protect)},
        {"caller_controlled", address && size ? "address, size" : address ? "address" : "size"}});
 }
 
@@ -155,7 +185,8 @@ void map_view_called(Engine& e, State& s, const nt::ApiCall& call) {
 void user_view_mapped(Engine& e, const nt::ApiCall& call, const State::ViewCall& v, const nt::mm::ViewRecord& view) {
   const nt::RequestStart* rq = e.request();
   nt::Kernel& k = e.kernel();
-  std::vector<std::string> reasons;
+  // Each problem found: its name (the `problems` value) and its sentence part.
+  std::vector<std::pair<std::string, std::string>> problems;
   Values values = {{"routine", *call.name}, {"view", hex(view.base.value)}, {"size", hex(view.size)},
                    {"section_offset", hex(view.section_offset)}};
   if (*call.name != "MmMapViewOfSection") {
@@ -164,25 +195,31 @@ void user_view_mapped(Engine& e, const nt::ApiCall& call, const State::ViewCall&
     bool kernel = nt::ob::is_kernel_handle(handle);
     if (!kernel && !nt::ob::is_pseudo_handle(handle) && e.from_request(handle) && !e.driver_made(rq->pid, handle) &&
         k.ob().table(rq->pid).find(nt::ob::handle_index(handle)))
-      reasons.push_back(fmt::format("the section handle {:#x} is the caller's: the driver must create the section "
-                                    "itself and never use a handle passed from user mode",
-                                    handle));
+      problems.emplace_back("user-supplied handle",
+                            fmt::format("the section came from the caller's handle {:#x} (the driver must create "
+                                        "the section itself, never use a handle passed from user mode)",
+                                        handle));
     else if (!kernel && e.driver_made(rq->pid, handle))
-      reasons.push_back(fmt::format("the driver's section handle {:#x} is not a kernel handle: it lives in the "
-                                    "caller's handle table, where the caller can use, close or replace it",
-                                    handle));
+      problems.emplace_back("no kernel handle",
+                            fmt::format("the driver's section handle {:#x} is not a kernel handle (it lives in the "
+                                        "caller's handle table, where the caller can use, close or replace it)",
+                                        handle));
   }
   if (v.offset_given && e.from_request(v.offset))
-    reasons.push_back(fmt::format("the offset {:#x} came from the request", v.offset));
+    problems.emplace_back("caller-chosen offset", fmt::format("the caller chose the offset {:#x}", v.offset));
   if (v.size_given && e.from_request(v.size))
-    reasons.push_back(fmt::format("the view size {:#x} came from the request", v.size));
-  if (reasons.empty()) return;
-  std::string why;
-  for (size_t i = 0; i < reasons.size(); ++i) why += (i ? "; " : "") + reasons[i];
-  values.emplace_back("problems", std::to_string(reasons.size()));
+    problems.emplace_back("caller-chosen size", fmt::format("the caller chose the view size {:#x}", v.size));
+  if (problems.empty()) return;
+  std::string why, names;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const char* sep = i == 0 ? "" : i + 1 == problems.size() ? (problems.size() > 2 ? ", and " : " and ") : ", ";
+    why += sep + problems[i].second;
+    names += (i ? ", " : "") + problems[i].first;
+  }
+  values.emplace_back("problems", names);
   e.report("section.user-view-unsafe", call.call_site,
-           fmt::format("{} mapped a view into the caller's process at {:#x} unsafely: {}.", *call.name,
-                       view.base.value, why),
+           fmt::format("{} mapped a view into the caller's process at {:#x} with {} {}: {}.", *call.name,
+                       view.base.value, problems.size(), problems.size() == 1 ? "problem" : "problems", why),
            std::move(values));
 }
 
@@ -205,13 +242,15 @@ void map_view_returned(Engine& e, State& s, const nt::ApiCall& call) {
     report_primitive(
         e, "primitive.physical-memory", call.call_site,
         fmt::format("{} mapped a view of \\Device\\PhysicalMemory at physical {:#x} ({:#x} bytes), {} taken from "
-                    "the request: the caller reads and writes whatever physical memory it names.",
+                    "the request: {}, so the caller {} whatever physical memory it names.",
                     *call.name, view.section_offset, view.size,
-                    offset && size ? "an offset and a size" : offset ? "an offset" : "a size"),
+                    offset && size ? "an offset and a size" : offset ? "an offset" : "a size",
+                    mapping_access(view.protect), caller_access(view.protect)),
         {{"routine", *call.name},
          {"physical_address", hex(view.section_offset)},
          {"size", hex(view.size)},
          {"view", hex(view.base.value)},
+         {"protect", hex(view.protect)},
          {"caller_controlled", offset && size ? "offset, size" : offset ? "offset" : "size"}});
     return;
   }

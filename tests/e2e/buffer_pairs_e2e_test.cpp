@@ -9,14 +9,14 @@
 #include <set>
 #include <string>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::check_ids;
+using kemu::e2e::find_finding;
+using kemu::e2e::run_bug_pair;
 
 struct Pair {
   std::string name;
@@ -25,32 +25,14 @@ struct Pair {
   std::string instruction;       // what the offending instruction does (a fault's read, a write)
 };
 
-void PrintTo(const Pair& p, std::ostream* os) {
-  *os << p.name;
-}
-
-RunResult run_pair(const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/buffers/" +
-                                          name + ".yaml");
-  Session s;
-  kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
-  return s.result();
-}
-
-const kemu::verifier::Finding* find(const RunResult& r, const std::string& check) {
-  for (const auto& f : r.findings)
-    if (f.check == check) return &f;
-  return nullptr;
-}
+KEMU_PRINT_PAIR_BY(Pair, name)
 
 class BufferPairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(BufferPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "bug");
-  std::set<std::string> checks;
-  for (const auto& f : r.findings) checks.insert(f.check);
-  EXPECT_EQ(checks, p.checks);
+  RunResult r = run_bug_pair("buffers", p.name, "bug");
+  EXPECT_EQ(check_ids(r), p.checks);
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") continue;
     EXPECT_EQ(f.count, 1u) << f.check;
@@ -66,7 +48,7 @@ TEST_P(BufferPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(BufferPairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "fixed");
+  RunResult r = run_bug_pair("buffers", p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
@@ -99,11 +81,11 @@ INSTANTIATE_TEST_SUITE_P(
 // SYSTEM_SERVICE_EXCEPTION (0x3B) at the same instruction; the first
 // request, with an output buffer, went through.
 TEST(BufferPairs, NullMdlFaultsAtMdlFlagsAndBugchecks0x3B) {
-  RunResult r = run_pair("null_mdl", "bug");
+  RunResult r = run_bug_pair("buffers", "null_mdl", "bug");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x3Bu);
   EXPECT_EQ(r.stop.bugcheck->params[0], 0xC0000005u);
-  const kemu::verifier::Finding* f = find(r, "buffer.null-mdl");
+  const kemu::verifier::Finding* f = find_finding(r, "buffer.null-mdl");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(r.stop.bugcheck->params[1], r.driver.image_base + f->location.offset)
       << "P2 is the faulting instruction's address";
@@ -115,12 +97,12 @@ TEST(BufferPairs, NullMdlFaultsAtMdlFlagsAndBugchecks0x3B) {
 
 // The write goes through, as on Windows: the caller gets the version.
 TEST(BufferPairs, AWriteThroughAReadLockedMappingStillReachesTheCaller) {
-  RunResult r = run_pair("write_read_locked", "bug");
+  RunResult r = run_bug_pair("buffers", "write_read_locked", "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_TRUE(r.steps[1].expect_ok);
   EXPECT_EQ(r.steps[1].output_hex, "02000100");  // 0x00010002
-  const kemu::verifier::Finding* f = find(r, "buffer.write-read-locked");
+  const kemu::verifier::Finding* f = find_finding(r, "buffer.write-read-locked");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(std::find(f->values.begin(), f->values.end(),
                       std::pair<std::string, std::string>{"operation", "IoReadAccess"}),
@@ -133,12 +115,12 @@ TEST(BufferPairs, AWriteThroughAReadLockedMappingStillReachesTheCaller) {
 // The overread of a page_end METHOD_NEITHER input faults on the guard page;
 // the driver's own __except turns it into the request's status, as on Windows.
 TEST(BufferPairs, ANeitherOverreadFaultsIntoTheDriversExceptHandler) {
-  RunResult r = run_pair("neither_overread", "bug");
+  RunResult r = run_bug_pair("buffers", "neither_overread", "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   ASSERT_GE(r.steps.size(), 3u);
   ASSERT_TRUE(r.steps[2].status.has_value());
   EXPECT_EQ(*r.steps[2].status, 0xC0000005u);
-  const kemu::verifier::Finding* f = find(r, "buffer.input-overread");
+  const kemu::verifier::Finding* f = find_finding(r, "buffer.input-overread");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(std::find(f->values.begin(), f->values.end(),
                       std::pair<std::string, std::string>{"offset", "0x4"}),

@@ -8,14 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::run_bug_pair;
 
 struct Pair {
   std::string topic;  // samples/bugs/<topic>
@@ -24,21 +22,15 @@ struct Pair {
   std::string routine;           // where the mistake is (the exported routine)
 };
 
-RunResult run_pair(const std::string& topic, const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/" + topic + "/" + name + ".yaml");
-  Session s;
-  kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
-  return s.result();
-}
+using kemu::e2e::check_ids;
+
 
 class BugPairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(BugPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.topic, p.name, "bug");
-  std::set<std::string> checks;
-  for (const auto& f : r.findings) checks.insert(f.check);
-  EXPECT_EQ(checks, p.checks);
+  RunResult r = run_bug_pair(p.topic, p.name, "bug");
+  EXPECT_EQ(check_ids(r), p.checks);
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") continue;
     EXPECT_EQ(f.location.module, p.name + "_bug.sys") << f.check;
@@ -51,7 +43,7 @@ TEST_P(BugPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(BugPairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.topic, p.name, "fixed");
+  RunResult r = run_bug_pair(p.topic, p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
@@ -86,14 +78,14 @@ INSTANTIATE_TEST_SUITE_P(
 // The private-handle bug ends as Windows would end it: ZwClose of the handle
 // the client closed is INVALID_KERNEL_HANDLE (0x93) with P1 = the handle.
 TEST(BugPairs, PrivateHandleClosedByTheClientBugchecks0x93) {
-  RunResult r = run_pair("handles", "private_handle", "bug");
+  RunResult r = run_bug_pair("handles", "private_handle", "bug");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x93u);
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x8u);
 }
 
 TEST(BugPairs, UninitializedOutputCountsTheBytesTheDriverNeverWrote) {
-  RunResult r = run_pair("output", "uninitialized_output", "bug");
+  RunResult r = run_bug_pair("output", "uninitialized_output", "bug");
   ASSERT_EQ(r.findings.size(), 1u);
   std::map<std::string, std::string> values(r.findings[0].values.begin(), r.findings[0].values.end());
   EXPECT_EQ(values["uninitialized_bytes"], "15");

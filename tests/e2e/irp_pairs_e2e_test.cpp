@@ -11,14 +11,15 @@
 #include <string>
 #include <utility>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::check_ids;
+using kemu::e2e::find_finding;
+using kemu::e2e::finding_value;
+using kemu::e2e::run_bug_pair;
 
 struct Pair {
   std::string name;
@@ -29,23 +30,7 @@ struct Pair {
   uint64_t count = 1;  // how many times the scenario meets it
 };
 
-void PrintTo(const Pair& p, std::ostream* os) {
-  *os << p.name;
-}
-
-RunResult run_pair(const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/irps/" +
-                                          name + ".yaml");
-  Session s;
-  kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
-  return s.result();
-}
-
-const kemu::verifier::Finding* find(const RunResult& r, const std::string& check) {
-  for (const auto& f : r.findings)
-    if (f.check == check) return &f;
-  return nullptr;
-}
+KEMU_PRINT_PAIR_BY(Pair, name)
 
 std::string fmt_hex(uint64_t v) {
   char buf[32];
@@ -53,20 +38,12 @@ std::string fmt_hex(uint64_t v) {
   return buf;
 }
 
-std::string value(const kemu::verifier::Finding& f, const std::string& name) {
-  for (const auto& [k, v] : f.values)
-    if (k == name) return v;
-  return "<none>";
-}
-
 class IrpPairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(IrpPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "bug");
-  std::set<std::string> checks;
-  for (const auto& f : r.findings) checks.insert(f.check);
-  EXPECT_EQ(checks, p.checks);
+  RunResult r = run_bug_pair("irps", p.name, "bug");
+  EXPECT_EQ(check_ids(r), p.checks);
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") continue;
     EXPECT_EQ(f.count, p.count) << f.check;
@@ -82,7 +59,7 @@ TEST_P(IrpPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(IrpPairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "fixed");
+  RunResult r = run_bug_pair("irps", p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
@@ -135,70 +112,77 @@ INSTANTIATE_TEST_SUITE_P(
 // The second IoCompleteRequest meets the freed IRP (Type cleared by
 // IoFreeIrp): MULTIPLE_IRP_COMPLETE_REQUESTS with P1 = the IRP, at that call.
 TEST(IrpPairs, DoubleCompletionBugchecks0x44AtTheSecondCompletion) {
-  RunResult r = run_pair("double_completion", "bug");
+  RunResult r = run_bug_pair("irps", "double_completion", "bug");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x44u);
-  const kemu::verifier::Finding* f = find(r, "irp.double-completion");
+  const kemu::verifier::Finding* f = find_finding(r, "irp.double-completion");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "irp"), fmt_hex(r.stop.bugcheck->params[0]));
+  EXPECT_EQ(finding_value(*f, "irp"), fmt_hex(r.stop.bugcheck->params[0]));
   EXPECT_EQ(r.stop.bugcheck->offset, f->location.offset);
   EXPECT_EQ(
-      value(*f, "first_completion").rfind("double_completion_bug.sys!ValidateLevelRequest+", 0), 0u)
-      << value(*f, "first_completion");
-  ASSERT_GE(r.steps.size(), 2u);
+      finding_value(*f, "first_completion").rfind("double_completion_bug.sys!ValidateLevelRequest+", 0), 0u)
+      << finding_value(*f, "first_completion");
+  ASSERT_EQ(r.steps.size(), 3u);
   EXPECT_TRUE(r.steps[1].expect_ok);  // the well-formed request went through
+  EXPECT_FALSE(r.steps[1].never_returned);
+  EXPECT_TRUE(r.steps[2].never_returned);  // the short request: the system stopped inside it
+  const kemu::verifier::Finding* crash = find_finding(r, "crash.bugcheck");
+  ASSERT_NE(crash, nullptr);
+  EXPECT_EQ(crash->message,
+            "Windows would stop with bug check 0x00000044 here. Bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS "
+            "means a driver completed an IRP that had already been completed.");
 }
 
 // The short request is never completed: its step never gets a status and
 // the finding carries what the routine returned.
 TEST(IrpPairs, ALostRequestStaysPendingForItsCaller) {
-  RunResult r = run_pair("lost", "bug");
+  RunResult r = run_bug_pair("irps", "lost", "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   ASSERT_GE(r.steps.size(), 3u);
   EXPECT_TRUE(r.steps[2].pending);
   EXPECT_FALSE(r.steps[2].status.has_value());
-  const kemu::verifier::Finding* f = find(r, "irp.lost");
+  const kemu::verifier::Finding* f = find_finding(r, "irp.lost");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "returned_status"), "0xc0000023");
-  EXPECT_EQ(value(*f, "ioctl"), "0x80002c00");
-  EXPECT_EQ(value(*f, "major"), "IRP_MJ_DEVICE_CONTROL");
-  EXPECT_EQ(value(*f, "stack_control"), "0x0");
+  EXPECT_EQ(finding_value(*f, "returned_status"), "0xc0000023");
+  EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c00");
+  EXPECT_EQ(finding_value(*f, "major"), "IRP_MJ_DEVICE_CONTROL");
+  EXPECT_EQ(finding_value(*f, "stack_control"), "0x0");
 }
 
 // The caller sees the returned STATUS_SUCCESS, as on Windows; the IRP said
 // STATUS_BUFFER_TOO_SMALL.
 TEST(IrpPairs, AStatusMismatchReturnsTheRoutinesStatusToTheCaller) {
-  RunResult r = run_pair("status_mismatch", "bug");
+  RunResult r = run_bug_pair("irps", "status_mismatch", "bug");
   ASSERT_GE(r.steps.size(), 3u);
   ASSERT_TRUE(r.steps[2].status.has_value());
   EXPECT_EQ(*r.steps[2].status, 0u);
-  const kemu::verifier::Finding* f = find(r, "irp.status-mismatch");
+  const kemu::verifier::Finding* f = find_finding(r, "irp.status-mismatch");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "returned_status"), "0x0");
-  EXPECT_EQ(value(*f, "io_status"), "0xc0000023");
-  EXPECT_EQ(value(*f, "information"), "0x0");
+  EXPECT_EQ(finding_value(*f, "returned_status"), "0x0");
+  EXPECT_EQ(finding_value(*f, "io_status"), "0xc0000023");
+  EXPECT_EQ(finding_value(*f, "information"), "0x0");
 }
 
 // Both mistakes of irp.pending-mismatch: STATUS_PENDING with Control 0, and
 // SL_PENDING_RETURNED with STATUS_SUCCESS; the requests still finish.
 TEST(IrpPairs, PendingMismatchesCarryTheReturnedStatusAndTheControlByte) {
-  RunResult unmarked = run_pair("pending_unmarked", "bug");
-  const kemu::verifier::Finding* f = find(unmarked, "irp.pending-mismatch");
+  RunResult unmarked = run_bug_pair("irps", "pending_unmarked", "bug");
+  const kemu::verifier::Finding* f = find_finding(unmarked, "irp.pending-mismatch");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "returned_status"), "0x103");
-  EXPECT_EQ(value(*f, "stack_control"), "0x0");
-  EXPECT_EQ(value(*f, "ioctl"), "0x80002c04");
+  EXPECT_EQ(finding_value(*f, "returned_status"), "0x103");
+  EXPECT_EQ(finding_value(*f, "stack_control"), "0x0");
+  EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c04");
   ASSERT_GE(unmarked.steps.size(), 3u);
   EXPECT_EQ(unmarked.steps[1].output_hex, "01000000");
   EXPECT_EQ(unmarked.steps[2].output_hex, "02000000");
 
-  RunResult marked = run_pair("marked_not_pending", "bug");
-  f = find(marked, "irp.pending-mismatch");
+  RunResult marked = run_bug_pair("irps", "marked_not_pending", "bug");
+  f = find_finding(marked, "irp.pending-mismatch");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "returned_status"), "0x0");
-  EXPECT_EQ(value(*f, "stack_control"), "0x1");
-  EXPECT_EQ(value(*f, "io_status"), "0x0");
-  EXPECT_EQ(value(*f, "information"), "0x4");
+  EXPECT_EQ(finding_value(*f, "returned_status"), "0x0");
+  EXPECT_EQ(finding_value(*f, "stack_control"), "0x1");
+  EXPECT_EQ(finding_value(*f, "io_status"), "0x0");
+  EXPECT_EQ(finding_value(*f, "information"), "0x4");
   ASSERT_GE(marked.steps.size(), 3u);
   EXPECT_EQ(marked.steps[1].output_hex, "00010000");  // waited for
   EXPECT_EQ(marked.steps[2].output_hex, "01010000");  // answered at once
@@ -207,47 +191,47 @@ TEST(IrpPairs, PendingMismatchesCarryTheReturnedStatusAndTheControlByte) {
 // Completed from the work item, after the dispatch routine returned: the
 // finding names the request through its values.
 TEST(IrpPairs, ACompletionWithTheCancelRoutineSetNamesTheRequest) {
-  RunResult r = run_pair("cancel_routine_set", "bug");
-  const kemu::verifier::Finding* f = find(r, "irp.bad-completion-status");
+  RunResult r = run_bug_pair("irps", "cancel_routine_set", "bug");
+  const kemu::verifier::Finding* f = find_finding(r, "irp.bad-completion-status");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "major"), "IRP_MJ_DEVICE_CONTROL");
-  EXPECT_EQ(value(*f, "ioctl"), "0x80002c0c");
-  EXPECT_EQ(value(*f, "io_status"), "0x0");
-  EXPECT_NE(value(*f, "cancel_routine"), "<none>");
-  EXPECT_NE(value(*f, "cancel_routine"), "0x0");
+  EXPECT_EQ(finding_value(*f, "major"), "IRP_MJ_DEVICE_CONTROL");
+  EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c0c");
+  EXPECT_EQ(finding_value(*f, "io_status"), "0x0");
+  EXPECT_NE(finding_value(*f, "cancel_routine"), "<none>");
+  EXPECT_NE(finding_value(*f, "cancel_routine"), "0x0");
 }
 
 // The caller of the synchronous call receives STATUS_PENDING as the outcome.
 TEST(IrpPairs, ACompletionWithStatusPendingReachesTheCaller) {
-  RunResult r = run_pair("pending_status", "bug");
+  RunResult r = run_bug_pair("irps", "pending_status", "bug");
   ASSERT_GE(r.steps.size(), 3u);
   ASSERT_TRUE(r.steps[1].status.has_value());
   EXPECT_EQ(*r.steps[1].status, 0x103u);
   EXPECT_FALSE(r.steps[1].pending);
-  const kemu::verifier::Finding* f = find(r, "irp.bad-completion-status");
+  const kemu::verifier::Finding* f = find_finding(r, "irp.bad-completion-status");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
-  EXPECT_EQ(value(*f, "io_status"), "0x103");
-  EXPECT_EQ(value(*f, "ioctl"), "0x80002c18");
-  f = find(r, "irp.pending-mismatch");
+  EXPECT_EQ(finding_value(*f, "io_status"), "0x103");
+  EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c18");
+  f = find_finding(r, "irp.pending-mismatch");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "returned_status"), "0x103");
-  EXPECT_EQ(value(*f, "io_status"), "0x103");
-  EXPECT_EQ(value(*f, "stack_control"), "0x0");
+  EXPECT_EQ(finding_value(*f, "returned_status"), "0x103");
+  EXPECT_EQ(finding_value(*f, "io_status"), "0x103");
+  EXPECT_EQ(finding_value(*f, "stack_control"), "0x0");
 }
 
 // With the whole location copied, PingDone runs for the lower device's
 // completion (its DeviceObject is the filter: level 2); fixed, at its own (1).
 TEST(IrpPairs, ACopiedCompletionRoutineRunsAtTheLowerLevel) {
-  RunResult bug = run_pair("stack_copy", "bug");
+  RunResult bug = run_bug_pair("irps", "stack_copy", "bug");
   ASSERT_GE(bug.steps.size(), 2u);
   EXPECT_EQ(bug.steps[1].output_hex, "02000000");
-  const kemu::verifier::Finding* f = find(bug, "irp.stack-copy");
+  const kemu::verifier::Finding* f = find_finding(bug, "irp.stack-copy");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->severity, "warning");
-  EXPECT_EQ(value(*f, "next_control"), "0xe0");  // SL_INVOKE_ON_SUCCESS | ERROR | CANCEL, copied
-  EXPECT_NE(value(*f, "completion_routine"), "<none>");
-  RunResult fixed = run_pair("stack_copy", "fixed");
+  EXPECT_EQ(finding_value(*f, "next_control"), "0xe0");  // SL_INVOKE_ON_SUCCESS | ERROR | CANCEL, copied
+  EXPECT_NE(finding_value(*f, "completion_routine"), "<none>");
+  RunResult fixed = run_bug_pair("irps", "stack_copy", "fixed");
   ASSERT_GE(fixed.steps.size(), 2u);
   EXPECT_EQ(fixed.steps[1].output_hex, "01000000");
 }
@@ -257,7 +241,7 @@ TEST(IrpPairs, ACopiedCompletionRoutineRunsAtTheLowerLevel) {
 TEST(IrpPairs, AStackCopyPassedOnByATailCallIsLocatedAtTheDispatchRoutine) {
   auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) +
                                           "/samples/bugs/irps/stack_copy.yaml");
-  Session s;
+  kemu::harness::Session s;
   kemu::harness::run_scenario(s, kemu::e2e::sample("stack_copy_tail_bug"), sc);
   RunResult r = s.result();
   ASSERT_EQ(r.findings.size(), 1u);

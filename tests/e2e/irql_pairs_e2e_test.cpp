@@ -9,14 +9,15 @@
 #include <set>
 #include <string>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::check_ids;
+using kemu::e2e::finding_value;
+using kemu::e2e::findings_of;
+using kemu::e2e::run_bug_pair;
 using kemu::verifier::Finding;
 
 struct Pair {
@@ -27,38 +28,14 @@ struct Pair {
   std::string major = "IRP_MJ_DEVICE_CONTROL";  // the request being served (none for a work item)
 };
 
-void PrintTo(const Pair& p, std::ostream* os) {
-  *os << p.name;
-}
-
-RunResult run_pair(const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/irql/" + name + ".yaml");
-  Session s;
-  kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
-  return s.result();
-}
-
-std::string value(const Finding& f, const std::string& key) {
-  for (const auto& [k, v] : f.values)
-    if (k == key) return v;
-  return "<none: " + key + ">";
-}
-
-std::vector<const Finding*> all_of(const RunResult& r, const std::string& check) {
-  std::vector<const Finding*> out;
-  for (const auto& f : r.findings)
-    if (f.check == check) out.push_back(&f);
-  return out;
-}
+KEMU_PRINT_PAIR_BY(Pair, name)
 
 class IrqlPairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(IrqlPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "bug");
-  std::set<std::string> checks;
-  for (const auto& f : r.findings) checks.insert(f.check);
-  EXPECT_EQ(checks, p.checks);
+  RunResult r = run_bug_pair("irql", p.name, "bug");
+  EXPECT_EQ(check_ids(r), p.checks);
   EXPECT_EQ(r.findings.size(), p.findings);
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") continue;
@@ -73,7 +50,7 @@ TEST_P(IrqlPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(IrqlPairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.name, "fixed");
+  RunResult r = run_bug_pair("irql", p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
@@ -98,13 +75,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Each call names the routine, the IRQL it was made at and its documented maximum.
 TEST(IrqlPairs, ZwCallsAtDispatchCarryTheRoutineAndBothIrqls) {
-  RunResult r = run_pair("zw_at_dispatch", "bug");
+  RunResult r = run_bug_pair("irql", "zw_at_dispatch", "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   std::set<std::string> routines;
-  for (const Finding* f : all_of(r, "irql.api-level")) {
-    routines.insert(value(*f, "routine"));
-    EXPECT_EQ(value(*f, "irql"), "DISPATCH_LEVEL (2)");
-    EXPECT_EQ(value(*f, "max_irql"), "PASSIVE_LEVEL (0)");
+  for (const Finding* f : findings_of(r, "irql.api-level")) {
+    routines.insert(finding_value(*f, "routine"));
+    EXPECT_EQ(finding_value(*f, "irql"), "DISPATCH_LEVEL (2)");
+    EXPECT_EQ(finding_value(*f, "max_irql"), "PASSIVE_LEVEL (0)");
     EXPECT_EQ(f->context.irql, 2);
     EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
   }
@@ -117,14 +94,14 @@ TEST(IrqlPairs, ZwCallsAtDispatchCarryTheRoutineAndBothIrqls) {
 // The leaked lock is reported at the call that took it; the client's system
 // call returning at DISPATCH_LEVEL is IRQL_GT_ZERO_AT_SYSTEM_SERVICE.
 TEST(IrqlPairs, ASpinLockLeftHeldIsUnbalancedAndBugchecks0x4A) {
-  RunResult r = run_pair("spinlock_leak", "bug");
-  auto found = all_of(r, "irql.unbalanced");
+  RunResult r = run_bug_pair("irql", "spinlock_leak", "bug");
+  auto found = findings_of(r, "irql.unbalanced");
   ASSERT_EQ(found.size(), 1u);
   const Finding& f = *found[0];
-  EXPECT_EQ(value(f, "acquired_by"), "KeAcquireSpinLockRaiseToDpc");
-  EXPECT_EQ(value(f, "irql_at_entry"), "PASSIVE_LEVEL (0)");
-  EXPECT_EQ(value(f, "irql_at_return"), "DISPATCH_LEVEL (2)");
-  EXPECT_EQ(value(f, "routine"), "spinlock_leak_bug.sys!BugDeviceControl");
+  EXPECT_EQ(finding_value(f, "acquired_by"), "KeAcquireSpinLockRaiseToDpc");
+  EXPECT_EQ(finding_value(f, "irql_at_entry"), "PASSIVE_LEVEL (0)");
+  EXPECT_EQ(finding_value(f, "irql_at_return"), "DISPATCH_LEVEL (2)");
+  EXPECT_EQ(finding_value(f, "routine"), "spinlock_leak_bug.sys!BugDeviceControl");
   EXPECT_NE(f.location.instruction.find("call"), std::string::npos) << f.location.instruction;
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x4Au);
@@ -140,11 +117,11 @@ TEST(IrqlPairs, ASpinLockLeftHeldIsUnbalancedAndBugchecks0x4A) {
 // the system worker thread then stops the machine with 0xE1 (P1 the routine,
 // P2 the IRQL it returned at). The first flush, with a sample pending, went through.
 TEST(IrqlPairs, AWorkRoutineReturningAtDispatchBugchecks0xE1) {
-  RunResult r = run_pair("work_item_lock", "bug");
-  auto found = all_of(r, "irql.unbalanced");
+  RunResult r = run_bug_pair("irql", "work_item_lock", "bug");
+  auto found = findings_of(r, "irql.unbalanced");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(value(*found[0], "routine"), "work_item_lock_bug.sys!FlushStatistics");
-  EXPECT_EQ(value(*found[0], "irql_at_return"), "DISPATCH_LEVEL (2)");
+  EXPECT_EQ(finding_value(*found[0], "routine"), "work_item_lock_bug.sys!FlushStatistics");
+  EXPECT_EQ(finding_value(*found[0], "irql_at_return"), "DISPATCH_LEVEL (2)");
   EXPECT_NE(found[0]->message.find("work item routine"), std::string::npos);
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0xE1u);
@@ -159,13 +136,13 @@ TEST(IrqlPairs, AWorkRoutineReturningAtDispatchBugchecks0xE1) {
 
 // Code and data: the PAGE routine's entry and its read of the paged table.
 TEST(IrqlPairs, PageableCodeAndPagedPoolAtDispatchAreBothSeen) {
-  RunResult r = run_pair("paged_at_dispatch", "bug");
+  RunResult r = run_bug_pair("irql", "paged_at_dispatch", "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
-  auto found = all_of(r, "irql.paged-at-dispatch");
+  auto found = findings_of(r, "irql.paged-at-dispatch");
   ASSERT_EQ(found.size(), 2u);
   bool code = false, data = false;
   for (const Finding* f : found) {
-    EXPECT_EQ(value(*f, "irql"), "DISPATCH_LEVEL (2)");
+    EXPECT_EQ(finding_value(*f, "irql"), "DISPATCH_LEVEL (2)");
     if (f->message.find("PAGE section") != std::string::npos) code = true;
     if (f->message.find("pageable memory") != std::string::npos) data = true;
   }

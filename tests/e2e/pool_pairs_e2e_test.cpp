@@ -12,15 +12,16 @@
 #include <set>
 #include <string>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 #include "verifier/finding.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::check_ids;
+using kemu::e2e::find_finding;
+using kemu::e2e::finding_value;
+using kemu::e2e::run_bug_pair;
 using kemu::harness::SessionOptions;
 using kemu::harness::StopReason;
 
@@ -32,36 +33,14 @@ struct Pair {
   uint32_t bugcheck = 0;         // the bugcheck plain Windows raises (0: none)
 };
 
-void PrintTo(const Pair& p, std::ostream* os) { *os << p.name; }
-
-RunResult run_pair(const Pair& p, const std::string& variant, SessionOptions options = {}) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/" + p.dir + "/" + p.name +
-                                          ".yaml");
-  Session s(options);
-  kemu::harness::run_scenario(s, kemu::e2e::sample(p.name + "_" + variant), sc);
-  return s.result();
-}
-
-const kemu::verifier::Finding* find(const RunResult& r, const std::string& check) {
-  for (const auto& f : r.findings)
-    if (f.check == check) return &f;
-  return nullptr;
-}
-
-std::string value(const kemu::verifier::Finding& f, const std::string& key) {
-  for (const auto& [k, v] : f.values)
-    if (k == key) return v;
-  return "(missing " + key + ")";
-}
+KEMU_PRINT_PAIR_BY(Pair, name)
 
 class PoolPairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(PoolPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p, "bug");
-  std::set<std::string> checks;
-  for (const auto& f : r.findings) checks.insert(f.check);
-  EXPECT_EQ(checks, p.checks);
+  RunResult r = run_bug_pair(p.dir, p.name, "bug");
+  EXPECT_EQ(check_ids(r), p.checks);
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") continue;
     EXPECT_EQ(f.location.module, p.name + "_bug.sys") << f.check;
@@ -80,7 +59,7 @@ TEST_P(PoolPairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(PoolPairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p, "fixed");
+  RunResult r = run_bug_pair(p.dir, p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << ": " << f.message;
   EXPECT_EQ(r.stop.reason, StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op;
@@ -114,27 +93,27 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST(PoolPairValues, TheLeakNamesBlockSizeTagAndCount) {
-  RunResult r = run_pair({"pool", "leak", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.leak");
+  RunResult r = run_bug_pair("pool", "leak", "bug");
+  const auto* f = find_finding(r, "pool.leak");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->count, 2u);  // "first" and "second"
-  EXPECT_EQ(value(*f, "size"), "10");  // utf16 "first"
-  EXPECT_EQ(value(*f, "tag"), "'Labl' (0x6c62614c)");
-  EXPECT_EQ(value(*f, "pool_type"), "0x200");
-  EXPECT_EQ(value(*f, "allocated_by"), "ExAllocatePoolWithTag");
+  EXPECT_EQ(finding_value(*f, "size"), "10");  // utf16 "first"
+  EXPECT_EQ(finding_value(*f, "tag"), "'Labl' (0x6c62614c)");
+  EXPECT_EQ(finding_value(*f, "pool_type"), "0x200");
+  EXPECT_EQ(finding_value(*f, "allocated_by"), "ExAllocatePoolWithTag");
   EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
 }
 
 TEST(PoolPairValues, TheOverrunNamesTheByteOnTheGuardPageAndTheRunGoesOn) {
-  RunResult r = run_pair({"pool", "overrun", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.overrun");
+  RunResult r = run_bug_pair("pool", "overrun", "bug");
+  const auto* f = find_finding(r, "pool.overrun");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->count, 2u);  // the 32-byte and the 16-byte names, one store
-  EXPECT_EQ(value(*f, "block_size"), "32");
-  EXPECT_EQ(value(*f, "offset"), "0x20");
-  EXPECT_EQ(value(*f, "access"), "write");
-  EXPECT_EQ(value(*f, "tag"), "'Name' (0x656d614e)");
-  EXPECT_EQ(value(*f, "allocated_at").rfind("overrun_bug.sys+", 0), 0u);
+  EXPECT_EQ(finding_value(*f, "block_size"), "32");
+  EXPECT_EQ(finding_value(*f, "offset"), "0x20");
+  EXPECT_EQ(finding_value(*f, "access"), "write");
+  EXPECT_EQ(finding_value(*f, "tag"), "'Name' (0x656d614e)");
+  EXPECT_EQ(finding_value(*f, "allocated_at").rfind("overrun_bug.sys+", 0), 0u);
   EXPECT_NE(f->message.find("the first byte after its end"), std::string::npos) << f->message;
   EXPECT_EQ(f->context.major, "IRP_MJ_DEVICE_CONTROL");
   EXPECT_NE(f->location.instruction.find("mov byte ptr"), std::string::npos) << f->location.instruction;
@@ -147,44 +126,44 @@ TEST(PoolPairValues, TheOverrunNamesTheByteOnTheGuardPageAndTheRunGoesOn) {
     if (o.check == "pool.overrun") overruns.push_back(&o);
   ASSERT_EQ(overruns.size(), 2u);
   const auto& slack = *overruns[1];
-  EXPECT_EQ(value(slack, "block_size"), "20");
-  EXPECT_EQ(value(slack, "offset"), "0x14");
+  EXPECT_EQ(finding_value(slack, "block_size"), "20");
+  EXPECT_EQ(finding_value(slack, "offset"), "0x14");
   EXPECT_NE(slack.message.find("when it was freed here"), std::string::npos) << slack.message;
   EXPECT_NE(slack.location.instruction.find("call"), std::string::npos) << slack.location.instruction;
   EXPECT_EQ(slack.location.symbol, "SaveName");
 }
 
 TEST(PoolPairValues, TheUseAfterFreeReadsTheOldBytesAsWindowsWould) {
-  RunResult r = run_pair({"pool", "use_after_free", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.use-after-free");
+  RunResult r = run_bug_pair("pool", "use_after_free", "bug");
+  const auto* f = find_finding(r, "pool.use-after-free");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "block_size"), "16");
-  EXPECT_EQ(value(*f, "offset"), "0x8");  // JOB.Result
-  EXPECT_EQ(value(*f, "access"), "read");
-  EXPECT_NE(value(*f, "freed_at").find("use_after_free_bug.sys+"), std::string::npos);
+  EXPECT_EQ(finding_value(*f, "block_size"), "16");
+  EXPECT_EQ(finding_value(*f, "offset"), "0x8");  // JOB.Result
+  EXPECT_EQ(finding_value(*f, "access"), "read");
+  EXPECT_NE(finding_value(*f, "freed_at").find("use_after_free_bug.sys+"), std::string::npos);
   // Freed pool keeps its bytes on Windows: 2 -> 202 (0xCA).
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_EQ(r.steps[1].output_hex, "ca000000");
 }
 
 TEST(PoolPairValues, TheDoubleFreeNamesTheFirstFreeAndWindowsBugchecks0xC2_07) {
-  RunResult r = run_pair({"pool", "double_free", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.bad-free");
+  RunResult r = run_bug_pair("pool", "double_free", "bug");
+  const auto* f = find_finding(r, "pool.bad-free");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "routine"), "ExFreePoolWithTag");
-  EXPECT_EQ(value(*f, "first_freed_at").rfind("double_free_bug.sys+", 0), 0u);
-  EXPECT_NE(value(*f, "first_freed_at"), "double_free_bug.sys+" + kemu::verifier::hex(f->location.offset));
+  EXPECT_EQ(finding_value(*f, "routine"), "ExFreePoolWithTag");
+  EXPECT_EQ(finding_value(*f, "first_freed_at").rfind("double_free_bug.sys+", 0), 0u);
+  EXPECT_NE(finding_value(*f, "first_freed_at"), "double_free_bug.sys+" + kemu::verifier::hex(f->location.offset));
   EXPECT_EQ(f->context.ioctl, std::optional<uint32_t>(0x80002C94));
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x07u);  // BAD_POOL_CALLER: already freed
 }
 
 TEST(PoolPairValues, TheWrongTagNamesBothTags) {
-  RunResult r = run_pair({"pool", "wrong_tag", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.bad-free");
+  RunResult r = run_bug_pair("pool", "wrong_tag", "bug");
+  const auto* f = find_finding(r, "pool.bad-free");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "tag"), "'HdrW' (0x57726448)");
-  EXPECT_EQ(value(*f, "allocation_tag"), "'PayW' (0x57796150)");
+  EXPECT_EQ(finding_value(*f, "tag"), "'HdrW' (0x57726448)");
+  EXPECT_EQ(finding_value(*f, "allocation_tag"), "'PayW' (0x57796150)");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x0Au);
   EXPECT_EQ(r.stop.bugcheck->params[2], 0x57796150u);  // the allocator's tag
@@ -192,15 +171,15 @@ TEST(PoolPairValues, TheWrongTagNamesBothTags) {
 }
 
 TEST(PoolPairValues, TagZeroAndMustSucceedAreTwoFindingsThenBugcheck0xC2_9A) {
-  RunResult r = run_pair({"pool", "must_succeed", {}, "", 0}, "bug");
+  RunResult r = run_bug_pair("pool", "must_succeed", "bug");
   std::vector<const kemu::verifier::Finding*> found;
   for (const auto& f : r.findings)
     if (f.check == "pool.must-succeed") found.push_back(&f);
   ASSERT_EQ(found.size(), 2u);
-  EXPECT_EQ(value(*found[0], "tag"), "0x0");
-  EXPECT_EQ(value(*found[0], "size"), "64");
-  EXPECT_EQ(value(*found[1], "pool_type"), "0x2");
-  EXPECT_EQ(value(*found[1], "size"), "8");
+  EXPECT_EQ(finding_value(*found[0], "tag"), "0x0");
+  EXPECT_EQ(finding_value(*found[0], "size"), "64");
+  EXPECT_EQ(finding_value(*found[1], "pool_type"), "0x2");
+  EXPECT_EQ(finding_value(*found[1], "size"), "8");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->params[0], 0x9Au);
   EXPECT_EQ(r.stop.bugcheck->params[1], 2u);            // the pool type
@@ -209,12 +188,12 @@ TEST(PoolPairValues, TagZeroAndMustSucceedAreTwoFindingsThenBugcheck0xC2_9A) {
 }
 
 TEST(PoolPairValues, TheNullUncheckedFindingNamesTheFailedCall) {
-  RunResult r = run_pair({"pool", "null_unchecked", {}, "", 0}, "bug");
-  const auto* f = find(r, "pool.null-unchecked");
+  RunResult r = run_bug_pair("pool", "null_unchecked", "bug");
+  const auto* f = find_finding(r, "pool.null-unchecked");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(value(*f, "failed_routine"), "ExAllocatePoolWithTag");
-  EXPECT_EQ(value(*f, "failed_call"), "1");
-  EXPECT_EQ(value(*f, "address"), "0x0");
+  EXPECT_EQ(finding_value(*f, "failed_routine"), "ExAllocatePoolWithTag");
+  EXPECT_EQ(finding_value(*f, "failed_call"), "1");
+  EXPECT_EQ(finding_value(*f, "address"), "0x0");
   ASSERT_EQ(r.failed_allocations.size(), 1u);
   EXPECT_EQ(r.failed_allocations[0].number, 1u);
   EXPECT_EQ(r.failed_allocations[0].routine, "ExAllocatePoolWithTag");
@@ -226,7 +205,7 @@ TEST(PoolPairValues, WithoutTheSimulationTheUncheckedDriverRunsClean) {
   // The command line wins over the scenario's fail_alloc: a rate of 0 fails nothing.
   SessionOptions o;
   o.fail_alloc_rate = 0.0;
-  RunResult r = run_pair({"pool", "null_unchecked", {}, "", 0}, "bug", o);
+  RunResult r = run_bug_pair("pool", "null_unchecked", "bug", o);
   EXPECT_TRUE(r.findings.empty());
   EXPECT_TRUE(r.failed_allocations.empty());
   EXPECT_EQ(r.stop.reason, StopReason::Completed);
@@ -236,7 +215,7 @@ TEST(PoolPairValues, ARateOfOneFailsEveryCountedCallAndTheFixedDriverCopes) {
   SessionOptions o;
   o.fail_alloc_rate = 1.0;
   o.seed = 5;
-  RunResult r = run_pair({"pool", "null_unchecked", {}, "", 0}, "fixed", o);
+  RunResult r = run_bug_pair("pool", "null_unchecked", "fixed", o);
   EXPECT_TRUE(r.findings.empty());
   ASSERT_EQ(r.failed_allocations.size(), 2u);  // one per request
   EXPECT_EQ(r.failed_allocations[1].number, 2u);
@@ -247,7 +226,7 @@ TEST(PoolPairValues, ARateOfOneFailsEveryCountedCallAndTheFixedDriverCopes) {
 TEST(PoolPairValues, DisablingTheGuardChecksRestoresThePlainPlacement) {
   SessionOptions o;
   o.disabled_checks = {"pool.overrun", "pool.use-after-free"};
-  RunResult r = run_pair({"pool", "overrun", {}, "", 0}, "bug", o);
+  RunResult r = run_bug_pair("pool", "overrun", "bug", o);
   EXPECT_TRUE(r.findings.empty());
   EXPECT_EQ(r.stop.reason, StopReason::Completed);
 }
@@ -255,7 +234,7 @@ TEST(PoolPairValues, DisablingTheGuardChecksRestoresThePlainPlacement) {
 // A driver allocating in a loop: guarded placement covers the first 1 MiB of
 // live blocks, then the normal arenas take over (no early NULL, no findings).
 TEST(PoolLoop, GuardedPlacementFallsBackAndTheLoopCompletes) {
-  Session s;
+  kemu::harness::Session s;
   RunResult r = s.run(kemu::e2e::sample("poolloop"));
   EXPECT_EQ(r.stop.reason, StopReason::Completed) << r.stop.message;
   ASSERT_EQ(r.debug_output.size(), 1u);

@@ -16,14 +16,14 @@
 
 #include <fmt/format.h>
 
-#include "e2e/e2e_paths.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
+#include "e2e/bug_pair.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
+using kemu::e2e::finding_value;
+using kemu::e2e::findings_of;
+using kemu::e2e::run_bug_pair;
 using kemu::verifier::Finding;
 
 struct Expected {
@@ -49,34 +49,13 @@ struct Pair {
   std::optional<uint32_t> bugcheck;  // where plain Windows stops the machine
 };
 
-void PrintTo(const Pair& p, std::ostream* os) { *os << p.name; }
-
-RunResult run_pair(const std::string& dir, const std::string& name, const std::string& variant) {
-  auto sc = kemu::harness::parse_scenario(std::string(KEMU_SOURCE_DIR) + "/samples/bugs/" + dir + "/" + name +
-                                          ".yaml");
-  Session s;
-  kemu::harness::run_scenario(s, kemu::e2e::sample(name + "_" + variant), sc);
-  return s.result();
-}
-
-std::vector<const Finding*> all_of(const RunResult& r, const std::string& check) {
-  std::vector<const Finding*> out;
-  for (const auto& f : r.findings)
-    if (f.check == check) out.push_back(&f);
-  return out;
-}
-
-std::string value_of(const Finding& f, const std::string& key) {
-  for (const auto& [k, v] : f.values)
-    if (k == key) return v;
-  return "<none>";
-}
+KEMU_PRINT_PAIR_BY(Pair, name)
 
 class PrimitivePairs : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(PrimitivePairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.dir, p.name, "bug");
+  RunResult r = run_bug_pair(p.dir, p.name, "bug");
   std::vector<Expected> got;
   for (const auto& f : r.findings) {
     if (f.check == "crash.bugcheck") {
@@ -89,16 +68,16 @@ TEST_P(PrimitivePairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
     EXPECT_FALSE(f.message.empty()) << f.check;
     if (f.check.starts_with("primitive.") || f.check == "irp.any-access-dangerous") {
       ASSERT_TRUE(f.context.ioctl.has_value()) << f.check;
-      EXPECT_EQ(value_of(f, "ioctl"), fmt::format("{:#x}", *f.context.ioctl)) << f.check;
-      EXPECT_NE(value_of(f, "required_access"), "<none>") << f.check;
+      EXPECT_EQ(finding_value(f, "ioctl"), fmt::format("{:#x}", *f.context.ioctl)) << f.check;
+      EXPECT_NE(finding_value(f, "required_access"), "<none>") << f.check;
     }
     if (f.check == "irp.any-access-dangerous") {
-      EXPECT_EQ(value_of(f, "required_access"), "FILE_ANY_ACCESS");
+      EXPECT_EQ(finding_value(f, "required_access"), "FILE_ANY_ACCESS");
       EXPECT_EQ((*f.context.ioctl >> 14) & 3, 0u);
       // Located with the primitive it accompanies.
       bool with_primitive = false;
       for (const auto& g : r.findings)
-        with_primitive |= g.check == value_of(f, "primitive") && g.location.offset == f.location.offset;
+        with_primitive |= g.check == finding_value(f, "primitive") && g.location.offset == f.location.offset;
       EXPECT_TRUE(with_primitive) << f.message;
     }
   }
@@ -117,7 +96,7 @@ TEST_P(PrimitivePairs, TheBuggyDriverIsReportedWhereTheMistakeIs) {
 
 TEST_P(PrimitivePairs, TheFixedTwinHasNoFinding) {
   const Pair& p = GetParam();
-  RunResult r = run_pair(p.dir, p.name, "fixed");
+  RunResult r = run_bug_pair(p.dir, p.name, "fixed");
   for (const auto& f : r.findings) ADD_FAILURE() << f.check << " at " << f.location.symbol << ": " << f.message;
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << st.op << " " << st.status.value_or(0);
@@ -179,24 +158,24 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The values each finding carries: the caller's physical address and length.
 TEST(PrimitivePairs, PhysicalMappingsNameTheCallersAddressAndSize) {
-  RunResult r = run_pair("primitives", "physical_memory", "bug");
-  auto found = all_of(r, "primitive.physical-memory");
+  RunResult r = run_bug_pair("primitives", "physical_memory", "bug");
+  auto found = findings_of(r, "primitive.physical-memory");
   ASSERT_EQ(found.size(), 2u);
   for (const Finding* f : found) {
     if (f->location.symbol == "ReadPhysicalMemory") {
-      EXPECT_EQ(value_of(*f, "routine"), "MmMapIoSpace");
-      EXPECT_EQ(value_of(*f, "physical_address"), "0x1000");
-      EXPECT_EQ(value_of(*f, "size"), "0x10");
-      EXPECT_EQ(value_of(*f, "caller_controlled"), "address, size");
-      EXPECT_EQ(value_of(*f, "ioctl"), "0x80002c00");
+      EXPECT_EQ(finding_value(*f, "routine"), "MmMapIoSpace");
+      EXPECT_EQ(finding_value(*f, "physical_address"), "0x1000");
+      EXPECT_EQ(finding_value(*f, "size"), "0x10");
+      EXPECT_EQ(finding_value(*f, "caller_controlled"), "address, size");
+      EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c00");
       EXPECT_EQ(*f->context.ioctl, 0x80002C00u);
     } else {
-      EXPECT_EQ(value_of(*f, "routine"), "ZwMapViewOfSection");
-      EXPECT_EQ(value_of(*f, "physical_address"), "0x2000");
-      EXPECT_EQ(value_of(*f, "caller_controlled"), "offset, size");
-      EXPECT_EQ(value_of(*f, "ioctl"), "0x80002c04");
+      EXPECT_EQ(finding_value(*f, "routine"), "ZwMapViewOfSection");
+      EXPECT_EQ(finding_value(*f, "physical_address"), "0x2000");
+      EXPECT_EQ(finding_value(*f, "caller_controlled"), "offset, size");
+      EXPECT_EQ(finding_value(*f, "ioctl"), "0x80002c04");
     }
-    EXPECT_EQ(value_of(*f, "required_access"), "FILE_ANY_ACCESS");
+    EXPECT_EQ(finding_value(*f, "required_access"), "FILE_ANY_ACCESS");
   }
   // The reads went through, as on Windows: 16 bytes each.
   ASSERT_GE(r.steps.size(), 3u);
@@ -207,14 +186,14 @@ TEST(PrimitivePairs, PhysicalMappingsNameTheCallersAddressAndSize) {
 // LSTAR rewritten: the finding names the MSR and the value, then the machine
 // stops with CRITICAL_STRUCTURE_CORRUPTION, type 7 (critical MSR modification).
 TEST(PrimitivePairs, AnLstarWriteIsFoundThenStopsTheMachineWith0x109) {
-  RunResult r = run_pair("primitives", "msr_write", "bug");
-  auto found = all_of(r, "primitive.msr-write");
+  RunResult r = run_bug_pair("primitives", "msr_write", "bug");
+  auto found = findings_of(r, "primitive.msr-write");
   ASSERT_EQ(found.size(), 1u);
   const Finding& f = *found[0];
   EXPECT_EQ(f.location.instruction, "wrmsr");
-  EXPECT_EQ(value_of(f, "msr"), "0xc0000082");
-  EXPECT_EQ(value_of(f, "value"), "0x4141414141414141");
-  EXPECT_EQ(value_of(f, "caller_controlled"), "msr, value");
+  EXPECT_EQ(finding_value(f, "msr"), "0xc0000082");
+  EXPECT_EQ(finding_value(f, "value"), "0x4141414141414141");
+  EXPECT_EQ(finding_value(f, "caller_controlled"), "msr, value");
   ASSERT_TRUE(r.stop.bugcheck.has_value());
   EXPECT_EQ(r.stop.bugcheck->code, 0x109u);
   EXPECT_EQ(r.stop.bugcheck->name, "CRITICAL_STRUCTURE_CORRUPTION");
@@ -226,25 +205,25 @@ TEST(PrimitivePairs, AnLstarWriteIsFoundThenStopsTheMachineWith0x109) {
 // The fixed driver's allow-listed write lands: IA32_PERF_CTL reads back the
 // value it built (ratio 0x20 << 8).
 TEST(PrimitivePairs, TheFixedMsrWriteReachesPerfCtl) {
-  RunResult r = run_pair("primitives", "msr_write", "fixed");
+  RunResult r = run_bug_pair("primitives", "msr_write", "fixed");
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_EQ(r.steps[1].output_hex, "0020000000000000");
 }
 
 TEST(PrimitivePairs, PortFindingsNameThePortTheWidthAndTheValue) {
-  RunResult r = run_pair("primitives", "port_io", "bug");
-  for (const Finding* f : all_of(r, "primitive.port-io")) {
-    EXPECT_EQ(value_of(*f, "width"), "4");
+  RunResult r = run_bug_pair("primitives", "port_io", "bug");
+  for (const Finding* f : findings_of(r, "primitive.port-io")) {
+    EXPECT_EQ(finding_value(*f, "width"), "4");
     if (f->location.symbol == "WritePort") {
-      EXPECT_EQ(value_of(*f, "instruction"), "out");
-      EXPECT_EQ(value_of(*f, "port"), "0xcf8");
-      EXPECT_EQ(value_of(*f, "value"), "0x80000000");
-      EXPECT_EQ(value_of(*f, "required_access"), "FILE_WRITE_ACCESS");
+      EXPECT_EQ(finding_value(*f, "instruction"), "out");
+      EXPECT_EQ(finding_value(*f, "port"), "0xcf8");
+      EXPECT_EQ(finding_value(*f, "value"), "0x80000000");
+      EXPECT_EQ(finding_value(*f, "required_access"), "FILE_WRITE_ACCESS");
       EXPECT_NE(f->location.instruction.find("out"), std::string::npos) << f->location.instruction;
     } else {
-      EXPECT_EQ(value_of(*f, "instruction"), "in");
-      EXPECT_EQ(value_of(*f, "port"), "0xcfc");  // the first request's port
-      EXPECT_EQ(value_of(*f, "required_access"), "FILE_READ_ACCESS");
+      EXPECT_EQ(finding_value(*f, "instruction"), "in");
+      EXPECT_EQ(finding_value(*f, "port"), "0xcfc");  // the first request's port
+      EXPECT_EQ(finding_value(*f, "required_access"), "FILE_READ_ACCESS");
       EXPECT_NE(f->location.instruction.find("in"), std::string::npos) << f->location.instruction;
     }
   }
@@ -254,14 +233,14 @@ TEST(PrimitivePairs, PortFindingsNameThePortTheWidthAndTheValue) {
 }
 
 TEST(PrimitivePairs, ProcessAccessNamesThePidAndEndsWithCriticalProcessDied) {
-  RunResult r = run_pair("primitives", "process_access", "bug");
-  auto found = all_of(r, "primitive.process-access");
+  RunResult r = run_bug_pair("primitives", "process_access", "bug");
+  auto found = findings_of(r, "primitive.process-access");
   ASSERT_EQ(found.size(), 2u);
   for (const Finding* f : found) {
-    EXPECT_EQ(value_of(*f, "routine"), f->location.symbol == "QueryProcessById" ? "ObOpenObjectByPointer"
+    EXPECT_EQ(finding_value(*f, "routine"), f->location.symbol == "QueryProcessById" ? "ObOpenObjectByPointer"
                                                                                : "ZwOpenProcess");
-    EXPECT_EQ(value_of(*f, "pid"), "4");
-    EXPECT_EQ(value_of(*f, "desired_access"), "0x1fffff");
+    EXPECT_EQ(finding_value(*f, "pid"), "4");
+    EXPECT_EQ(finding_value(*f, "desired_access"), "0x1fffff");
   }
   // The unchecked query answered: System's PROCESS_BASIC_INFORMATION.UniqueProcessId is 4.
   ASSERT_GE(r.steps.size(), 2u);
@@ -273,12 +252,12 @@ TEST(PrimitivePairs, ProcessAccessNamesThePidAndEndsWithCriticalProcessDied) {
 }
 
 TEST(PrimitivePairs, AKernelReadThroughTheCallersAddressReturnsWhatIsThere) {
-  RunResult r = run_pair("primitives", "arbitrary_rw", "bug");
-  for (const Finding* f : all_of(r, "primitive.arbitrary-rw")) {
-    EXPECT_EQ(value_of(*f, "address"), "0xfffff78000000260");
-    EXPECT_EQ(value_of(*f, "access"), f->location.symbol == "WriteCounter" ? "write" : "read");
+  RunResult r = run_bug_pair("primitives", "arbitrary_rw", "bug");
+  for (const Finding* f : findings_of(r, "primitive.arbitrary-rw")) {
+    EXPECT_EQ(finding_value(*f, "address"), "0xfffff78000000260");
+    EXPECT_EQ(finding_value(*f, "access"), f->location.symbol == "WriteCounter" ? "write" : "read");
     if (f->location.symbol == "CopyCounters") {
-      EXPECT_EQ(value_of(*f, "size"), "0x8");
+      EXPECT_EQ(finding_value(*f, "size"), "0x8");
       EXPECT_NE(f->location.instruction.find("call"), std::string::npos) << f->location.instruction;
     }
   }
@@ -291,21 +270,21 @@ TEST(PrimitivePairs, AKernelReadThroughTheCallersAddressReturnsWhatIsThere) {
 
 // The fixed driver reads its own counter by index: counter 2 holds 13.
 TEST(PrimitivePairs, TheFixedCounterReadUsesTheDriversOwnTable) {
-  RunResult r = run_pair("primitives", "arbitrary_rw", "fixed");
+  RunResult r = run_bug_pair("primitives", "arbitrary_rw", "fixed");
   ASSERT_GE(r.steps.size(), 2u);
   EXPECT_EQ(r.steps[1].output_hex, "0d000000");
 }
 
 TEST(PrimitivePairs, TheUnsafeViewNamesEveryProblem) {
-  RunResult r = run_pair("sections", "user_view", "bug");
-  for (const Finding* f : all_of(r, "section.user-view-unsafe")) {
+  RunResult r = run_bug_pair("sections", "user_view", "bug");
+  for (const Finding* f : findings_of(r, "section.user-view-unsafe")) {
     if (f->location.symbol == "MapRing") {
-      EXPECT_EQ(value_of(*f, "routine"), "ZwMapViewOfSection");
-      EXPECT_EQ(value_of(*f, "problems"), "2");  // the caller's handle and its size (offset 0 is nobody's)
+      EXPECT_EQ(finding_value(*f, "routine"), "ZwMapViewOfSection");
+      EXPECT_EQ(finding_value(*f, "problems"), "user-supplied handle, caller-chosen size");  // offset 0 is nobody's
       EXPECT_NE(f->message.find("the caller's"), std::string::npos) << f->message;
       EXPECT_NE(f->message.find("view size 0x10000"), std::string::npos) << f->message;
     } else {
-      EXPECT_EQ(value_of(*f, "access"), "write");
+      EXPECT_EQ(finding_value(*f, "access"), "write");
     }
   }
 }

@@ -9,15 +9,12 @@
 #include <tuple>
 #include <vector>
 
-#include "e2e_paths.h"
+#include "e2e/bug_pair.h"
 #include "emulator/types.h"
-#include "harness/scenario.h"
-#include "harness/session.h"
 
 namespace {
 
 using kemu::harness::RunResult;
-using kemu::harness::Session;
 
 using Place = std::pair<std::string, std::string>;  // check id, function
 
@@ -27,18 +24,11 @@ struct PairCase {
   std::vector<uint32_t> ioctls;  // the control codes the findings' requests carry
 };
 
-void PrintTo(const PairCase& c, std::ostream* os) {
-  *os << c.pair;
-}
+KEMU_PRINT_PAIR_BY(PairCase, pair)
 
-std::string scenario_path(const std::string& pair) {
-  return std::string(KEMU_SOURCE_DIR) + "/samples/bugs/probes/" + pair + ".yaml";
-}
-
-const RunResult& run(Session& session, const std::string& pair, const std::string& twin) {
-  auto scenario = kemu::harness::parse_scenario(scenario_path(pair));
-  return kemu::harness::run_scenario(session, kemu::e2e::sample("probes_" + pair + "_" + twin),
-                                     scenario);
+// The probes pairs' samples are named probes_<pair>_<twin>.
+RunResult run(const std::string& pair, const std::string& twin) {
+  return kemu::e2e::run_bug_pair("probes", pair, twin, {}, "probes_");
 }
 
 std::string describe(const RunResult& r) {
@@ -53,8 +43,7 @@ class ProbePairs : public ::testing::TestWithParam<PairCase> {};
 
 TEST_P(ProbePairs, TheBugBuildHasExactlyTheExpectedFindings) {
   const PairCase& c = GetParam();
-  Session session;
-  const RunResult& r = run(session, c.pair, "bug");
+  RunResult r = run(c.pair, "bug");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   std::set<Place> seen;
   for (const auto& f : r.findings) {
@@ -76,8 +65,7 @@ TEST_P(ProbePairs, TheBugBuildHasExactlyTheExpectedFindings) {
 
 TEST_P(ProbePairs, TheFixedBuildHasNoFinding) {
   const PairCase& c = GetParam();
-  Session session;
-  const RunResult& r = run(session, c.pair, "fixed");
+  RunResult r = run(c.pair, "fixed");
   EXPECT_EQ(r.stop.reason, kemu::harness::StopReason::Completed) << r.stop.message;
   EXPECT_TRUE(r.findings.empty()) << describe(r);
 }
@@ -85,8 +73,7 @@ TEST_P(ProbePairs, TheFixedBuildHasNoFinding) {
 TEST_P(ProbePairs, BothBuildsAnswerTheScenarioAsItExpects) {
   const PairCase& c = GetParam();
   for (const char* twin : {"bug", "fixed"}) {
-    Session session;
-    const RunResult& r = run(session, c.pair, twin);
+    RunResult r = run(c.pair, twin);
     for (const auto& st : r.steps) EXPECT_TRUE(st.expect_ok) << twin << " " << st.op;
   }
 }
@@ -124,8 +111,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The findings' values name what was wrong.
 TEST(ProbePairDetails, TheDoubleFetchNamesTheFirstRead) {
-  Session session;
-  const RunResult& r = run(session, "double_fetch", "bug");
+  RunResult r = run("double_fetch", "bug");
   ASSERT_EQ(r.findings.size(), 1u) << describe(r);
   const auto& v = r.findings[0].values;
   auto value = [&](const std::string& key) {
@@ -140,8 +126,7 @@ TEST(ProbePairDetails, TheDoubleFetchNamesTheFirstRead) {
 
 TEST(ProbePairDetails, TheKernelAddressIsTheClientsKernelPageAndOnlyTheFixedBuildRefusesIt) {
   {
-    Session session;
-    const RunResult& r = run(session, "kernel_address", "bug");
+    RunResult r = run("kernel_address", "bug");
     ASSERT_EQ(r.findings.size(), 1u) << describe(r);
     const auto& v = r.findings[0].values;
     ASSERT_FALSE(v.empty());
@@ -155,8 +140,7 @@ TEST(ProbePairDetails, TheKernelAddressIsTheClientsKernelPageAndOnlyTheFixedBuil
         << "the driver's version, written into the kernel page";
   }
   {
-    Session session;
-    const RunResult& r = run(session, "kernel_address", "fixed");
+    RunResult r = run("kernel_address", "fixed");
     ASSERT_EQ(r.steps.size(), 4u);
     EXPECT_EQ(r.steps[1].status, std::optional<uint32_t>(0xC0000005));  // ProbeForWrite raised
     EXPECT_EQ(r.steps[1].output_hex, "00000000");
@@ -164,8 +148,7 @@ TEST(ProbePairDetails, TheKernelAddressIsTheClientsKernelPageAndOnlyTheFixedBuil
 }
 
 TEST(ProbePairDetails, TheEmbeddedPointerIsTheClientsBuffer) {
-  Session session;
-  const RunResult& r = run(session, "embedded_pointer", "bug");
+  RunResult r = run("embedded_pointer", "bug");
   ASSERT_EQ(r.steps.size(), 5u);
   EXPECT_EQ(r.steps[1].op, "buffer");
   const std::string src = r.steps[1].target;  // the buffer's address

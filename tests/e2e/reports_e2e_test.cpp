@@ -148,7 +148,9 @@ TEST(E2eReports, TheSarifLogOfACrashValidatesAgainstTheSchema) {
   EXPECT_EQ(result["ruleIndex"], 0);
   EXPECT_EQ(run["tool"]["driver"]["rules"][0]["id"], "crash.bugcheck");
   EXPECT_EQ(result["level"], "error");
-  EXPECT_EQ(result["message"]["text"], "Windows would stop with bug check 0x00000050 here.");
+  EXPECT_EQ(result["message"]["text"],
+            "Windows would stop with bug check 0x00000050 here. Bug check 0x50 PAGE_FAULT_IN_NONPAGED_AREA means "
+            "kernel code referenced an address that no valid memory backs (unmapped, freed or a bad pointer).");
   const auto& where = result["locations"][0]["physicalLocation"];
   EXPECT_EQ(where["artifactLocation"]["uri"], report::artifact_uri(sample("crash_kernel_write")));
   EXPECT_THAT(where["artifactLocation"]["uri"].get<std::string>(), StartsWith("file:///"));

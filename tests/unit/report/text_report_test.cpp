@@ -48,6 +48,27 @@ TEST(TextReport, BugcheckDetails) {
   EXPECT_THAT(t, HasSubstr("DriverUnload not called"));
 }
 
+// A request the system stopped inside shows no status the driver never gave.
+TEST(TextReport, AStepTheSystemStoppedInsideDidNotReturn) {
+  harness::RunResult r = testing::bugcheck_result();
+  harness::StepResult done;
+  done.op = "open";
+  done.target = "\\\\.\\KemuHello";
+  done.status = 0;
+  harness::StepResult stopped;
+  stopped.op = "ioctl";
+  stopped.target = "0x4";
+  stopped.code = 0x80002c00;
+  stopped.status = 0xC0000001;  // what the I/O manager had when the machine stopped
+  stopped.never_returned = true;
+  r.steps = {done, stopped};
+  std::string t = render_text(r, false);
+  EXPECT_THAT(t, HasSubstr("  open \\\\.\\KemuHello: STATUS_SUCCESS (0x00000000)\n"));
+  EXPECT_THAT(t, HasSubstr("  ioctl 0x4 0x80002c00, information 0: did not return: the system stopped (bug check "
+                           "0x3b)\n"));
+  EXPECT_THAT(t, Not(HasSubstr("0xc0000001")));
+}
+
 TEST(TextReport, DriverTextCannotInjectEscapes) {
   auto r = testing::completed_result();
   r.debug_output = {"\x1b]0;pwned\x07", "two\nlines"};
