@@ -48,17 +48,22 @@ bool is_ioctl(const nt::RequestStart& rq) {
   return rq.major == kIrpMjDeviceControl || rq.major == kIrpMjInternalDeviceControl;
 }
 
-// `size` 0: unknown (a fault reports the first byte it could not reach).
-void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
-                     uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what) {
+// An access past a request buffer: a read is buffer.input-overread, a write
+// buffer.output-overflow. `size` 0: unknown (a fault reports the first byte
+// it could not reach).
+void report_past_buffer(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
+                        uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what, bool write) {
   e.report(
-      "buffer.input-overread", rip,
+      write ? "buffer.output-overflow" : "buffer.input-overread", rip,
       fmt::format(
-          "the driver read {} at offset {:#x} of {} ({} byte(s), InputBufferLength {}){}: past "
-          "the caller's input. Check InputBufferLength against the size the code reads before "
-          "reading.",
+          fmt::runtime(write ? "the driver wrote {} at offset {:#x} of {} ({} byte(s), OutputBufferLength {}){}, over "
+                  "memory that is not the request's. Check OutputBufferLength against everything the code "
+                  "writes, terminators included."
+                : "the driver read {} at offset {:#x} of {} ({} byte(s), InputBufferLength {}){}: past "
+                  "the caller's input. Check InputBufferLength against the size the code reads before "
+                  "reading."),
           size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
-          address.value - buffer.value, what, buffer_size, b.input_length,
+          address.value - buffer.value, what, buffer_size, write ? b.output_length : b.input_length,
           size ? fmt::format(", reaching {} byte(s) past its end",
                              address.value + size - (buffer.value + buffer_size))
                : std::string()),
@@ -70,25 +75,14 @@ void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, Gu
        {"output_buffer_length", std::to_string(b.output_length)}});
 }
 
+void report_overread(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
+                     uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what) {
+  report_past_buffer(e, b, rip, address, size, buffer, buffer_size, what, false);
+}
+
 void report_overflow(Engine& e, const Engine::RequestBuffers& b, GuestVa rip, GuestVa address,
                      uint32_t size, GuestVa buffer, uint64_t buffer_size, const char* what) {
-  e.report(
-      "buffer.output-overflow", rip,
-      fmt::format(
-          "the driver wrote {} at offset {:#x} of {} ({} byte(s), OutputBufferLength {}){}, over "
-          "memory that is not the request's. Check OutputBufferLength against everything the code "
-          "writes, terminators included.",
-          size ? fmt::format("{} byte(s)", size) : std::string("(faulting on the guard page)"),
-          address.value - buffer.value, what, buffer_size, b.output_length,
-          size ? fmt::format(", reaching {} byte(s) past its end",
-                             address.value + size - (buffer.value + buffer_size))
-               : std::string()),
-      {{"address", address.hex()},
-       {"size", size ? std::to_string(size) : "unknown (fault)"},
-       {"buffer", buffer.hex()},
-       {"offset", hex(address.value - buffer.value)},
-       {"input_buffer_length", std::to_string(b.input_length)},
-       {"output_buffer_length", std::to_string(b.output_length)}});
+  report_past_buffer(e, b, rip, address, size, buffer, buffer_size, what, true);
 }
 
 }  // namespace
@@ -148,18 +142,9 @@ void on_call(Engine& e, const nt::ApiCall& call) {
   if (!b) return;
   // The copy routines kemu runs as host code: the driver asked for the bytes
   // they read and write, so they count as its accesses, at its call.
-  const std::string& name = *call.name;
-  auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
-  uint64_t dst = 0, src = 0, length = 0;
-  if (is_copy_routine(name)) {
-    dst = arg(0), src = arg(1), length = arg(2);
-  } else if (name == "memset") {
-    dst = arg(0), length = arg(2);
-  } else if (name == "RtlFillMemory" || name == "RtlZeroMemory") {
-    dst = arg(0), length = arg(1);
-  } else {
-    return;
-  }
+  auto copy = copy_call(call);
+  if (!copy) return;
+  auto [dst, src, length] = *copy;
   if (length == 0) return;
   emu::Pool& pool = e.kernel().machine().pool();
   // The first byte of [va, va+length) in the slack, if any, not in another live block.

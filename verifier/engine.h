@@ -189,6 +189,21 @@ inline bool is_copy_routine(std::string_view name) {
   return name == "memcpy" || name == "memmove" || name == "RtlCopyMemory" || name == "RtlMoveMemory";
 }
 
+// The ranges a memcpy-family or fill routine (memset, RtlFillMemory,
+// RtlZeroMemory) writes and reads for the driver; nullopt for other routines.
+// `source` is 0 for the fills.
+struct CopyCall {
+  uint64_t destination = 0, source = 0, length = 0;
+};
+inline std::optional<CopyCall> copy_call(const nt::ApiCall& call) {
+  auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
+  std::string_view name = *call.name;
+  if (is_copy_routine(name)) return CopyCall{arg(0), arg(1), arg(2)};
+  if (name == "memset") return CopyCall{arg(0), 0, arg(2)};
+  if (name == "RtlFillMemory" || name == "RtlZeroMemory") return CopyCall{arg(0), 0, arg(1)};
+  return std::nullopt;
+}
+
 // The buffer checks at completion (verifier/buffer_checks.cpp).
 namespace buffer_checks {
 void on_call(Engine& engine, const nt::ApiCall& call);

@@ -258,18 +258,9 @@ void check_free(Engine& e, State& st, const nt::ApiCall& call) {
 }
 
 void check_copy(Engine& e, State& st, const nt::ApiCall& call) {
-  const std::string& name = *call.name;
-  auto arg = [&](size_t i) { return i < call.args.size() ? call.args[i] : 0; };
-  uint64_t dst = 0, src = 0, length = 0;
-  if (is_copy_routine(name)) {
-    dst = arg(0), src = arg(1), length = arg(2);
-  } else if (name == "memset") {
-    dst = arg(0), length = arg(2);
-  } else if (name == "RtlFillMemory" || name == "RtlZeroMemory") {
-    dst = arg(0), length = arg(1);
-  } else {
-    return;
-  }
+  auto copy = copy_call(call);
+  if (!copy) return;
+  auto [dst, src, length] = *copy;
   if (length == 0) return;
   if (dst < kNullRegion) report_null_use(e, call.call_site, GuestVa{dst}, "the copy routine called here writes to");
   if (src && src < kNullRegion) report_null_use(e, call.call_site, GuestVa{src}, "the copy routine called here reads");
